@@ -1,0 +1,145 @@
+#include "placement/vm_spec.h"
+
+#include <charconv>
+#include <map>
+
+namespace corepin {
+namespace {
+
+bool ParseInt(const std::string& s, int* out) {
+  if (s.empty()) return false;
+  auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), *out);
+  return ec == std::errc() && p == s.data() + s.size();
+}
+
+}  // namespace
+
+bool IsValidName(const std::string& name) {
+  if (name.empty() || name.size() > 63) return false;
+  auto alnum = [](char c) { return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9'); };
+  if (!alnum(name[0])) return false;
+  for (char c : name)
+    if (!alnum(c) && c != '_' && c != '.' && c != '-') return false;
+  return true;
+}
+
+Result<VcpuPolicy> VcpuPolicy::Parse(const std::string& text) {
+  VcpuPolicy p;
+  if (text == "dedicated") return p;
+  if (text.rfind("group:", 0) == 0) {
+    p.kind = Kind::kGroup;
+    p.group = text.substr(6);
+    if (!IsValidName(p.group))
+      return Invalid("\"" + text + "\": group name must match [A-Za-z0-9][A-Za-z0-9_.-]{0,62}");
+    return p;
+  }
+  if (text.rfind("pinned:", 0) == 0) {
+    p.kind = Kind::kPinned;
+    if (!ParseInt(text.substr(7), &p.pcpu) || p.pcpu < 0)
+      return Invalid("\"" + text + "\": pinned needs a pCPU number, e.g. pinned:5");
+    return p;
+  }
+  return Invalid("\"" + text + "\" is not a vCPU policy; use dedicated, group:NAME or pinned:N");
+}
+
+std::string VcpuPolicy::ToString() const {
+  switch (kind) {
+    case Kind::kDedicated: return "dedicated";
+    case Kind::kGroup: return "group:" + group;
+    case Kind::kPinned: return "pinned:" + std::to_string(pcpu);
+  }
+  return "?";
+}
+
+Result<EmulatorPolicy> EmulatorPolicy::Parse(const std::string& text) {
+  EmulatorPolicy p;
+  if (text == "housekeeping") return p;
+  if (text == "isolate") {
+    p.kind = Kind::kIsolate;
+    return p;
+  }
+  if (text.rfind("group:", 0) == 0) {
+    p.kind = Kind::kGroup;
+    p.group = text.substr(6);
+    if (!IsValidName(p.group))
+      return Invalid("\"" + text + "\": group name must match [A-Za-z0-9][A-Za-z0-9_.-]{0,62}");
+    return p;
+  }
+  return Invalid("\"" + text + "\" is not an emulator thread policy; use housekeeping, isolate or group:NAME");
+}
+
+std::string EmulatorPolicy::ToString() const {
+  switch (kind) {
+    case Kind::kHousekeeping: return "housekeeping";
+    case Kind::kIsolate: return "isolate";
+    case Kind::kGroup: return "group:" + group;
+  }
+  return "?";
+}
+
+const char* ToString(SmtPolicy p) {
+  switch (p) {
+    case SmtPolicy::kPrefer: return "prefer";
+    case SmtPolicy::kIsolate: return "isolate";
+    case SmtPolicy::kRequire: return "require";
+  }
+  return "?";
+}
+
+const char* ToString(NumaPolicy p) { return p == NumaPolicy::kSingle ? "single" : "spread"; }
+
+Result<SmtPolicy> ParseSmtPolicy(const std::string& t) {
+  if (t == "prefer") return SmtPolicy::kPrefer;
+  if (t == "isolate") return SmtPolicy::kIsolate;
+  if (t == "require") return SmtPolicy::kRequire;
+  return Invalid("\"" + t + "\" is not an SMT policy; use isolate, prefer or require");
+}
+
+Result<NumaPolicy> ParseNumaPolicy(const std::string& t) {
+  if (t == "single") return NumaPolicy::kSingle;
+  if (t == "spread") return NumaPolicy::kSpread;
+  return Invalid("\"" + t + "\" is not a NUMA policy; use single or spread");
+}
+
+Result<uint64_t> ParsePageSize(const std::string& t) {
+  if (t == "4K") return uint64_t{4};
+  if (t == "2M") return uint64_t{2048};
+  if (t == "1G") return uint64_t{1048576};
+  return Invalid("\"" + t + "\" is not a page size; use 4K, 2M or 1G");
+}
+
+std::string PageSizeToString(uint64_t kib) {
+  if (kib == 2048) return "2M";
+  if (kib == 1048576) return "1G";
+  return "4K";
+}
+
+Status ValidateSpec(const VmSpec& s) {
+  if (!IsValidName(s.name))
+    return Invalid("name: \"" + s.name + "\" is not a valid VM name; use 1-63 of [A-Za-z0-9_.-], starting with a letter or digit");
+  const int n = static_cast<int>(s.vcpus.size());
+  if (n < 1 || n > VmSpec::kMaxVcpus)
+    return Invalid("vcpus: " + std::to_string(n) + " is out of range; a VM has 1.." + std::to_string(VmSpec::kMaxVcpus) + " vCPUs");
+  std::map<int, int> pinned_by;  // pCPU -> vCPU
+  for (int i = 0; i < n; ++i) {
+    const auto& p = s.vcpus[i];
+    if (p.kind != VcpuPolicy::Kind::kPinned) continue;
+    auto [it, fresh] = pinned_by.emplace(p.pcpu, i);
+    if (!fresh)
+      return Invalid("vcpu_policies[" + std::to_string(i) + "]: pinned:" + std::to_string(p.pcpu) + " is already vCPU " +
+                     std::to_string(it->second) + "'s pCPU; a pinned vCPU is alone on its pCPU");
+  }
+  if (s.memory_mib == 0) return Invalid("memory_mib: must be at least 1");
+  if (s.memory_mib > 16ull * 1024 * 1024) return Invalid("memory_mib: " + std::to_string(s.memory_mib) + " is more than 16 TiB");
+  if (s.page_kib != 4 && s.page_kib != 2048 && s.page_kib != 1048576)
+    return Invalid("page_size: " + std::to_string(s.page_kib) + " KiB is not 4K, 2M or 1G");
+  const uint64_t page_mib = s.page_kib / 1024;
+  if (page_mib > 0 && s.memory_mib % page_mib != 0)
+    return Invalid("memory_mib: " + std::to_string(s.memory_mib) + " is not a multiple of the " + PageSizeToString(s.page_kib) +
+                   " page size (" + std::to_string(page_mib) + " MiB)");
+  if (!s.nic.empty() && !s.physnet.empty())
+    return Invalid("nic and physnet: give one of them, not both (nic names a NIC, physnet any NIC of a physical network)");
+  return Status::Ok();
+}
+
+}  // namespace corepin

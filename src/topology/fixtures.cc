@@ -1,5 +1,6 @@
 #include "topology/fixtures.h"
 
+#include <algorithm>
 #include <fstream>
 #include <pugixml.hpp>
 #include <sstream>
@@ -25,6 +26,7 @@ Result<HostTopology> ParseHostFixture(const std::string& xml) {
     nic.address = n.attribute("address").as_string();
     topo->nics.push_back(nic);
   }
+  std::sort(topo->nics.begin(), topo->nics.end(), [](auto& a, auto& b) { return a.name < b.name; });
   return topo;
 }
 

@@ -1,0 +1,49 @@
+// Per-host fit: can this VM go on this host, and exactly where?
+//
+// Returns an exact Assignment (vCPU -> pCPU, emulator cpuset, memory per NUMA node) or a
+// Rejection that says why, per host and per NUMA node. Deterministic: the same HostState and
+// VmSpec always give the same answer. Pure: it does not change the HostState; the caller
+// records an accepted assignment with HostState::Apply.
+//
+// How pCPUs are chosen (to avoid stranding):
+//   - NUMA single: among the nodes that can take the VM, the one left with the fewest free
+//     pCPUs (best fit), so whole nodes stay free for large VMs; ties go to the lower node id.
+//   - SMT prefer: pCPUs on partly used cores first, then whole free cores, sibling by sibling,
+//     so whole cores stay free for isolate VMs.
+//   - SMT isolate: one pCPU per whole free core; its siblings are held empty for the VM.
+//   - SMT require: whole free cores, every sibling used; the host must have SMT.
+//   - NUMA spread: vCPUs are dealt across the nodes that have room, evenly; memory follows them.
+#pragma once
+
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "placement/assignment.h"
+#include "placement/host_state.h"
+#include "placement/vm_spec.h"
+
+namespace corepin {
+
+struct NodeRejection {
+  int node = -1;
+  std::string reason;  // e.g. "3 free pCPUs, needs 4"
+};
+
+struct Rejection {
+  std::string host;
+  std::vector<std::string> reasons;  // host-wide reasons (a pinned pCPU taken, an unknown NIC)
+  std::vector<NodeRejection> nodes;  // why each NUMA node could not take it
+  // One line per reason: "host h1: pinned:0: pCPU 0 is housekeeping"; "host h1 node1: 3 free pCPUs, needs 4".
+  std::string ToString() const;
+};
+
+struct FitResult {
+  std::optional<Assignment> assignment;
+  Rejection rejection;
+  bool ok() const { return assignment.has_value(); }
+};
+
+FitResult Fit(const HostState& host, const VmSpec& spec);
+
+}  // namespace corepin

@@ -1,0 +1,178 @@
+#include "placement/host_state.h"
+
+namespace corepin {
+
+std::string PcpuUse::Describe() const {
+  switch (kind) {
+    case Kind::kFree: return "free";
+    case Kind::kHousekeeping: return "housekeeping";
+    case Kind::kNotAllocatable: return "not allocatable";
+    case Kind::kVcpu: return "VM " + owner + " (" + detail + ")";
+    case Kind::kEmulator: return "VM " + owner + " (emulator threads)";
+    case Kind::kReservedSibling: return "VM " + owner + " (" + detail + ")";
+    case Kind::kGroup: return "group " + owner + " (" + detail + ")";
+  }
+  return "?";
+}
+
+int GroupSlots(const VmSpec& spec, const std::string& group) {
+  int n = 0;
+  for (const auto& v : spec.vcpus)
+    if (v.kind == VcpuPolicy::Kind::kGroup && v.group == group) ++n;
+  if (spec.emulator.kind == EmulatorPolicy::Kind::kGroup && spec.emulator.group == group) ++n;
+  return n;
+}
+
+HostState::HostState(std::string name, HostTopology topology, CpuPartition partition)
+    : name_(std::move(name)), topo_(std::move(topology)), partition_(std::move(partition)) {
+  free_ = partition_.allocatable;
+  for (const auto& n : topo_.nodes) cores_of_node_[n.id];
+  for (const auto& c : topo_.cores) cores_of_node_[c.node].push_back(c.index);
+}
+
+const GroupState* HostState::FindGroup(const std::string& name) const {
+  auto it = groups_.find(name);
+  return it == groups_.end() ? nullptr : &it->second;
+}
+
+const std::vector<int>& HostState::CoresOfNode(int node) const {
+  static const std::vector<int> kNone;
+  auto it = cores_of_node_.find(node);
+  return it == cores_of_node_.end() ? kNone : it->second;
+}
+
+uint64_t HostState::MemoryCapacityMib(int node, uint64_t page_kib) const {
+  const NumaNode* n = topo_.FindNode(node);
+  if (!n) return 0;
+  if (page_kib != 4) return n->PoolPages(page_kib) * page_kib / 1024;
+  // 4K memory: the node's memory less its hugepage pools and what the host keeps.
+  uint64_t huge_kib = 0;
+  for (const auto& p : n->pages)
+    if (p.size_kib != 4) huge_kib += p.total_pages * p.size_kib;
+  uint64_t mib = (n->memory_kib > huge_kib ? n->memory_kib - huge_kib : 0) / 1024;
+  return mib > partition_.reserved_memory_mib_per_node ? mib - partition_.reserved_memory_mib_per_node : 0;
+}
+
+uint64_t HostState::MemoryUsedMib(int node, uint64_t page_kib) const {
+  auto it = mem_used_mib_.find({node, page_kib});
+  return it == mem_used_mib_.end() ? 0 : it->second;
+}
+
+Status HostState::Apply(const VmSpec& spec, const Assignment& a) {
+  const std::string& vm = spec.name;
+  if (vms_.count(vm)) return Conflict("VM " + vm + " is already placed on host " + name_);
+  if (a.vcpu_pcpus.size() != spec.vcpus.size())
+    return Invalid("assignment of VM " + vm + " has " + std::to_string(a.vcpu_pcpus.size()) + " vCPU pCPUs for " +
+                   std::to_string(spec.vcpus.size()) + " vCPUs");
+  CpuSet held = a.exclusive.Union(a.reserved_siblings);
+  if (a.exclusive.Intersects(a.reserved_siblings) || !held.IsSubsetOf(free_))
+    return Conflict("VM " + vm + ": pCPUs " + held.Minus(free_).ToString() + " are not free on host " + name_);
+  // Groups: join existing ones at their pCPU, or create them on a free pCPU.
+  CpuSet new_group_pcpus;
+  for (const auto& [g, pcpu] : a.groups) {
+    const GroupState* gs = FindGroup(g);
+    if (gs && gs->pcpu != pcpu)
+      return Conflict("VM " + vm + ": group " + g + " is on pCPU " + std::to_string(gs->pcpu) + ", not " + std::to_string(pcpu));
+    if (gs && gs->Slots() + GroupSlots(spec, g) > partition_.group_member_limit)
+      return Conflict("VM " + vm + ": group " + g + " would exceed " + std::to_string(partition_.group_member_limit) + " members");
+    if (!gs) {
+      if (!free_.Contains(pcpu) || held.Contains(pcpu) || new_group_pcpus.Contains(pcpu))
+        return Conflict("VM " + vm + ": pCPU " + std::to_string(pcpu) + " for new group " + g + " is not free");
+      new_group_pcpus.Add(pcpu);
+    }
+  }
+  for (const auto& [node, mib] : a.memory_mib)
+    if (MemoryUsedMib(node, a.page_kib) + mib > MemoryCapacityMib(node, a.page_kib))
+      return Conflict("VM " + vm + ": node" + std::to_string(node) + " has not " + std::to_string(mib) + " MiB of " +
+                      PageSizeToString(a.page_kib) + " pages free");
+
+  // All checks passed: record.
+  free_ = free_.Minus(held).Minus(new_group_pcpus);
+  for (const auto& [g, pcpu] : a.groups) {
+    auto it = groups_.find(g);
+    if (it == groups_.end()) {
+      GroupState gs;
+      gs.name = g;
+      gs.pcpu = pcpu;
+      gs.node = topo_.FindPcpu(pcpu)->node;
+      if (spec.smt != SmtPolicy::kPrefer) {
+        // The group keeps its core to itself, so later members get the same isolation.
+        gs.reserved_siblings = topo_.FindPcpu(pcpu)->siblings.Intersect(free_);
+        free_ = free_.Minus(gs.reserved_siblings);
+      }
+      it = groups_.emplace(g, std::move(gs)).first;
+    }
+    it->second.members[vm] = GroupSlots(spec, g);
+  }
+  for (const auto& [node, mib] : a.memory_mib) mem_used_mib_[{node, a.page_kib}] += mib;
+  vms_[vm] = PlacedVm{spec, a};
+  return Status::Ok();
+}
+
+Status HostState::Release(const std::string& vm) {
+  auto it = vms_.find(vm);
+  if (it == vms_.end()) return NotFound("VM " + vm + " is not placed on host " + name_);
+  const Assignment& a = it->second.assignment;
+  free_ = free_.Union(a.exclusive).Union(a.reserved_siblings);
+  for (const auto& [g, pcpu] : a.groups) {
+    auto git = groups_.find(g);
+    if (git == groups_.end()) continue;
+    git->second.members.erase(vm);
+    if (git->second.members.empty()) {
+      free_.Add(git->second.pcpu);
+      free_ = free_.Union(git->second.reserved_siblings);
+      groups_.erase(git);
+    }
+  }
+  for (const auto& [node, mib] : a.memory_mib) mem_used_mib_[{node, a.page_kib}] -= mib;
+  vms_.erase(it);
+  return Status::Ok();
+}
+
+PcpuUse HostState::Use(int pcpu) const {
+  PcpuUse u;
+  if (partition_.housekeeping.Contains(pcpu)) {
+    u.kind = PcpuUse::Kind::kHousekeeping;
+    return u;
+  }
+  if (!partition_.allocatable.Contains(pcpu)) {
+    u.kind = PcpuUse::Kind::kNotAllocatable;
+    return u;
+  }
+  if (free_.Contains(pcpu)) return u;
+  for (const auto& [g, gs] : groups_) {
+    if (gs.pcpu != pcpu && !gs.reserved_siblings.Contains(pcpu)) continue;
+    u.kind = gs.pcpu == pcpu ? PcpuUse::Kind::kGroup : PcpuUse::Kind::kReservedSibling;
+    u.owner = g;
+    if (gs.pcpu == pcpu) {
+      for (const auto& [vm, k] : gs.members) u.detail += (u.detail.empty() ? "" : ", ") + vm + " x" + std::to_string(k);
+    } else {
+      u.detail = "sibling kept empty for group " + g;
+      u.kind = PcpuUse::Kind::kReservedSibling;
+      u.owner = "group:" + g;
+    }
+    return u;
+  }
+  for (const auto& [name, placed] : vms_) {
+    const Assignment& a = placed.assignment;
+    if (a.reserved_siblings.Contains(pcpu)) {
+      u.kind = PcpuUse::Kind::kReservedSibling;
+      u.owner = name;
+      u.detail = "sibling kept empty, smt " + std::string(ToString(placed.spec.smt));
+      return u;
+    }
+    if (!a.exclusive.Contains(pcpu)) continue;
+    u.owner = name;
+    for (size_t i = 0; i < a.vcpu_pcpus.size(); ++i)
+      if (a.vcpu_pcpus[i] == pcpu) {
+        u.kind = PcpuUse::Kind::kVcpu;
+        u.detail = "vcpu " + std::to_string(i) + " " + placed.spec.vcpus[i].ToString();
+        return u;
+      }
+    u.kind = PcpuUse::Kind::kEmulator;
+    return u;
+  }
+  return u;
+}
+
+}  // namespace corepin

@@ -1,0 +1,92 @@
+// HostState: one host's pCPUs and memory as placement sees them: who holds what.
+//
+// Pure, in-memory, no I/O. The controller rebuilds it from the store at start (Apply of every
+// stored assignment) and keeps it in step with every create and delete. Fit (fit.h) reads it;
+// only Apply and Release change it. CheckInvariants (invariants.h) recomputes everything
+// from the placed VMs and compares.
+#pragma once
+
+#include <map>
+#include <string>
+#include <vector>
+
+#include "common/cpuset.h"
+#include "common/status.h"
+#include "placement/assignment.h"
+#include "placement/vm_spec.h"
+#include "topology/partition.h"
+#include "topology/topology.h"
+
+namespace corepin {
+
+// A shared pCPU: the vCPUs (and emulator threads) of group NAME, from one or more VMs, and
+// nothing else. It exists while it has members.
+struct GroupState {
+  std::string name;
+  int pcpu = -1;
+  int node = -1;
+  CpuSet reserved_siblings;            // kept empty because the group was made under SMT isolate/require
+  std::map<std::string, int> members;  // VM -> slots it uses (one per vCPU, one for its emulator threads)
+  int Slots() const {
+    int n = 0;
+    for (const auto& [vm, k] : members) n += k;
+    return n;
+  }
+};
+
+struct PlacedVm {
+  VmSpec spec;
+  Assignment assignment;
+};
+
+// What holds a pCPU, for core maps and messages.
+struct PcpuUse {
+  enum class Kind { kFree, kHousekeeping, kNotAllocatable, kVcpu, kEmulator, kReservedSibling, kGroup };
+  Kind kind = Kind::kFree;
+  std::string owner;   // VM name, or group name for kGroup
+  std::string detail;  // e.g. "vcpu 0 dedicated", "group ctl: fw1 x2, nat1 x1"
+  std::string Describe() const;
+};
+
+class HostState {
+ public:
+  // The partition must already be resolved against the topology (ResolvePartition).
+  HostState(std::string name, HostTopology topology, CpuPartition partition);
+
+  const std::string& name() const { return name_; }
+  const HostTopology& topology() const { return topo_; }
+  const CpuPartition& partition() const { return partition_; }
+  const std::map<std::string, PlacedVm>& vms() const { return vms_; }
+  const std::map<std::string, GroupState>& groups() const { return groups_; }
+  const GroupState* FindGroup(const std::string& name) const;
+  // Allocatable pCPUs that nothing holds.
+  const CpuSet& free() const { return free_; }
+  // Cores (indexes into topology().cores) of each NUMA node, by node id.
+  const std::vector<int>& CoresOfNode(int node) const;
+
+  // Memory a node offers VMs in pages of this size, and what placed VMs use, in MiB.
+  uint64_t MemoryCapacityMib(int node, uint64_t page_kib) const;
+  uint64_t MemoryUsedMib(int node, uint64_t page_kib) const;
+
+  // Records a VM. Refuses (and changes nothing) when the assignment clashes with what is held.
+  Status Apply(const VmSpec& spec, const Assignment& assignment);
+  // Forgets a VM and frees what it held; a group pCPU is freed with its last member.
+  Status Release(const std::string& vm);
+
+  PcpuUse Use(int pcpu) const;
+
+ private:
+  std::string name_;
+  HostTopology topo_;
+  CpuPartition partition_;
+  std::map<std::string, PlacedVm> vms_;
+  std::map<std::string, GroupState> groups_;
+  CpuSet free_;
+  std::map<int, std::vector<int>> cores_of_node_;
+  std::map<std::pair<int, uint64_t>, uint64_t> mem_used_mib_;  // (node, page KiB) -> MiB
+};
+
+// Slots a VM takes in group `group`: its vCPUs there, plus one if its emulator threads are there.
+int GroupSlots(const VmSpec& spec, const std::string& group);
+
+}  // namespace corepin

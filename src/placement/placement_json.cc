@@ -1,0 +1,145 @@
+#include "placement/placement_json.h"
+
+namespace corepin {
+
+using nlohmann::json;
+
+namespace {
+
+const std::set<std::string> kSpecFields = {"name", "vcpus", "policy", "vcpu_policies", "smt", "emulator",
+                                           "numa", "nic", "physnet", "memory_mib", "page_size"};
+
+std::string TypeName(const json& v) { return v.type_name(); }
+
+Status WantString(const json& j, const char* key, std::string* out) {
+  if (!j.contains(key)) return Status::Ok();
+  if (!j[key].is_string()) return Invalid(std::string(key) + ": must be a string, got " + TypeName(j[key]));
+  *out = j[key].get<std::string>();
+  return Status::Ok();
+}
+
+}  // namespace
+
+Result<VmSpec> VmSpecFromJson(const json& j, const std::set<std::string>& extra) {
+  if (!j.is_object()) return Invalid("VM spec must be a JSON object, got " + TypeName(j));
+  for (const auto& [k, v] : j.items())
+    if (!kSpecFields.count(k) && !extra.count(k))
+      return Invalid("unknown field \"" + k + "\"; VM spec fields are name, vcpus, policy, vcpu_policies, smt, emulator, numa, nic, physnet, memory_mib, page_size");
+  VmSpec s;
+  if (!j.contains("name")) return Invalid("name: missing; every VM needs a name");
+  if (auto st = WantString(j, "name", &s.name); !st) return st.error();
+  if (!j.contains("vcpus")) return Invalid("vcpus: missing; give the number of vCPUs, e.g. \"vcpus\": 2");
+  const json& n = j["vcpus"];
+  if (!n.is_number_integer()) return Invalid("vcpus: must be an integer, got " + TypeName(n));
+  const int64_t count = n.get<int64_t>();
+  if (count < 1 || count > VmSpec::kMaxVcpus)
+    return Invalid("vcpus: " + std::to_string(count) + " is out of range; a VM has 1.." + std::to_string(VmSpec::kMaxVcpus) + " vCPUs");
+  std::string policy = "dedicated";
+  if (auto st = WantString(j, "policy", &policy); !st) return st.error();
+  auto base = VcpuPolicy::Parse(policy);
+  if (!base) return Invalid("policy: " + base.error().message);
+  s.vcpus.assign(static_cast<size_t>(count), *base);
+  if (j.contains("vcpu_policies")) {
+    const json& list = j["vcpu_policies"];
+    if (!list.is_array()) return Invalid("vcpu_policies: must be a list of policies, one per vCPU, got " + TypeName(list));
+    if (static_cast<int64_t>(list.size()) != count)
+      return Invalid("vcpu_policies: has " + std::to_string(list.size()) + " entries for " + std::to_string(count) + " vCPUs; give one per vCPU");
+    for (size_t i = 0; i < list.size(); ++i) {
+      if (!list[i].is_string()) return Invalid("vcpu_policies[" + std::to_string(i) + "]: must be a string");
+      auto p = VcpuPolicy::Parse(list[i].get<std::string>());
+      if (!p) return Invalid("vcpu_policies[" + std::to_string(i) + "]: " + p.error().message);
+      s.vcpus[i] = *p;
+    }
+  }
+  std::string text;
+  if (j.contains("smt")) {
+    if (auto st = WantString(j, "smt", &text); !st) return st.error();
+    auto p = ParseSmtPolicy(text);
+    if (!p) return Invalid("smt: " + p.error().message);
+    s.smt = *p;
+  }
+  if (j.contains("emulator")) {
+    if (auto st = WantString(j, "emulator", &text); !st) return st.error();
+    auto p = EmulatorPolicy::Parse(text);
+    if (!p) return Invalid("emulator: " + p.error().message);
+    s.emulator = *p;
+  }
+  if (j.contains("numa")) {
+    if (auto st = WantString(j, "numa", &text); !st) return st.error();
+    auto p = ParseNumaPolicy(text);
+    if (!p) return Invalid("numa: " + p.error().message);
+    s.numa = *p;
+  }
+  if (auto st = WantString(j, "nic", &s.nic); !st) return st.error();
+  if (auto st = WantString(j, "physnet", &s.physnet); !st) return st.error();
+  if (!j.contains("memory_mib")) return Invalid("memory_mib: missing; give the VM's memory in MiB, e.g. \"memory_mib\": 1024");
+  if (!j["memory_mib"].is_number_integer() || j["memory_mib"].get<int64_t>() < 1)
+    return Invalid("memory_mib: must be a positive integer (MiB), got " + j["memory_mib"].dump());
+  s.memory_mib = j["memory_mib"].get<uint64_t>();
+  if (j.contains("page_size")) {
+    if (auto st = WantString(j, "page_size", &text); !st) return st.error();
+    auto p = ParsePageSize(text);
+    if (!p) return Invalid("page_size: " + p.error().message);
+    s.page_kib = *p;
+  }
+  if (auto st = ValidateSpec(s); !st) return st.error();
+  return s;
+}
+
+json VmSpecToJson(const VmSpec& s) {
+  json pol = json::array();
+  for (const auto& v : s.vcpus) pol.push_back(v.ToString());
+  json j = {{"name", s.name},
+            {"vcpus", s.vcpus.size()},
+            {"vcpu_policies", pol},
+            {"smt", ToString(s.smt)},
+            {"emulator", s.emulator.ToString()},
+            {"numa", ToString(s.numa)},
+            {"memory_mib", s.memory_mib},
+            {"page_size", PageSizeToString(s.page_kib)}};
+  if (!s.nic.empty()) j["nic"] = s.nic;
+  if (!s.physnet.empty()) j["physnet"] = s.physnet;
+  return j;
+}
+
+json AssignmentToJson(const Assignment& a) {
+  json mem = json::object();
+  for (auto [n, mib] : a.memory_mib) mem[std::to_string(n)] = mib;
+  return {{"host", a.host},
+          {"vcpu_pcpus", a.vcpu_pcpus},
+          {"emulator", a.emulator.ToString()},
+          {"exclusive", a.exclusive.ToString()},
+          {"reserved_siblings", a.reserved_siblings.ToString()},
+          {"groups", a.groups},
+          {"memory_mib", mem},
+          {"page_size", PageSizeToString(a.page_kib)}};
+}
+
+Result<Assignment> AssignmentFromJson(const json& j) {
+  try {
+    Assignment a;
+    a.host = j.at("host").get<std::string>();
+    a.vcpu_pcpus = j.at("vcpu_pcpus").get<std::vector<int>>();
+    for (auto [key, field] : {std::pair{"emulator", &a.emulator}, {"exclusive", &a.exclusive}, {"reserved_siblings", &a.reserved_siblings}}) {
+      auto set = CpuSet::Parse(j.at(key).get<std::string>());
+      if (!set) return Invalid(std::string("assignment ") + key + ": " + set.error().message);
+      *field = *set;
+    }
+    a.groups = j.at("groups").get<std::map<std::string, int>>();
+    for (const auto& [n, mib] : j.at("memory_mib").items()) a.memory_mib[std::stoi(n)] = mib.get<uint64_t>();
+    auto page = ParsePageSize(j.at("page_size").get<std::string>());
+    if (!page) return page.error();
+    a.page_kib = *page;
+    return a;
+  } catch (const std::exception& e) {
+    return Invalid(std::string("assignment JSON is malformed: ") + e.what());
+  }
+}
+
+json RejectionToJson(const Rejection& r) {
+  json nodes = json::array();
+  for (const auto& n : r.nodes) nodes.push_back({{"node", n.node}, {"reason", n.reason}});
+  return {{"host", r.host}, {"reasons", r.reasons}, {"nodes", nodes}};
+}
+
+}  // namespace corepin
