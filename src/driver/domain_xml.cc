@@ -1,0 +1,202 @@
+#include "driver/domain_xml.h"
+
+#include <map>
+#include <pugixml.hpp>
+#include <sstream>
+#include <vector>
+
+namespace corepin {
+namespace {
+
+// One guest NUMA cell: mirrors one host node of the assignment.
+struct GuestCell {
+  int host_node = -1;
+  uint64_t memory_mib = 0;
+  std::vector<int> vcpus;
+};
+
+struct CpuTopology {
+  int sockets = 1, dies = 1, cores = 1, threads = 1;
+};
+
+std::string CsvOf(const std::vector<int>& v) {
+  CpuSet s;
+  for (int x : v) s.Add(x);
+  return s.ToString();
+}
+
+// Guest cells, one per host node holding memory, in node order; empty for a one-node VM.
+std::vector<GuestCell> GuestCells(const Assignment& a, const HostTopology& topo) {
+  std::vector<GuestCell> cells;
+  if (a.memory_mib.size() < 2) return cells;
+  std::map<int, size_t> cell_of_node;
+  for (const auto& [node, mib] : a.memory_mib) {
+    cell_of_node[node] = cells.size();
+    cells.push_back({node, mib, {}});
+  }
+  for (size_t v = 0; v < a.vcpu_pcpus.size(); ++v) {
+    const Pcpu* p = topo.FindPcpu(a.vcpu_pcpus[v]);
+    auto it = p ? cell_of_node.find(p->node) : cell_of_node.end();
+    cells[it == cell_of_node.end() ? 0 : it->second].vcpus.push_back(static_cast<int>(v));
+  }
+  return cells;
+}
+
+// threads=2 when vCPUs (0,1), (2,3), ... each sit on two SMT siblings, so the guest sees
+// real hyperthread pairs; sockets = guest cells, each cell a contiguous range of vCPUs.
+// Anything else is presented flat (1 socket, N cores, 1 thread) rather than wrongly.
+CpuTopology GuestTopology(const Assignment& a, const HostTopology& topo, const std::vector<GuestCell>& cells) {
+  const int n = static_cast<int>(a.vcpu_pcpus.size());
+  CpuTopology flat{1, 1, n, 1};
+  if (n == 0) return flat;
+  bool smt_pairs = n % 2 == 0;
+  for (int i = 0; smt_pairs && i < n; i += 2) {
+    const Pcpu* p = topo.FindPcpu(a.vcpu_pcpus[i]);
+    int q = a.vcpu_pcpus[i + 1];
+    smt_pairs = p && q != p->id && p->siblings.Contains(q);
+  }
+  CpuTopology t;
+  t.threads = smt_pairs ? 2 : 1;
+  t.sockets = cells.empty() ? 1 : static_cast<int>(cells.size());
+  if (n % (t.sockets * t.threads) != 0) return flat;
+  t.cores = n / (t.sockets * t.threads);
+  const int per_socket = n / t.sockets;
+  for (size_t c = 0; c < cells.size(); ++c) {
+    if (static_cast<int>(cells[c].vcpus.size()) != per_socket) return flat;
+    for (int k = 0; k < per_socket; ++k)
+      if (cells[c].vcpus[k] != static_cast<int>(c) * per_socket + k) return flat;
+  }
+  return t;
+}
+
+void Text(pugi::xml_node parent, const char* name, const std::string& value) {
+  parent.append_child(name).text().set(value.c_str());
+}
+
+}  // namespace
+
+std::string BuildDomainXml(const VmSpec& spec, const Assignment& a, const HostTopology& topo,
+                           const std::string& metadata_json) {
+  const bool kvm = topo.SupportsDomainType("kvm");
+  const auto cells = GuestCells(a, topo);
+  const auto cpu_topo = GuestTopology(a, topo, cells);
+  uint64_t memory_mib = 0;
+  for (const auto& [node, mib] : a.memory_mib) memory_mib += mib;
+  if (memory_mib == 0) memory_mib = spec.memory_mib;
+
+  pugi::xml_document doc;
+  auto dom = doc.append_child("domain");
+  dom.append_attribute("type") = kvm ? "kvm" : "qemu";
+  Text(dom, "name", spec.name);
+
+  // The element virDomainGetMetadata returns: prefix and namespace as libvirt requires.
+  auto meta = dom.append_child("metadata").append_child((std::string(kCorepinMetadataPrefix) + ":vm").c_str());
+  meta.append_attribute((std::string("xmlns:") + kCorepinMetadataPrefix).c_str()) = kCorepinMetadataUri;
+  meta.text().set(metadata_json.c_str());  // a text node: pugixml escapes <, & and friends
+
+  auto mem = dom.append_child("memory");
+  mem.append_attribute("unit") = "MiB";
+  mem.text().set(std::to_string(memory_mib).c_str());
+  if (a.page_kib == 2048 || a.page_kib == 1048576) {
+    auto page = dom.append_child("memoryBacking").append_child("hugepages").append_child("page");
+    page.append_attribute("size") = std::to_string(a.page_kib).c_str();
+    page.append_attribute("unit") = "KiB";
+  }
+
+  auto vcpu = dom.append_child("vcpu");
+  vcpu.append_attribute("placement") = "static";
+  vcpu.text().set(std::to_string(a.vcpu_pcpus.size()).c_str());
+
+  auto cputune = dom.append_child("cputune");
+  for (size_t i = 0; i < a.vcpu_pcpus.size(); ++i) {
+    auto pin = cputune.append_child("vcpupin");
+    pin.append_attribute("vcpu") = std::to_string(i).c_str();
+    pin.append_attribute("cpuset") = std::to_string(a.vcpu_pcpus[i]).c_str();
+  }
+  if (!a.emulator.Empty()) cputune.append_child("emulatorpin").append_attribute("cpuset") = a.emulator.ToString().c_str();
+
+  if (!a.memory_mib.empty()) {
+    std::vector<int> nodes;
+    for (const auto& [node, mib] : a.memory_mib) nodes.push_back(node);
+    auto numatune = dom.append_child("numatune");
+    auto m = numatune.append_child("memory");
+    m.append_attribute("mode") = "strict";
+    m.append_attribute("nodeset") = CsvOf(nodes).c_str();
+    for (size_t c = 0; c < cells.size(); ++c) {
+      auto mn = numatune.append_child("memnode");
+      mn.append_attribute("cellid") = std::to_string(c).c_str();
+      mn.append_attribute("mode") = "strict";
+      mn.append_attribute("nodeset") = std::to_string(cells[c].host_node).c_str();
+    }
+  }
+
+  auto os_type = dom.append_child("os").append_child("type");
+  os_type.append_attribute("arch") = "x86_64";
+  os_type.append_attribute("machine") = "pc";
+  os_type.text().set("hvm");
+
+  // TCG cannot pass the host CPU through; it keeps QEMU's default model.
+  auto cpu = dom.append_child("cpu");
+  if (kvm) {
+    cpu.append_attribute("mode") = "host-passthrough";
+    // On AMD, IA32_ARCH_CAPABILITIES is an Intel MSR that KVM only emulates, and under nested
+    // KVM (these lab machines) QEMU 7.2 aborts at start setting it ("failed to set MSR 0x10a").
+    // An AMD guest kernel takes its speculation facts from the vendor, so it loses nothing.
+    if (topo.cpu_vendor == "AMD") {
+      auto f = cpu.append_child("feature");
+      f.append_attribute("policy") = "disable";
+      f.append_attribute("name") = "arch-capabilities";
+    }
+  }
+  auto t = cpu.append_child("topology");
+  t.append_attribute("sockets") = cpu_topo.sockets;
+  t.append_attribute("dies") = cpu_topo.dies;
+  t.append_attribute("cores") = cpu_topo.cores;
+  t.append_attribute("threads") = cpu_topo.threads;
+  if (!cells.empty()) {
+    auto numa = cpu.append_child("numa");
+    for (size_t c = 0; c < cells.size(); ++c) {
+      auto cell = numa.append_child("cell");
+      cell.append_attribute("id") = std::to_string(c).c_str();
+      if (!cells[c].vcpus.empty()) cell.append_attribute("cpus") = CsvOf(cells[c].vcpus).c_str();
+      cell.append_attribute("memory") = std::to_string(cells[c].memory_mib).c_str();
+      cell.append_attribute("unit") = "MiB";
+    }
+  }
+
+  Text(dom, "on_poweroff", "destroy");
+  Text(dom, "on_reboot", "restart");
+  Text(dom, "on_crash", "destroy");
+
+  // No disk: the guest sits in the firmware, which is all pinning needs. A serial console
+  // for debugging; no USB, no balloon (it would move memory behind numatune's back).
+  auto devices = dom.append_child("devices");
+  auto serial = devices.append_child("serial");
+  serial.append_attribute("type") = "pty";
+  serial.append_child("target").append_attribute("port") = 0;
+  auto console = devices.append_child("console");
+  console.append_attribute("type") = "pty";
+  auto ctarget = console.append_child("target");
+  ctarget.append_attribute("type") = "serial";
+  ctarget.append_attribute("port") = 0;
+  auto usb = devices.append_child("controller");
+  usb.append_attribute("type") = "usb";
+  usb.append_attribute("model") = "none";
+  devices.append_child("memballoon").append_attribute("model") = "none";
+
+  std::ostringstream out;
+  doc.save(out, "  ", pugi::format_default | pugi::format_no_declaration);
+  return out.str();
+}
+
+std::string MetadataJsonFromElement(const std::string& element_xml) {
+  pugi::xml_document doc;
+  if (!doc.load_string(element_xml.c_str())) return "";
+  // Text and CDATA children alike (libvirt keeps whichever was written).
+  std::string json;
+  for (auto child : doc.document_element().children())
+    if (child.type() == pugi::node_pcdata || child.type() == pugi::node_cdata) json += child.value();
+  return json;
+}
+
+}  // namespace corepin

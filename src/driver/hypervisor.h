@@ -1,0 +1,71 @@
+// Hypervisor: the one interface through which corepin reads a host and runs VMs on it.
+//
+// The implementation talks to libvirt's C API over a connection URI (qemu:///system, a lab
+// host's qemu+unix:///system?socket=..., test:///...). Everything corepin enforces is in the
+// domain XML (see domain_xml.h); its own state for the VM rides in the domain's metadata so
+// that a restarted controller can rebuild it from the hypervisor.
+//
+// A Hypervisor owns its connection; calls are thread-safe (libvirt's are). Errors carry
+// libvirt's own message.
+#pragma once
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "common/cpuset.h"
+#include "common/status.h"
+#include "placement/assignment.h"
+#include "placement/vm_spec.h"
+#include "topology/topology.h"
+
+namespace corepin {
+
+// What DefineAndStart needs. References: the caller keeps them alive during the call.
+struct DomainRequest {
+  const VmSpec& spec;
+  const Assignment& assignment;
+  const HostTopology& topology;
+  std::string metadata_json;  // corepin's state for this VM, stored in the domain
+};
+
+// A domain as the hypervisor sees it. Pinning is libvirt's configuration for the live
+// domain (or the persistent one when inactive), not a reading of the QEMU threads: for that,
+// see proc_affinity.h.
+struct DomainInfo {
+  std::string name;
+  bool active = false;
+  std::string metadata_json;      // empty when the domain has no corepin metadata
+  std::vector<CpuSet> vcpu_pins;  // vCPU i -> pCPUs it may run on
+  CpuSet emulator_pin;
+};
+
+class Hypervisor {
+ public:
+  virtual ~Hypervisor() = default;
+
+  // Host topology: capabilities (NUMA, pCPUs, pages, domain types) plus NICs from node devices.
+  virtual Result<HostTopology> ReadTopology() = 0;
+
+  // Defines a persistent domain and starts it. A domain of that name already there is a
+  // Conflict and is left untouched. On any failure nothing this call created stays behind.
+  virtual Status DefineAndStart(const DomainRequest& request) = 0;
+
+  // Stops (hard) and undefines a domain. An absent domain is fine.
+  virtual Status DestroyAndUndefine(const std::string& name) = 0;
+
+  // Every domain, running or not, that carries corepin metadata.
+  virtual Result<std::vector<DomainInfo>> ListCorepinDomains() = 0;
+
+  // One domain by name (NotFound when absent); metadata_json is empty for a foreign domain.
+  virtual Result<DomainInfo> GetDomain(const std::string& name) = 0;
+
+  // The URI this hypervisor was connected with.
+  virtual std::string uri() const = 0;
+};
+
+// Opens a libvirt connection (read-write) and enables keepalive, so a dead host shows up as
+// failing calls instead of hanging ones. An unreachable URI is Unprocessable, naming the URI.
+Result<std::unique_ptr<Hypervisor>> ConnectHypervisor(const std::string& uri);
+
+}  // namespace corepin

@@ -1,0 +1,226 @@
+// Hypervisor over libvirt's C API.
+#include <libvirt/libvirt.h>
+#include <libvirt/virterror.h>
+
+#include <cstdlib>
+#include <mutex>
+#include <thread>
+
+#include "driver/domain_xml.h"
+#include "driver/hypervisor.h"
+#include "topology/capabilities_parser.h"
+
+namespace corepin {
+namespace {
+
+// libvirt's message for the last failed call on this thread (errors are thread-local).
+std::string LastError() {
+  const char* m = virGetLastErrorMessage();
+  return m ? m : "unknown libvirt error";
+}
+
+// Process-wide libvirt set-up, once: no error printing to stderr (we return the messages),
+// and a default event loop on a background thread, which keepalive needs to run.
+void InitLibvirtOnce() {
+  static std::once_flag once;
+  std::call_once(once, [] {
+    virInitialize();
+    virSetErrorFunc(nullptr, [](void*, virErrorPtr) {});
+    if (virEventRegisterDefaultImpl() == 0) {
+      std::thread([] {
+        for (;;) virEventRunDefaultImpl();
+      }).detach();
+    }
+  });
+}
+
+struct DomainFree {
+  void operator()(virDomainPtr d) const { virDomainFree(d); }
+};
+using DomainPtr = std::unique_ptr<virDomain, DomainFree>;
+struct NodeDeviceFree {
+  void operator()(virNodeDevicePtr d) const { virNodeDeviceFree(d); }
+};
+using NodeDevicePtr = std::unique_ptr<virNodeDevice, NodeDeviceFree>;
+struct CFree {
+  void operator()(char* p) const { free(p); }
+};
+using CString = std::unique_ptr<char, CFree>;
+
+std::string Take(char* p) { return p ? std::string(CString(p).get()) : std::string(); }
+
+// Reads a libvirt cpumap (maplen bytes) into a CpuSet.
+CpuSet FromCpumap(const unsigned char* map, int maplen) {
+  CpuSet s;
+  for (int cpu = 0; cpu < maplen * 8 && cpu < CpuSet::kMaxCpus; ++cpu)
+    if (VIR_CPU_USED(map, cpu)) s.Add(cpu);
+  return s;
+}
+
+// corepin's domains boot BIOS, so there is no NVRAM to remove (and the test driver rejects
+// that flag); a managed save or snapshot an operator made must not block the undefine.
+constexpr unsigned kUndefineFlags = VIR_DOMAIN_UNDEFINE_MANAGED_SAVE | VIR_DOMAIN_UNDEFINE_SNAPSHOTS_METADATA;
+
+class LibvirtHypervisor : public Hypervisor {
+ public:
+  LibvirtHypervisor(std::string uri, virConnectPtr conn) : uri_(std::move(uri)), conn_(conn) {}
+  ~LibvirtHypervisor() override { virConnectClose(conn_); }
+
+  std::string uri() const override { return uri_; }
+
+  Result<HostTopology> ReadTopology() override {
+    std::string caps = Take(virConnectGetCapabilities(conn_));
+    if (caps.empty()) return Unavailable(Where() + "cannot read capabilities: " + LastError());
+    auto topo = ParseCapabilities(caps);
+    if (!topo.ok()) return Error{topo.error().code, Where() + topo.error().message};
+
+    virNodeDevicePtr* list = nullptr;
+    int n = virConnectListAllNodeDevices(conn_, &list, VIR_CONNECT_LIST_NODE_DEVICES_CAP_NET);
+    // Drivers without the capability filter (the test driver) list everything; AddNics
+    // keeps the net devices.
+    if (n < 0 && virGetLastErrorCode() == VIR_ERR_INVALID_ARG) n = virConnectListAllNodeDevices(conn_, &list, 0);
+    if (n < 0) {
+      if (virGetLastErrorCode() == VIR_ERR_NO_SUPPORT) return topo;  // a driver without node devices: no NICs
+      return Unavailable(Where() + "cannot list network devices: " + LastError());
+    }
+    std::vector<NodeDevicePtr> devs(list, list + n);
+    free(list);
+    std::vector<NodeDeviceXml> xmls;
+    for (const auto& dev : devs) {
+      NodeDeviceXml x;
+      x.net_xml = Take(virNodeDeviceGetXMLDesc(dev.get(), 0));
+      if (x.net_xml.empty()) continue;  // gone since the listing
+      if (const char* parent = virNodeDeviceGetParent(dev.get())) {  // owned by dev
+        NodeDevicePtr p(virNodeDeviceLookupByName(conn_, parent));
+        if (p) x.parent_xml = Take(virNodeDeviceGetXMLDesc(p.get(), 0));
+      }
+      xmls.push_back(std::move(x));
+    }
+    if (auto s = AddNics(xmls, &*topo); !s.ok()) return Error{s.error().code, Where() + s.error().message};
+    return topo;
+  }
+
+  Status DefineAndStart(const DomainRequest& r) override {
+    const std::string& name = r.spec.name;
+    if (DomainPtr existing{virDomainLookupByName(conn_, name.c_str())})
+      return Conflict("VM '" + name + "': a domain of that name already exists on " + uri_);
+    std::string xml = BuildDomainXml(r.spec, r.assignment, r.topology, r.metadata_json);
+    DomainPtr dom(virDomainDefineXMLFlags(conn_, xml.c_str(), VIR_DOMAIN_DEFINE_VALIDATE));
+    if (!dom) return Unavailable("VM '" + name + "': libvirt refused its definition on " + uri_ + ": " + LastError());
+    if (virDomainCreate(dom.get()) < 0) {
+      std::string msg = "VM '" + name + "': libvirt could not start it on " + uri_ + ": " + LastError();
+      if (auto s = Remove(dom.get()); !s.ok()) msg += "; and removing it failed: " + s.error().message;
+      return Unavailable(msg);
+    }
+    return Status::Ok();
+  }
+
+  Status DestroyAndUndefine(const std::string& name) override {
+    DomainPtr dom(virDomainLookupByName(conn_, name.c_str()));
+    if (!dom) {
+      if (virGetLastErrorCode() == VIR_ERR_NO_DOMAIN) return Status::Ok();
+      return Unavailable("VM '" + name + "': cannot look it up on " + uri_ + ": " + LastError());
+    }
+    if (auto s = Remove(dom.get()); !s.ok()) return Unavailable("VM '" + name + "': " + s.error().message);
+    return Status::Ok();
+  }
+
+  Result<std::vector<DomainInfo>> ListCorepinDomains() override {
+    virDomainPtr* list = nullptr;
+    int n = virConnectListAllDomains(conn_, &list, 0);
+    if (n < 0) return Unavailable(Where() + "cannot list domains: " + LastError());
+    std::vector<DomainPtr> doms(list, list + n);
+    free(list);
+    std::vector<DomainInfo> out;
+    for (const auto& dom : doms) {
+      auto info = Info(dom.get());
+      if (!info.ok()) {
+        if (info.error().code == ErrorCode::kNotFound) continue;  // undefined since the listing
+        return info.error();
+      }
+      if (!info->metadata_json.empty()) out.push_back(std::move(*info));
+    }
+    return out;
+  }
+
+  Result<DomainInfo> GetDomain(const std::string& name) override {
+    DomainPtr dom(virDomainLookupByName(conn_, name.c_str()));
+    if (!dom) {
+      if (virGetLastErrorCode() == VIR_ERR_NO_DOMAIN) return NotFound("VM '" + name + "': no such domain on " + uri_);
+      return Unavailable("VM '" + name + "': cannot look it up on " + uri_ + ": " + LastError());
+    }
+    return Info(dom.get());
+  }
+
+ private:
+  std::string Where() const { return "hypervisor " + uri_ + ": "; }
+
+  // Hard stop if running, then undefine. Tolerates the domain vanishing half-way.
+  Status Remove(virDomainPtr dom) {
+    if (virDomainIsActive(dom) == 1 && virDomainDestroy(dom) < 0) {
+      int code = virGetLastErrorCode();
+      if (code != VIR_ERR_OPERATION_INVALID && code != VIR_ERR_NO_DOMAIN)
+        return Unavailable("cannot destroy it on " + uri_ + ": " + LastError());
+    }
+    if (virDomainUndefineFlags(dom, kUndefineFlags) < 0 && virGetLastErrorCode() != VIR_ERR_NO_DOMAIN)
+      return Unavailable("cannot undefine it on " + uri_ + ": " + LastError());
+    return Status::Ok();
+  }
+
+  // Name, state, corepin metadata and libvirt's pinning for one domain.
+  Result<DomainInfo> Info(virDomainPtr dom) {
+    DomainInfo info;
+    info.name = virDomainGetName(dom);
+    auto fail = [&](const std::string& what) -> Error {
+      std::string msg = "VM '" + info.name + "': cannot read " + what + " on " + uri_ + ": " + LastError();
+      return virGetLastErrorCode() == VIR_ERR_NO_DOMAIN ? NotFound(msg) : Unavailable(msg);
+    };
+    int active = virDomainIsActive(dom);
+    if (active < 0) return fail("its state");
+    info.active = active == 1;
+
+    char* meta = virDomainGetMetadata(dom, VIR_DOMAIN_METADATA_ELEMENT, kCorepinMetadataUri, 0);
+    if (meta) {
+      info.metadata_json = MetadataJsonFromElement(Take(meta));
+    } else if (virGetLastErrorCode() != VIR_ERR_NO_DOMAIN_METADATA) {
+      return fail("its metadata");
+    }
+
+    // Live pinning for a running domain, the persistent definition otherwise.
+    const unsigned flags = info.active ? VIR_DOMAIN_AFFECT_LIVE : VIR_DOMAIN_AFFECT_CONFIG;
+    int nvcpus = virDomainGetVcpusFlags(dom, flags | VIR_DOMAIN_VCPU_MAXIMUM);
+    if (nvcpus < 0) return fail("its vCPU count");
+    int host_cpus = virNodeGetCPUMap(conn_, nullptr, nullptr, 0);
+    if (host_cpus < 0) return fail("the host CPU count");
+    const int maplen = VIR_CPU_MAPLEN(host_cpus);
+    std::vector<unsigned char> maps(static_cast<size_t>(nvcpus) * maplen);
+    int n = virDomainGetVcpuPinInfo(dom, nvcpus, maps.data(), maplen, flags);
+    if (n < 0) return fail("its vCPU pinning");
+    for (int i = 0; i < n; ++i) info.vcpu_pins.push_back(FromCpumap(VIR_GET_CPUMAP(maps.data(), maplen, i), maplen));
+    std::vector<unsigned char> emu(maplen);
+    if (virDomainGetEmulatorPinInfo(dom, emu.data(), maplen, flags) < 0) return fail("its emulator pinning");
+    info.emulator_pin = FromCpumap(emu.data(), maplen);
+    return info;
+  }
+
+  std::string uri_;
+  virConnectPtr conn_;
+};
+
+}  // namespace
+
+Result<std::unique_ptr<Hypervisor>> ConnectHypervisor(const std::string& uri) {
+  InitLibvirtOnce();
+  virConnectPtr conn = virConnectOpen(uri.c_str());
+  if (!conn) return Unprocessable("cannot connect to hypervisor " + uri + ": " + LastError());
+  // Ping every 5 s, give up after 3 unanswered: a dead host fails calls within ~20 s.
+  // In-process drivers (test:///) have no keepalive and need none.
+  if (virConnectSetKeepAlive(conn, 5, 3) < 0 && virGetLastErrorCode() != VIR_ERR_NO_SUPPORT) {
+    std::string msg = "hypervisor " + uri + ": cannot enable keepalive: " + LastError();
+    virConnectClose(conn);
+    return Unprocessable(msg);
+  }
+  return std::unique_ptr<Hypervisor>(std::make_unique<LibvirtHypervisor>(uri, conn));
+}
+
+}  // namespace corepin
