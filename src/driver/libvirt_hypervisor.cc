@@ -1,4 +1,5 @@
 // Hypervisor over libvirt's C API.
+#include <algorithm>
 #include <libvirt/libvirt.h>
 #include <libvirt/virterror.h>
 
@@ -192,6 +193,9 @@ class LibvirtHypervisor : public Hypervisor {
     if (nvcpus < 0) return fail("its vCPU count");
     int host_cpus = virNodeGetCPUMap(conn_, nullptr, nullptr, 0);
     if (host_cpus < 0) return fail("the host CPU count");
+    // The test driver's CPU map is shorter than its node info (8 vs 16 CPUs): take the larger.
+    virNodeInfo node;
+    if (virNodeGetInfo(conn_, &node) == 0) host_cpus = std::max(host_cpus, static_cast<int>(node.cpus));
     const int maplen = VIR_CPU_MAPLEN(host_cpus);
     std::vector<unsigned char> maps(static_cast<size_t>(nvcpus) * maplen);
     int n = virDomainGetVcpuPinInfo(dom, nvcpus, maps.data(), maplen, flags);

@@ -45,10 +45,11 @@ uint64_t HostState::MemoryCapacityMib(int node, uint64_t page_kib) const {
   const NumaNode* n = topo_.FindNode(node);
   if (!n) return 0;
   if (page_kib != 4) return n->PoolPages(page_kib) * page_kib / 1024;
-  // 4K memory: the node's memory less its hugepage pools and what the host keeps.
+  // Base-page memory: the node's memory less its hugepage pools and what the host keeps.
+  // Hugepages are the pools of 2M and more (some hosts' base page is not 4K).
   uint64_t huge_kib = 0;
   for (const auto& p : n->pages)
-    if (p.size_kib != 4) huge_kib += p.total_pages * p.size_kib;
+    if (p.size_kib >= 2048) huge_kib += p.total_pages * p.size_kib;
   uint64_t mib = (n->memory_kib > huge_kib ? n->memory_kib - huge_kib : 0) / 1024;
   return mib > partition_.reserved_memory_mib_per_node ? mib - partition_.reserved_memory_mib_per_node : 0;
 }

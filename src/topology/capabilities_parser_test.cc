@@ -41,6 +41,21 @@ TEST(Capabilities, ThisMachineShape) {
   EXPECT_EQ(t->cores.size(), 2u);
 }
 
+TEST(Capabilities, TopologyXmlRoundTrips) {
+  for (const char* name : {"2s32c-smt2", "4node-smt2", "1s2c-local"}) {
+    auto t = LoadHostFixture(HostFixturePath(name));
+    ASSERT_TRUE(t.ok());
+    auto back = ParseHostFixture(HostTopologyToXml(*t));
+    ASSERT_TRUE(back.ok()) << back.error().message;
+    EXPECT_EQ(HostTopologyToXml(*back), HostTopologyToXml(*t)) << name;
+    EXPECT_EQ(back->pcpus.size(), t->pcpus.size());
+    EXPECT_EQ(back->cores.size(), t->cores.size());
+    EXPECT_EQ(back->nics.size(), t->nics.size());
+    EXPECT_EQ(back->domain_types, t->domain_types);
+    EXPECT_EQ(back->FindNode(0)->memory_kib, t->FindNode(0)->memory_kib);
+  }
+}
+
 TEST(Capabilities, RejectsBrokenXml) {
   EXPECT_FALSE(ParseCapabilities("<capabilities>").ok());
   EXPECT_FALSE(ParseCapabilities("<capabilities><host/></capabilities>").ok());

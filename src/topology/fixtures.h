@@ -14,6 +14,9 @@ namespace corepin {
 Result<HostTopology> ParseHostFixture(const std::string& xml);
 // Loads a fixture from a file path.
 Result<HostTopology> LoadHostFixture(const std::string& path);
+// Writes a topology in the fixture format, so that ParseHostFixture gives it back. corepind
+// stores each host's topology this way, to keep placing around a host that is unreachable.
+std::string HostTopologyToXml(const HostTopology& topo);
 // Path of a named fixture in the source tree ("2s32c-smt2" -> .../tests/fixtures/hosts/2s32c-smt2.xml).
 std::string HostFixturePath(const std::string& name);
 

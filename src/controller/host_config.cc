@@ -1,0 +1,65 @@
+#include "controller/host_config.h"
+
+#include <set>
+
+namespace corepin {
+
+using nlohmann::json;
+
+Result<HostConfig> HostConfigFromJson(const json& j) {
+  static const std::set<std::string> kFields = {"housekeeping", "allocatable", "physnets", "labels",
+                                                "reserved_memory_mib_per_node", "group_member_limit"};
+  if (!j.is_object()) return Invalid("host configuration must be a JSON object");
+  for (const auto& [k, v] : j.items())
+    if (!kFields.count(k))
+      return Invalid("unknown field \"" + k + "\"; host fields are name, uri, housekeeping, allocatable, physnets, labels, reserved_memory_mib_per_node, group_member_limit");
+  HostConfig c;
+  if (!j.contains("housekeeping")) return Invalid("housekeeping: missing; name the pCPUs kept for the host OS, e.g. \"0\" or \"0,64\"");
+  for (auto [key, set] : {std::pair{"housekeeping", &c.partition.housekeeping}, {"allocatable", &c.partition.allocatable}}) {
+    if (!j.contains(key)) continue;
+    if (!j[key].is_string()) return Invalid(std::string(key) + ": must be a CPU list string like \"0-3,8\"");
+    auto parsed = CpuSet::Parse(j[key].get<std::string>());
+    if (!parsed) return Invalid(std::string(key) + ": " + parsed.error().message);
+    *set = *parsed;
+  }
+  if (j.contains("physnets")) {
+    if (!j["physnets"].is_object()) return Invalid("physnets: must be an object {\"net\": [\"nic\", ...]}");
+    for (const auto& [net, nics] : j["physnets"].items()) {
+      if (!nics.is_array()) return Invalid("physnets." + net + ": must be a list of NIC names");
+      for (const auto& n : nics) {
+        if (!n.is_string()) return Invalid("physnets." + net + ": NIC names must be strings");
+        c.partition.physnets[net].push_back(n.get<std::string>());
+      }
+    }
+  }
+  if (j.contains("labels")) {
+    if (!j["labels"].is_object()) return Invalid("labels: must be an object {\"key\": \"value\"}");
+    for (const auto& [k, v] : j["labels"].items()) {
+      if (!v.is_string()) return Invalid("labels." + k + ": must be a string");
+      c.labels[k] = v.get<std::string>();
+    }
+  }
+  if (j.contains("reserved_memory_mib_per_node")) {
+    if (!j["reserved_memory_mib_per_node"].is_number_unsigned())
+      return Invalid("reserved_memory_mib_per_node: must be a non-negative integer (MiB)");
+    c.partition.reserved_memory_mib_per_node = j["reserved_memory_mib_per_node"].get<uint64_t>();
+  }
+  if (j.contains("group_member_limit")) {
+    if (!j["group_member_limit"].is_number_integer()) return Invalid("group_member_limit: must be an integer 1..64");
+    c.partition.group_member_limit = j["group_member_limit"].get<int>();
+  }
+  return c;
+}
+
+json HostConfigToJson(const HostConfig& c) {
+  json physnets = json::object();
+  for (const auto& [net, nics] : c.partition.physnets) physnets[net] = nics;
+  return {{"housekeeping", c.partition.housekeeping.ToString()},
+          {"allocatable", c.partition.allocatable.ToString()},
+          {"physnets", physnets},
+          {"labels", c.labels},
+          {"reserved_memory_mib_per_node", c.partition.reserved_memory_mib_per_node},
+          {"group_member_limit", c.partition.group_member_limit}};
+}
+
+}  // namespace corepin

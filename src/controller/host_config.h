@@ -1,0 +1,25 @@
+// Host configuration as the API takes it and the store keeps it:
+//   {"housekeeping": "0,64", "allocatable": "1-63,65-127" (default: the rest),
+//    "physnets": {"datanet": ["ens1f0"]}, "labels": {"rack": "r1"},
+//    "reserved_memory_mib_per_node": 512, "group_member_limit": 8}
+#pragma once
+
+#include <map>
+#include <nlohmann/json.hpp>
+#include <string>
+
+#include "common/status.h"
+#include "topology/partition.h"
+
+namespace corepin {
+
+struct HostConfig {
+  CpuPartition partition;
+  std::map<std::string, std::string> labels;
+};
+
+// Strict: unknown fields and wrong types are refused, naming the field.
+Result<HostConfig> HostConfigFromJson(const nlohmann::json& j);
+nlohmann::json HostConfigToJson(const HostConfig& c);
+
+}  // namespace corepin
