@@ -24,21 +24,36 @@ struct Request {
 
 class Fitter {
  public:
-  Fitter(const HostState& hs, const VmSpec& spec) : hs_(hs), spec_(spec), topo_(hs.topology()) {
+  Fitter(const HostState& hs, const VmSpec& spec, const FitScope* scope)
+      : hs_(hs), spec_(spec), topo_(hs.topology()), scope_(scope) {
     result_.rejection.host = hs.name();
+    free_ = scope ? scope->pcpus.Intersect(hs.free()) : hs.free().Minus(hs.reserve().pcpus);
   }
 
   FitResult Run() {
     CheckHost();
     Classify();
     if (!result_.rejection.reasons.empty()) return std::move(result_);
-    avail_ = hs_.free().Minus(req_.pinned_pcpus).Minus(req_.pinned_reserved);
+    avail_ = free_.Minus(req_.pinned_pcpus).Minus(req_.pinned_reserved);
     if (spec_.numa == NumaPolicy::kSingle) FitSingleNode();
     else FitSpread();
     return std::move(result_);
   }
 
  private:
+  // Who holds pCPU p, for messages: a VM or group, or the healing reserve.
+  std::string Holder(int p) const {
+    if (!hs_.free().Contains(p)) return hs_.Use(p).Describe();
+    return scope_ ? "outside the pCPUs this fit may use" : "held for the healing reserve";
+  }
+
+  // Shared groups as the fit sees them: the scope's view first, then the host's.
+  const GroupState* FindGroup(const std::string& g) const {
+    if (scope_)
+      if (auto it = scope_->groups.find(g); it != scope_->groups.end()) return &it->second;
+    return hs_.FindGroup(g);
+  }
+
   void Reject(std::string why) { result_.rejection.reasons.push_back(std::move(why)); }
   void RejectNode(int node, std::string why) { result_.rejection.nodes.push_back({node, std::move(why)}); }
 
@@ -103,8 +118,8 @@ class Fitter {
         Reject(what + ": pCPU " + std::to_string(p) + " is housekeeping on this host; allocatable pCPUs are " + part.allocatable.ToString());
       } else if (!part.allocatable.Contains(p)) {
         Reject(what + ": pCPU " + std::to_string(p) + " is not allocatable on this host; allocatable pCPUs are " + part.allocatable.ToString());
-      } else if (!hs_.free().Contains(p)) {
-        Reject(what + ": pCPU " + std::to_string(p) + " is held by " + hs_.Use(p).Describe());
+      } else if (!free_.Contains(p)) {
+        Reject(what + ": pCPU " + std::to_string(p) + " is held by " + Holder(p));
       } else {
         req_.pinned.push_back({i, p});
         req_.pinned_pcpus.Add(p);
@@ -120,10 +135,10 @@ class Fitter {
         continue;
       }
       CpuSet others = sib.Minus(req_.pinned_pcpus);
-      if (!others.IsSubsetOf(hs_.free())) {
-        int s = others.Minus(hs_.free()).First();
+      if (!others.IsSubsetOf(free_)) {
+        int s = others.Minus(free_).First();
         Reject("smt " + std::string(ToString(spec_.smt)) + ": pinned:" + std::to_string(p) + "'s SMT sibling " +
-               std::to_string(s) + " is " + hs_.Use(s).Describe() + ", and must stay empty");
+               std::to_string(s) + " is " + Holder(s) + ", and must stay empty");
         continue;
       }
       req_.pinned_reserved = req_.pinned_reserved.Union(others);
@@ -133,7 +148,7 @@ class Fitter {
       group_slots[spec_.emulator.group] = GroupSlots(spec_, spec_.emulator.group);
     const int limit = part.group_member_limit;
     for (const auto& [g, slots] : group_slots) {
-      const GroupState* gs = hs_.FindGroup(g);
+      const GroupState* gs = FindGroup(g);
       if (!gs) {
         if (slots > limit)
           Reject("group " + g + ": " + std::to_string(slots) + " members exceed this host's limit of " + std::to_string(limit) + " per shared pCPU");
@@ -141,17 +156,20 @@ class Fitter {
           req_.new_groups.push_back(g);
         continue;
       }
-      if (gs->Slots() + slots > limit) {
+      // Slots held for healing count as taken, except for the healing planner itself.
+      const int held = scope_ ? 0 : hs_.reserve().GroupSlots(g);
+      if (gs->Slots() + held + slots > limit) {
         Reject("group " + g + ": its pCPU " + std::to_string(gs->pcpu) + " has " + std::to_string(gs->Slots()) + " of " +
-               std::to_string(limit) + " member slots taken; this VM needs " + std::to_string(slots));
+               std::to_string(limit) + " member slots taken" + (held ? " and " + std::to_string(held) + " held for the healing reserve" : "") +
+               "; this VM needs " + std::to_string(slots));
         continue;
       }
       if (spec_.smt != SmtPolicy::kPrefer) {
         CpuSet sib = SiblingsToHold(gs->pcpu).Minus(gs->reserved_siblings);
-        if (!sib.IsSubsetOf(hs_.free())) {
-          int s = sib.Minus(hs_.free()).First();
+        if (!sib.IsSubsetOf(free_)) {
+          int s = sib.Minus(free_).First();
           Reject("smt " + std::string(ToString(spec_.smt)) + ": group " + g + "'s pCPU " + std::to_string(gs->pcpu) +
-                 " shares its core with pCPU " + std::to_string(s) + ", " + hs_.Use(s).Describe());
+                 " shares its core with pCPU " + std::to_string(s) + ", " + Holder(s));
           continue;
         }
         joined_reserved_ = joined_reserved_.Union(sib);
@@ -216,9 +234,15 @@ class Fitter {
     return out;
   }
 
-  // Memory each node can still give in the VM's page size.
+  // Memory each node can still give in the VM's page size (outside the healing reserve, or
+  // what the scope allows).
   uint64_t MemoryFree(int node) const {
-    uint64_t cap = hs_.MemoryCapacityMib(node, spec_.page_kib), used = hs_.MemoryUsedMib(node, spec_.page_kib);
+    if (scope_) {
+      auto it = scope_->memory_mib.find({node, spec_.page_kib});
+      return it == scope_->memory_mib.end() ? 0 : it->second;
+    }
+    uint64_t cap = hs_.MemoryCapacityMib(node, spec_.page_kib);
+    uint64_t used = hs_.MemoryUsedMib(node, spec_.page_kib) + hs_.reserve().MemoryMib(node, spec_.page_kib);
     return cap > used ? cap - used : 0;
   }
 
@@ -374,6 +398,8 @@ class Fitter {
   const HostState& hs_;
   const VmSpec& spec_;
   const HostTopology& topo_;
+  const FitScope* scope_;   // null: the host's free pCPUs and memory less its healing reserve
+  CpuSet free_;             // pCPUs this fit may take or hold empty
   FitResult result_;
   Request req_;
   CpuSet avail_;            // free pCPUs not yet given to this VM
@@ -393,6 +419,8 @@ std::string Rejection::ToString() const {
   return out;
 }
 
-FitResult Fit(const HostState& host, const VmSpec& spec) { return Fitter(host, spec).Run(); }
+FitResult Fit(const HostState& host, const VmSpec& spec) { return Fitter(host, spec, nullptr).Run(); }
+
+FitResult Fit(const HostState& host, const VmSpec& spec, const FitScope& scope) { return Fitter(host, spec, &scope).Run(); }
 
 }  // namespace corepin

@@ -44,6 +44,17 @@ struct FitResult {
   bool ok() const { return assignment.has_value(); }
 };
 
+// Takes only free pCPUs and memory outside the host's healing reserve (HostState::reserve()),
+// and counts the group member slots the reserve holds as taken.
 FitResult Fit(const HostState& host, const VmSpec& spec);
+
+// What a fit may use instead, for the healing planner (reserve.h), which fits lost VMs into a
+// host's reserve as the other planned targets of the same failure would leave it.
+struct FitScope {
+  CpuSet pcpus;                                             // free pCPUs it may take or hold empty
+  std::map<std::pair<int, uint64_t>, uint64_t> memory_mib;  // (node, page KiB) -> MiB it may use
+  std::map<std::string, GroupState> groups;                 // shared groups as they would be; override the host's
+};
+FitResult Fit(const HostState& host, const VmSpec& spec, const FitScope& scope);
 
 }  // namespace corepin

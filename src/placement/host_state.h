@@ -34,6 +34,27 @@ struct GroupState {
   }
 };
 
+// The healing reserve on a host (reserve.h): free pCPUs, memory and shared-group member slots
+// that a normal Fit leaves alone, so that the VMs of a failed host have exact places here.
+// HostState only records it; Apply and Release ignore it, since healing places VMs into it.
+struct HostReserve {
+  CpuSet pcpus;                                             // free pCPUs held back
+  std::map<std::pair<int, uint64_t>, uint64_t> memory_mib;  // (node, page KiB) -> MiB held back
+  std::map<std::string, int> group_slots;                   // existing group -> member slots held back
+  uint64_t MemoryMib(int node, uint64_t page_kib) const {
+    auto it = memory_mib.find({node, page_kib});
+    return it == memory_mib.end() ? 0 : it->second;
+  }
+  int GroupSlots(const std::string& group) const {
+    auto it = group_slots.find(group);
+    return it == group_slots.end() ? 0 : it->second;
+  }
+  bool Empty() const { return pcpus.Empty() && memory_mib.empty() && group_slots.empty(); }
+  bool operator==(const HostReserve& o) const {
+    return pcpus == o.pcpus && memory_mib == o.memory_mib && group_slots == o.group_slots;
+  }
+};
+
 struct PlacedVm {
   VmSpec spec;
   Assignment assignment;
@@ -68,6 +89,10 @@ class HostState {
   uint64_t MemoryCapacityMib(int node, uint64_t page_kib) const;
   uint64_t MemoryUsedMib(int node, uint64_t page_kib) const;
 
+  // The healing reserve, set by the cluster's planner (reserve.h); empty by default.
+  const HostReserve& reserve() const { return reserve_; }
+  void SetReserve(HostReserve reserve) { reserve_ = std::move(reserve); }
+
   // Records a VM. Refuses (and changes nothing) when the assignment clashes with what is held.
   Status Apply(const VmSpec& spec, const Assignment& assignment);
   // Forgets a VM and frees what it held; a group pCPU is freed with its last member.
@@ -84,6 +109,7 @@ class HostState {
   CpuSet free_;
   std::map<int, std::vector<int>> cores_of_node_;
   std::map<std::pair<int, uint64_t>, uint64_t> mem_used_mib_;  // (node, page KiB) -> MiB
+  HostReserve reserve_;
 };
 
 // Slots a VM takes in group `group`: its vCPUs there, plus one if its emulator threads are there.
