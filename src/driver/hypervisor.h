@@ -64,7 +64,8 @@ class Hypervisor {
   virtual std::string uri() const = 0;
 };
 
-// Opens a libvirt connection (read-write) and enables keepalive, so a dead host shows up as
+// Opens a libvirt connection (read-write), or a simulated host for a "fixture:" URI
+// (fixture_hypervisor.h), and enables keepalive, so a dead host shows up as
 // failing calls instead of hanging ones. An unreachable URI is Unprocessable, naming the URI.
 Result<std::unique_ptr<Hypervisor>> ConnectHypervisor(const std::string& uri);
 

@@ -8,6 +8,7 @@
 #include <thread>
 
 #include "driver/domain_xml.h"
+#include "driver/fixture_hypervisor.h"
 #include "driver/hypervisor.h"
 #include "topology/capabilities_parser.h"
 
@@ -214,6 +215,7 @@ class LibvirtHypervisor : public Hypervisor {
 }  // namespace
 
 Result<std::unique_ptr<Hypervisor>> ConnectHypervisor(const std::string& uri) {
+  if (IsFixtureUri(uri)) return ConnectFixtureHypervisor(uri);
   InitLibvirtOnce();
   virConnectPtr conn = virConnectOpen(uri.c_str());
   if (!conn) return Unprocessable("cannot connect to hypervisor " + uri + ": " + LastError());
