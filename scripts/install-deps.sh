@@ -18,6 +18,16 @@ fi
 # QEMU runs as libvirt-qemu: let the kvm group use /dev/kvm.
 if [ -e /dev/kvm ]; then chgrp kvm /dev/kvm && chmod 660 /dev/kvm; fi
 
+# A small pool of 2M hugepages for VMs with page_size 2M (and their end-to-end test). libvirt
+# finds hugetlbfs mounts when it starts, so this comes before libvirtd.
+hugepages=${COREPIN_HUGEPAGES_2M:-64}
+pool=/sys/kernel/mm/hugepages/hugepages-2048kB/nr_hugepages
+if [ -w "$pool" ] && [ "$(cat "$pool")" -lt "$hugepages" ]; then echo "$hugepages" > "$pool" || true; fi
+if ! grep -q '^hugetlbfs /dev/hugepages ' /proc/mounts; then
+  mkdir -p /dev/hugepages && mount -t hugetlbfs hugetlbfs /dev/hugepages || true
+  echo "install-deps: mounted hugetlbfs on /dev/hugepages; a libvirtd already running sees it after a restart"
+fi
+
 # libvirtd: systemd starts it on a normal Debian host; on machines without systemd, start it here.
 if ! virsh -c qemu:///system version >/dev/null 2>&1; then
   pgrep -x virtlogd >/dev/null || virtlogd -d
