@@ -136,15 +136,26 @@ Error OvsdbSwitch::Failed(const Error& e, const std::vector<std::string>& ports)
 
 namespace {
 
-Result<Snapshot> ReadSnapshot(const std::function<Result<Json>(Json)>& transact) {
-  Json ops = Json::array();
-  ops.push_back({{"op", "select"}, {"table", "Bridge"}, {"where", Json::array()}, {"columns", {"_uuid", "name", "ports"}}});
-  ops.push_back({{"op", "select"}, {"table", "Port"}, {"where", Json::array()}, {"columns", {"_uuid", "name", "tag", "trunks", "vlan_mode", "external_ids"}}});
+// One transaction of selects: every Bridge (name, ports), and the Port rows named in `names`
+// plus those tagged with one of `vlans`; every Port row when `names` is null. Selecting by
+// name keeps Apply's cost with the ports it is given, not with the size of the switch.
+Result<Snapshot> ReadSnapshot(const std::function<Result<Json>(Json)>& transact,
+                              const std::vector<std::string>* names, const std::set<int>& vlans) {
+  const Json columns = {"_uuid", "name", "tag", "trunks", "vlan_mode", "external_ids"};
+  auto select = [&](const char* table, Json where, Json cols) {
+    return Json{{"op", "select"}, {"table", table}, {"where", std::move(where)}, {"columns", std::move(cols)}};
+  };
+  Json ops = Json::array({select("Bridge", Json::array(), {"_uuid", "name", "ports"})});
+  if (!names) ops.push_back(select("Port", Json::array(), columns));
+  else
+    for (const auto& n : *names) ops.push_back(select("Port", Json::array({Json::array({"name", "==", n})}), columns));
+  for (int v : vlans) ops.push_back(select("Port", Json::array({Json::array({"tag", "==", v})}), columns));
   auto r = transact(ops);
   if (!r.ok()) return r.error();
   const Json& res = *r;
-  if (!res.is_array() || res.size() < 2 || !res[0].contains("rows") || !res[1].contains("rows"))
-    return Unavailable("unexpected reply to select: " + res.dump());
+  if (!res.is_array() || res.size() < ops.size()) return Unavailable("unexpected reply to select: " + res.dump());
+  for (size_t i = 0; i < ops.size(); ++i)
+    if (!res[i].contains("rows")) return Unavailable("select failed: " + res[i].dump());
   std::map<std::string, Json> bridge_rows;
   Snapshot snap;
   for (const auto& b : res[0]["rows"]) {
@@ -152,12 +163,13 @@ Result<Snapshot> ReadSnapshot(const std::function<Result<Json>(Json)>& transact)
     snap.bridges.insert(b.value("name", ""));
   }
   auto port_bridge = PortBridges(bridge_rows);
-  for (const auto& p : res[1]["rows"]) {
-    std::string uuid = UuidOf(p["_uuid"]);
-    auto it = port_bridge.find(uuid);
-    PortRow row = DecodePort(uuid, p, it == port_bridge.end() ? "" : it->second);
-    snap.ports[row.actual.state.port] = std::move(row);
-  }
+  for (size_t i = 1; i < ops.size(); ++i)
+    for (const auto& p : res[i]["rows"]) {
+      std::string uuid = UuidOf(p["_uuid"]);
+      auto it = port_bridge.find(uuid);
+      PortRow row = DecodePort(uuid, p, it == port_bridge.end() ? "" : it->second);
+      snap.ports[row.actual.state.port] = std::move(row);
+    }
   return snap;
 }
 
@@ -174,10 +186,13 @@ std::optional<std::string> Locate(const Snapshot& snap, const std::string& bridg
 }  // namespace
 
 Result<PortReadings> OvsdbSwitch::Read(const std::vector<PortRef>& ports) {
-  std::vector<std::string> names;
-  for (const auto& p : ports) names.push_back(p.bridge + "/" + p.port);
-  auto snap = ReadSnapshot([this](Json ops) { return Transact(std::move(ops)); });
-  if (!snap.ok()) return Failed(snap.error(), names);
+  std::vector<std::string> names, refs;
+  for (const auto& p : ports) {
+    names.push_back(p.port);
+    refs.push_back(p.bridge + "/" + p.port);
+  }
+  auto snap = ReadSnapshot([this](Json ops) { return Transact(std::move(ops)); }, ports.empty() ? nullptr : &names, {});
+  if (!snap.ok()) return Failed(snap.error(), refs);
   PortReadings out;
   if (ports.empty()) {  // every port corepin marked
     for (const auto& [name, row] : snap->ports)
@@ -197,8 +212,12 @@ Result<PortReadings> OvsdbSwitch::Read(const std::vector<PortRef>& ports) {
 Result<Plan> OvsdbSwitch::MakePlan(std::vector<PortState> desired) {
   if (Status s = ValidateDesired(desired); !s.ok()) return Error{s.error().code, "switch " + uri() + ": " + s.error().message};
   std::vector<std::string> names;
-  for (const auto& d : desired) names.push_back(d.port);
-  auto snap = ReadSnapshot([this](Json ops) { return Transact(std::move(ops)); });
+  std::set<int> service_vlans;
+  for (const auto& d : desired) {
+    names.push_back(d.port);
+    if (d.service) service_vlans.insert(*d.tag);
+  }
+  auto snap = ReadSnapshot([this](Json ops) { return Transact(std::move(ops)); }, &names, service_vlans);
   if (!snap.ok()) return Failed(snap.error(), names);
 
   std::vector<std::string> missing;

@@ -1,8 +1,8 @@
 // OvsdbSwitch: the SwitchDriver for Open vSwitch. Talks OVSDB JSON-RPC (RFC 7047) to
 // ovsdb-server itself, database "Open_vSwitch"; never ovs-vsctl.
 //
-//   Read    one "transact" of two "select"s: Bridge (name, ports) and Port (VLAN columns,
-//           external_ids).
+//   Read    one "transact" of "select"s: every Bridge (name, ports), and the Port rows (VLAN
+//           columns, external_ids) by name, plus those tagged with the service VLANs.
 //   Apply   Read, compare, then one "transact": a "comment" (the reason, kept in the
 //           database log), "wait" guards asserting that every port to be written and every
 //           service VLAN is still as read (timeout 0: fail at once, never block), an "update"
