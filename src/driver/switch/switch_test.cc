@@ -2,10 +2,16 @@
 // (TestOvsdbServer) and stops it by pid at the end, failed or not. Set-up and simulated hand
 // changes use ovs-vsctl --db=unix:...; the driver itself speaks only OVSDB JSON-RPC.
 #include <gtest/gtest.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
 
 #include <chrono>
 #include <condition_variable>
+#include <cstring>
+#include <filesystem>
 #include <mutex>
+#include <thread>
 
 #include "driver/switch/ovsdb_switch.h"
 #include "driver/switch/switch_driver.h"
@@ -88,6 +94,56 @@ TEST(SwitchNone, SucceedsAndSaysItDidNothing) {
   EXPECT_FALSE((*w)->managed());
   // Bad input is still bad input.
   EXPECT_FALSE((*d)->Apply({Access("br", "a", 5000)}, "x").ok());
+}
+
+// The JSON-RPC client against a scripted peer: messages split across reads and run together,
+// braces inside strings, an echo request in the middle of a call, a notification queued.
+TEST(OvsdbClient, FramesMessagesAnswersEchoAndQueuesNotifications) {
+  char dir[] = "/tmp/corepin-rpc-XXXXXX";
+  ASSERT_NE(::mkdtemp(dir), nullptr);
+  std::string path = std::string(dir) + "/s.sock";
+  int ls = ::socket(AF_UNIX, SOCK_STREAM, 0);
+  sockaddr_un a{};
+  a.sun_family = AF_UNIX;
+  std::strncpy(a.sun_path, path.c_str(), sizeof a.sun_path - 1);
+  ASSERT_EQ(::bind(ls, reinterpret_cast<sockaddr*>(&a), sizeof a), 0);
+  ASSERT_EQ(::listen(ls, 1), 0);
+  std::string echo_reply;
+  std::thread peer([&] {
+    int c = ::accept(ls, nullptr, nullptr);
+    char buf[4096];
+    ssize_t n = ::read(c, buf, sizeof buf);  // the client's request, id 1
+    ASSERT_GT(n, 0);
+    auto send = [&](const std::string& s) {
+      ASSERT_EQ(::write(c, s.data(), s.size()), static_cast<ssize_t>(s.size()));
+      std::this_thread::sleep_for(5ms);  // separate reads on the other side
+    };
+    send(R"({"method":"echo","params":["ping"],"id":"e1"} {"method":"update","params":["m",{"t":"}{\"x"}],)");
+    send(R"("id":null}{"id":1,"error":null,"result":[{"ro)");
+    send(R"(ws":[{"name":"a]}{"}]}]})");
+    n = ::read(c, buf, sizeof buf);  // the answer to our echo
+    echo_reply.assign(buf, n > 0 ? n : 0);
+    ::close(c);
+  });
+  auto client = ovsdb::OvsdbClient::Connect("unix:" + path, 1s);
+  ASSERT_TRUE(client.ok()) << client.error().message;
+  auto r = (*client)->Call("transact", {"Open_vSwitch"}, 2s);
+  ASSERT_TRUE(r.ok()) << r.error().message;
+  EXPECT_EQ((*r)[0]["rows"][0]["name"], "a]}{");
+  auto n = (*client)->NextNotification(1s);
+  ASSERT_TRUE(n.ok());
+  ASSERT_TRUE(n->has_value());
+  EXPECT_EQ((**n)["params"][1]["t"], "}{\"x");
+  peer.join();
+  auto echo = ovsdb::Json::parse(echo_reply);
+  EXPECT_EQ(echo["id"], "e1");
+  EXPECT_EQ(echo["result"], ovsdb::Json::array({"ping"}));
+  // The peer hung up: the next call fails, naming the endpoint.
+  auto gone = (*client)->Call("echo", ovsdb::Json::array(), 1s);
+  ASSERT_FALSE(gone.ok());
+  EXPECT_NE(gone.error().message.find("unix:" + path), std::string::npos) << gone.error().message;
+  ::close(ls);
+  std::filesystem::remove_all(dir);
 }
 
 // ---- against a real ovsdb-server ----
