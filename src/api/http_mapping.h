@@ -1,0 +1,35 @@
+// The HTTP edge of corepin's error model: Error -> status + {"error": message}, request bodies
+// -> JSON objects, query parameters -> integers. Every route goes through these, so that a
+// client sees one error shape everywhere.
+#pragma once
+
+#include <httplib.h>
+
+#include <cstdint>
+#include <nlohmann/json.hpp>
+#include <string>
+
+#include "common/status.h"
+#include "controller/controller.h"
+
+namespace corepin {
+
+// Writes `body` as the JSON response with `status`.
+void ReplyJson(httplib::Response& res, int status, const nlohmann::json& body);
+
+// Status = the ErrorCode value (they are HTTP statuses), body {"error": message}.
+void ReplyError(httplib::Response& res, const Error& error);
+
+// A CreateVm that found no host: 422 {"error": summary, "rejections": [...]} when `no_fit`
+// has rejections, otherwise a plain ReplyError.
+void ReplyCreateError(httplib::Response& res, const Error& error, const NoFit& no_fit);
+
+// The request body as a JSON object: 400 with the parser's message when it is not JSON, or
+// naming the type when it is JSON but not an object.
+Result<nlohmann::json> ParseJsonObject(const std::string& body);
+
+// Query parameter `name` as an integer in [min, max], or `fallback` when absent.
+Result<int64_t> QueryInt(const httplib::Request& req, const std::string& name, int64_t fallback, int64_t min,
+                         int64_t max);
+
+}  // namespace corepin

@@ -1,0 +1,135 @@
+// corepind: the corepin daemon. Opens the state store, starts the Controller (which resumes
+// interrupted operations and reconciles), and serves the REST API until SIGTERM or SIGINT.
+//
+//   corepind [--db PATH] [--listen HOST:PORT]
+//
+// Logs to stderr: one line per request (here), and one per event (by the Controller).
+#include <signal.h>
+
+#include <CLI/CLI.hpp>
+#include <chrono>
+#include <ctime>
+#include <filesystem>
+#include <iostream>
+#include <mutex>
+#include <thread>
+
+#include "api/api_server.h"
+#include "controller/controller.h"
+#include "driver/hypervisor.h"
+#include "store/sqlite_store.h"
+
+namespace corepin {
+namespace {
+
+std::mutex log_mu;
+
+// "2024-05-01T12:00:00.123Z message", one line, whole.
+void Log(const std::string& line) {
+  using namespace std::chrono;
+  const auto now = system_clock::now();
+  const std::time_t t = system_clock::to_time_t(now);
+  const int ms = static_cast<int>(duration_cast<milliseconds>(now.time_since_epoch()).count() % 1000);
+  std::tm tm{};
+  gmtime_r(&t, &tm);
+  char stamp[80];
+  std::snprintf(stamp, sizeof stamp, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900, tm.tm_mon + 1,
+                tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, ms);
+  std::lock_guard<std::mutex> lock(log_mu);
+  std::cerr << stamp << " " << line << std::endl;
+}
+
+// "HOST:PORT" or "[V6ADDR]:PORT".
+bool ParseListen(const std::string& text, std::string* host, int* port) {
+  const size_t colon = text.rfind(':');
+  if (colon == std::string::npos || colon == 0) return false;
+  *host = text.substr(0, colon);
+  if (host->size() > 2 && host->front() == '[' && host->back() == ']') *host = host->substr(1, host->size() - 2);
+  try {
+    size_t used = 0;
+    *port = std::stoi(text.substr(colon + 1), &used);
+    return used == text.size() - colon - 1 && *port > 0 && *port < 65536;
+  } catch (const std::exception&) {
+    return false;
+  }
+}
+
+int Main(int argc, char** argv) {
+  CLI::App app{"corepind: the corepin daemon (pins every vCPU of KVM VMs to exact pCPUs via libvirt)"};
+  std::string db = "/var/lib/corepin/corepin.db";
+  std::string listen = "127.0.0.1:7480";
+  app.add_option("--db", db, "SQLite state file (its directory is created)")->capture_default_str();
+  app.add_option("--listen", listen, "address to serve the REST API on, HOST:PORT")->capture_default_str();
+  CLI11_PARSE(app, argc, argv);
+
+  std::string host;
+  int port = 0;
+  if (!ParseListen(listen, &host, &port)) {
+    std::cerr << "corepind: --listen " << listen << ": expected HOST:PORT, e.g. 127.0.0.1:7480\n";
+    return 2;
+  }
+
+  // Block the stop signals in every thread (they inherit the mask) and take them in one
+  // thread with sigwait, so that no handler runs at an arbitrary point.
+  sigset_t stop_signals;
+  sigemptyset(&stop_signals);
+  sigaddset(&stop_signals, SIGTERM);
+  sigaddset(&stop_signals, SIGINT);
+  pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
+  signal(SIGPIPE, SIG_IGN);  // a client hanging up mid-reply must not kill the daemon
+
+  const std::filesystem::path db_path(db);
+  if (db_path.has_parent_path()) {
+    std::error_code ec;
+    std::filesystem::create_directories(db_path.parent_path(), ec);
+    if (ec) {
+      std::cerr << "corepind: cannot create " << db_path.parent_path() << ": " << ec.message() << "\n";
+      return 1;
+    }
+  }
+  auto store = OpenSqliteStore(db);
+  if (!store.ok()) {
+    std::cerr << "corepind: cannot open the state store " << db << ": " << store.error().message << "\n";
+    return 1;
+  }
+  Log("state store " + db);
+
+  // The Controller itself logs each event it records, and Start's summary, to stderr.
+  Controller controller(store->get(), [](const std::string& uri) { return ConnectHypervisor(uri); });
+  // Bind before Start: a second corepind on a busy port must fail before it touches any host.
+  ApiServer api(controller, [](const std::string& line) { Log(line); });
+  auto bound = api.Bind(host, port);
+  if (!bound.ok()) {
+    std::cerr << "corepind: " << bound.error().message << "\n";
+    return 1;
+  }
+  Status started = controller.Start();
+  if (!started.ok()) {
+    std::cerr << "corepind: start failed: " << started.error().message << "\n";
+    return 1;
+  }
+
+  Log("serving the API on http://" + listen);
+
+  std::thread signal_thread([&] {
+    int sig = 0;
+    sigwait(&stop_signals, &sig);
+    Log(std::string("received ") + (sig == SIGTERM ? "SIGTERM" : "SIGINT") + ", stopping");
+    api.Stop();
+  });
+
+  Status served = api.Serve();
+  // Serve can also end on its own (an error): wake the signal thread so that it can be joined.
+  if (!served.ok()) {
+    Log("corepind: " + served.error().message);
+    kill(getpid(), SIGTERM);
+  }
+  signal_thread.join();
+  Log("stopped");
+  return served.ok() ? 0 : 1;
+}
+
+}  // namespace
+}  // namespace corepin
+
+int main(int argc, char** argv) { return corepin::Main(argc, argv); }
