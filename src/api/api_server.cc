@@ -1,6 +1,5 @@
 #include "api/api_server.h"
 
-#include <algorithm>
 #include <chrono>
 #include <thread>
 
@@ -18,8 +17,11 @@ ApiServer::ApiServer(Controller& controller, std::function<void(const std::strin
   // reply a route already wrote is left alone.
   server_.set_error_handler(httplib::Server::HandlerWithResponse([](const httplib::Request& req, httplib::Response& res) {
     if (!res.body.empty()) return httplib::Server::HandlerResponse::Unhandled;
-    std::string message = res.status == 404 ? "no route for " + req.method + " " + req.path + "; see docs/api.md"
-                                            : "malformed or unsupported HTTP request (status " + std::to_string(res.status) + ")";
+    std::string message = "malformed or unsupported HTTP request (status " + std::to_string(res.status) + ")";
+    if (res.status == 404) message = "no route for " + req.method + " " + req.path + "; see docs/api.md";
+    // httplib reads a POST body until the client closes when there is no Content-Length.
+    if (res.status == 400 && !req.has_header("Content-Length") && !req.has_header("Transfer-Encoding"))
+      message = req.method + " without a Content-Length header; send a body, e.g. curl -d '{}'";
     ReplyJson(res, res.status, json{{"error", message}});
     return httplib::Server::HandlerResponse::Handled;
   }));
@@ -46,7 +48,8 @@ ApiServer::ApiServer(Controller& controller, std::function<void(const std::strin
         json body = json::parse(res.body, nullptr, false);
         if (body.is_object() && body.contains("error") && body["error"].is_string())
           line += ": " + body["error"].get<std::string>();
-        std::replace(line.begin(), line.end(), '\n', ' ');  // one line per request, even for a no-fit
+        // One line per request, even for a no-fit's one-line-per-reason message.
+        for (size_t at; (at = line.find('\n')) != std::string::npos;) line.replace(at, 1, "; ");
       }
       log(line);
     });

@@ -28,6 +28,9 @@ std::string LocalTime(int64_t unix_ms) {
   return buf;
 }
 
+// "1 host", "2 hosts"; `count` is the JSON text of a number.
+std::string Plural(const std::string& count, const std::string& noun) { return count + " " + noun + (count == "1" ? "" : "s"); }
+
 }  // namespace
 
 std::string RenderHostList(const json& hosts) {
@@ -52,7 +55,7 @@ std::string RenderVm(const json& vm) {
   std::string out = "VM " + Text(vm, "name") + " on host " + Text(vm, "host") + ": " + Text(vm, "state") + "\n";
   const json& spec = vm.contains("spec") ? vm["spec"] : json();
   if (spec.is_object())
-    out += "  " + Text(spec, "vcpus") + " vCPUs, smt " + Text(spec, "smt") + ", numa " + Text(spec, "numa") + ", memory " +
+    out += "  " + Plural(Text(spec, "vcpus"), "vCPU") + ", smt " + Text(spec, "smt") + ", numa " + Text(spec, "numa") + ", memory " +
            Text(spec, "memory_mib") + " MiB (" + Text(spec, "page_size") + " pages)\n";
   const json verified = vm.contains("pinning_verified") ? vm["pinning_verified"] : json();
   out += std::string("  pinning: ") +
@@ -86,8 +89,8 @@ std::string RenderVm(const json& vm) {
 
 std::string RenderReconcile(const json& r) {
   const json& diffs = r.contains("differences") && r["differences"].is_array() ? r["differences"] : json::array();
-  std::string out = "checked " + Text(r, "checked_hosts") + " hosts: " +
-                    (diffs.empty() ? "no differences" : std::to_string(diffs.size()) + " differences") + "\n";
+  std::string out = "checked " + Plural(Text(r, "checked_hosts"), "host") + ": " +
+                    (diffs.empty() ? "no differences" : Plural(std::to_string(diffs.size()), "difference")) + "\n";
   if (diffs.empty()) return out;
   TextTable t({"HOST", "VM", "KIND", "MESSAGE"});
   for (const auto& d : diffs) t.Add({Text(d, "host"), Text(d, "vm"), Text(d, "kind"), Text(d, "message")});
