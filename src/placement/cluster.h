@@ -1,0 +1,151 @@
+// Cluster: every host placement knows of, with its labels (failure domains such as rack or
+// power, and anything else), the redundancy groups placed on them (redundancy.h), and the
+// healing reserve that keeps those groups safe from k simultaneous host failures (reserve.h).
+//
+// Pure and in memory, like HostState: no I/O. The controller owns one Cluster; at start it
+// calls AddHost for each host, RestoreGroup for each stored group, then Replan; then
+// PlaceGroup / DeleteGroup as requests come, and WhatIf (whatif.h) to answer "what if these
+// hosts fail". Not thread-safe: the caller serializes.
+//
+// PlaceGroup is all-or-nothing: either every member has a host and exact pCPUs, and every
+// protected VM (old and new) still has a precomputed healing target for any k host failures,
+// or nothing changed, and the outcome says why with numbers. Either way the outcome carries an
+// Explanation (explain.h). Deterministic: the same options (seed) and the same sequence of
+// calls give the same placements.
+#pragma once
+
+#include <map>
+#include <memory>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "common/status.h"
+#include "placement/explain.h"
+#include "placement/host_state.h"
+#include "placement/redundancy.h"
+#include "placement/reserve.h"
+
+namespace corepin {
+
+using Labels = std::map<std::string, std::string>;
+
+struct ClusterHost {
+  int id = -1;  // stable and never reused; failure scenarios are keyed by it
+  std::string name;
+  Labels labels;
+  bool schedulable = true;  // false: no new VMs and no healing targets (draining, failed)
+  HostState state;
+  std::set<int> nic_nodes;  // NUMA nodes of the host's physnet NICs (all NICs if it has no physnet)
+  int acts = 0;             // ACT members placed here
+};
+
+// Ranking weights (scheduler.h); each part scores a host in [0, 1].
+struct RankWeights {
+  double nic = 1.0;     // keeps NIC-local pCPUs for VMs that name a NIC or physnet
+  double pack = 1.0;    // best fit: fuller hosts first, so whole hosts stay free
+  double spread = 0.5;  // ACTs of different groups on different hosts
+};
+
+struct ClusterOptions {
+  int failures_tolerated = 1;   // k: the reserve covers any k simultaneous host failures
+  RankWeights weights;
+  uint64_t seed = 1;
+  int max_candidates = 32;      // feasible hosts ranked per search (Nomad's limit); 0: all
+  int max_admission_tries = 4;  // candidates tried, best first, when the reserve refuses one
+  size_t max_scenarios = 200000;
+};
+
+struct MemberPlacement {
+  std::string vm;
+  Role role = Role::kAct;
+  Assignment assignment;
+};
+
+// A new member's precomputed healing target in one failure scenario.
+struct PlannedHeal {
+  std::vector<std::string> failed;  // host names
+  HealTarget target;
+};
+
+struct GroupOutcome {
+  Status status;                         // why it was refused; nothing changed then
+  std::vector<MemberPlacement> placed;   // one per member, ACTs first
+  std::vector<PlannedHeal> heals;        // the new members' healing targets
+  Explanation explanation;
+  bool ok() const { return status.ok(); }
+};
+
+class Cluster {
+ public:
+  explicit Cluster(ClusterOptions options = {});
+  Cluster(const Cluster&) = delete;
+  Cluster& operator=(const Cluster&) = delete;
+
+  const ClusterOptions& options() const { return opts_; }
+  void SetWeights(const RankWeights& w) { opts_.weights = w; }
+
+  // Hosts. AddHost refuses a duplicate name; RemoveHost a host that holds VMs, or whose
+  // reserve cannot move elsewhere; SetSchedulable(false) (drain, failure) moves the host's
+  // healing targets elsewhere and keeps new VMs off it.
+  Status AddHost(HostState state, Labels labels = {});
+  Status RemoveHost(const std::string& name);
+  Status SetSchedulable(const std::string& name, bool schedulable);
+  const ClusterHost* FindHost(const std::string& name) const;
+  const ClusterHost* HostById(int id) const;
+  const std::vector<ClusterHost*>& hosts() const { return order_; }  // by name
+  // Hosts with label `key`, by value.
+  std::map<std::string, int> LabelValues(const std::string& key) const;
+
+  // Groups.
+  GroupOutcome PlaceGroup(const GroupRequest& request);
+  Status DeleteGroup(const std::string& name);
+  // Records a stored group with its members' stored assignments, without a fit or a plan;
+  // call Replan after the last one.
+  Status RestoreGroup(const RedundancyGroup& group, const std::map<std::string, Assignment>& assignments);
+  const RedundancyGroup* FindGroup(const std::string& name) const;
+  const std::map<std::string, RedundancyGroup>& groups() const { return groups_; }
+  struct VmLocation {
+    std::string group;
+    int host = -1;  // host id
+  };
+  const VmLocation* FindVm(const std::string& vm) const;
+
+  // The healing reserve.
+  const HealingReserve& reserve() const { return reserve_; }
+  int failures_tolerated() const { return reserve_.k(); }
+  // Replans for a new k; refuses, changing nothing, when the cluster cannot carry it.
+  Status SetFailuresTolerated(int k);
+  // Rebuilds the plan from scratch. Protected VMs left without a target (after real failures,
+  // or a restore) are recorded in their scenario as unhealable and named in the error.
+  Status Replan();
+  Result<ScenarioKey> KeyOf(const std::vector<std::string>& host_names) const;
+  std::vector<std::string> NamesOf(const ScenarioKey& key) const;
+
+  // Every rule, from scratch: each host's invariants, anti-affinity and domains of every
+  // group, the index, each host's reserve equal to what the plan needs, every target valid.
+  Status Check() const;
+
+ private:
+  friend class HealingReserve;
+
+  ClusterHost* Host(int id);
+  Status ApplyVm(ClusterHost& h, const std::string& group, Role role, const VmSpec& spec, const Assignment& a);
+  void ReleaseVm(const std::string& vm);
+  // Refuses a group the cluster cannot hold whatever the placement: domains no host has, too
+  // few hosts or domain values.
+  Status CheckGroupFeasible(const GroupRequest& req) const;
+  void DropGroup(const std::string& name);  // members already released
+
+  ClusterOptions opts_;
+  std::map<std::string, std::unique_ptr<ClusterHost>> by_name_;
+  std::map<int, ClusterHost*> by_id_;
+  std::vector<ClusterHost*> order_;                              // by name
+  std::map<std::string, std::map<std::string, int>> labels_;     // key -> value -> hosts
+  std::map<std::string, RedundancyGroup> groups_;
+  std::map<std::string, VmLocation> vms_;
+  HealingReserve reserve_;
+  int next_host_id_ = 0;
+};
+
+}  // namespace corepin

@@ -1,0 +1,125 @@
+#include "placement/scheduler.h"
+
+#include <algorithm>
+
+namespace corepin {
+
+uint64_t SeededHash(uint64_t seed, const std::string& s) {
+  uint64_t h = 1469598103934665603ull ^ seed;  // FNV-1a, then a splitmix finalizer
+  for (unsigned char ch : s) h = (h ^ ch) * 1099511628211ull;
+  h ^= h >> 30, h *= 0xbf58476d1ce4e5b9ull;
+  h ^= h >> 27, h *= 0x94d049bb133111ebull;
+  return h ^ (h >> 31);
+}
+
+CpuSet NewlyHeld(const HostState& hs, const Assignment& a) {
+  CpuSet held = a.exclusive.Union(a.reserved_siblings);
+  for (const auto& [g, pcpu] : a.groups)
+    if (!hs.FindGroup(g)) held.Add(pcpu);
+  return held;
+}
+
+const char* FilterHost(const ClusterHost& h, const HostFilter& f) {
+  if (!h.schedulable) return reason::kUnschedulable;
+  if (!f.only_host.empty() && h.name != f.only_host) return reason::kNotRequested;
+  if (f.avoid_hosts.count(h.id)) return reason::kMemberHere;
+  for (const auto& key : f.domains) {
+    auto it = h.labels.find(key);
+    if (it == h.labels.end()) return reason::kLabelMissing;
+    if (auto av = f.avoid_values.find(key); av != f.avoid_values.end() && av->second.count(it->second)) return reason::kLabelShared;
+  }
+  return "";
+}
+
+ScoredHost ScoreHost(const Cluster& c, const ClusterHost& h, const VmSpec& spec, Role role, const Assignment& a) {
+  const HostState& hs = h.state;
+  const RankWeights& w = c.options().weights;
+  ScoredHost s;
+  s.host = h.name;
+  // NIC locality: a VM that names a NIC or physnet got it (Fit enforces it); any other VM
+  // scores by how much it stays off the NICs' nodes, to keep them for those that need them.
+  double nic = 1.0;
+  if (spec.nic.empty() && spec.physnet.empty() && !h.nic_nodes.empty()) {
+    CpuSet used = a.VcpuPcpus();
+    if (spec.emulator.kind != EmulatorPolicy::Kind::kHousekeeping) used = used.Union(a.emulator);
+    int off = 0, all = 0;
+    for (int p : used.ToVector()) {
+      ++all;
+      off += h.nic_nodes.count(hs.topology().FindPcpu(p)->node) == 0;
+    }
+    nic = all ? static_cast<double>(off) / all : 1.0;
+  }
+  // Best fit: the fewer pCPUs left free (outside the reserve) after this VM, the better.
+  const int alloc = std::max(1, hs.partition().allocatable.Size());
+  const int left = hs.free().Minus(hs.reserve().pcpus).Minus(NewlyHeld(hs, a)).Size();
+  const double pack = 1.0 - static_cast<double>(left) / alloc;
+  const double spread = role == Role::kAct ? 1.0 / (1 + h.acts) : 1.0;
+  s.parts = {{"nic", nic}, {"pack", pack}, {"spread", spread}};
+  s.score = w.nic * nic + w.pack * pack + w.spread * spread;
+  return s;
+}
+
+std::vector<Candidate> RankHosts(const Cluster& c, const VmSpec& spec, Role role, const HostFilter& filter,
+                                 SearchExplanation* ex) {
+  const auto& order = c.hosts();
+  const size_t n = order.size();
+  ex->vm = spec.name;
+  ex->hosts_total = static_cast<int>(n);
+  std::vector<Candidate> out;
+  if (n == 0) return out;
+  const uint64_t seed = c.options().seed;
+  const size_t limit = c.options().max_candidates > 0 ? static_cast<size_t>(c.options().max_candidates) : n;
+  size_t start = SeededHash(seed, spec.name) % n;
+  if (!filter.only_host.empty()) {  // one host asked for: look only there
+    const ClusterHost* h = c.FindHost(filter.only_host);
+    if (!h) {
+      ex->Reject(reason::kNotRequested);
+      return out;
+    }
+    start = static_cast<size_t>(std::find(order.begin(), order.end(), h) - order.begin());
+  }
+  for (size_t i = 0; i < n && out.size() < limit; ++i) {
+    const ClusterHost& h = *order[(start + i) % n];
+    if (!filter.only_host.empty() && i > 0) break;
+    ++ex->hosts_considered;
+    if (const char* why = FilterHost(h, filter); *why) {
+      ex->Reject(why);
+      continue;
+    }
+    const int tpc = h.state.topology().threads_per_core;
+    const int need = MinPcpus(spec, tpc), have = h.state.free().Minus(h.state.reserve().pcpus).Size();
+    if (have < need) {  // cheap pre-check before the fit
+      Rejection r{h.name, {std::to_string(have) + " free pCPUs outside the healing reserve, needs at least " + std::to_string(need)}, {}};
+      ex->Reject(have + h.state.reserve().pcpus.Intersect(h.state.free()).Size() >= need ? reason::kReserve : reason::kPcpus, r);
+      continue;
+    }
+    FitResult fit = Fit(h.state, spec);
+    if (!fit.ok()) {
+      std::string why = ClassifyRejection(fit.rejection);
+      // Say so when only the healing reserve stands in the way.
+      if ((why == reason::kPcpus || why == reason::kMemory) && !h.state.reserve().Empty()) {
+        FitScope all;
+        all.pcpus = h.state.free();
+        for (const auto& node : h.state.topology().nodes) {
+          uint64_t cap = h.state.MemoryCapacityMib(node.id, spec.page_kib), used = h.state.MemoryUsedMib(node.id, spec.page_kib);
+          all.memory_mib[{node.id, spec.page_kib}] = cap > used ? cap - used : 0;
+        }
+        if (Fit(h.state, spec, all).ok()) why = reason::kReserve;
+      }
+      ex->Reject(why, std::move(fit.rejection));
+      continue;
+    }
+    ++ex->hosts_feasible;
+    Candidate cand{&h, std::move(*fit.assignment), {}};
+    cand.score = ScoreHost(c, h, spec, role, cand.assignment);
+    out.push_back(std::move(cand));
+  }
+  std::sort(out.begin(), out.end(), [&](const Candidate& a, const Candidate& b) {
+    if (a.score.score != b.score.score) return a.score.score > b.score.score;
+    return SeededHash(seed, a.host->name) < SeededHash(seed, b.host->name);
+  });
+  for (size_t i = 0; i < out.size() && i < SearchExplanation::kMaxTop; ++i) ex->top.push_back(out[i].score);
+  return out;
+}
+
+}  // namespace corepin
