@@ -23,12 +23,12 @@ struct Case {
   std::vector<std::string> existing;  // VM specs placed first, in order
   std::string request;
   // Expected on success:
-  std::vector<int> vcpu_pcpus;
-  std::string emulator;
-  std::string reserved;
-  std::map<int, uint64_t> memory;
+  std::vector<int> vcpu_pcpus = {};
+  std::string emulator = {};
+  std::string reserved = {};
+  std::map<int, uint64_t> memory = {};
   // Expected on rejection: every string must appear in the rejection text.
-  std::vector<std::string> rejected_with;
+  std::vector<std::string> rejected_with = {};
 };
 
 std::vector<Case> Cases() {
