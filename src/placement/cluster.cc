@@ -331,23 +331,23 @@ Status Cluster::SetFailuresTolerated(int k) {
                          std::to_string(opts_.max_scenarios) + " (ClusterOptions::max_scenarios)");
   HealingReserve old = reserve_;
   reserve_.k_ = k;
-  std::vector<std::string> unhealable;
+  std::map<std::string, std::string> unhealable;
   reserve_.Rebuild(*this, &unhealable);
   if (!unhealable.empty()) {
     reserve_ = std::move(old);
     for (auto* h : order_) reserve_.PushReserve(*this, h->id);
     return Unprocessable("failures tolerated: k = " + std::to_string(k) + ": " + std::to_string(unhealable.size()) +
-                         " protected VMs would have no healing target, e.g. " + unhealable.front());
+                         " protected VMs would have no healing target, e.g. " + unhealable.begin()->second);
   }
   opts_.failures_tolerated = k;
   return Status::Ok();
 }
 
 Status Cluster::Replan() {
-  std::vector<std::string> unhealable;
+  std::map<std::string, std::string> unhealable;
   reserve_.Rebuild(*this, &unhealable);
   if (unhealable.empty()) return Status::Ok();
-  return Unprocessable(std::to_string(unhealable.size()) + " protected VMs have no healing target, e.g. " + unhealable.front());
+  return Unprocessable(std::to_string(unhealable.size()) + " protected VMs have no healing target, e.g. " + unhealable.begin()->second);
 }
 
 Result<ScenarioKey> Cluster::KeyOf(const std::vector<std::string>& names) const {

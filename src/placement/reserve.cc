@@ -492,7 +492,7 @@ Status HealingReserve::Repair(Cluster& c, const std::set<int>& hosts, const std:
   return Replace(c, std::move(bad), ex);
 }
 
-void HealingReserve::Rebuild(Cluster& c, std::vector<std::string>* unhealable) {
+void HealingReserve::Rebuild(Cluster& c, std::map<std::string, std::string>* unhealable) {
   logging_ = false;
   scenarios_.clear();
   hosts_.clear();
@@ -535,7 +535,7 @@ void HealingReserve::Rebuild(Cluster& c, std::vector<std::string>* unhealable) {
           AddTarget(c, key, std::move(*t), false);
         } else {
           SetUnhealable(key, vm, t.error().message);
-          if (unhealable) unhealable->push_back(t.error().message);
+          if (unhealable) unhealable->emplace(vm, t.error().message);
         }
       }
     }

@@ -102,7 +102,7 @@ class HealingReserve {
   // members of `groups`.
   Status Repair(Cluster& c, const std::set<int>& hosts, const std::set<std::string>& groups, Explanation* ex);
   // The plan from scratch. VMs without a target are recorded as unhealable and listed.
-  void Rebuild(Cluster& c, std::vector<std::string>* unhealable);
+  void Rebuild(Cluster& c, std::map<std::string, std::string>* unhealable);  // VM -> why (first)
   // A new host (k >= 2: scenarios with it copy those without it); a host leaving or drained.
   void HostAdded(Cluster& c, int host_id);
   Status HostLeaving(Cluster& c, int host_id, bool removed, Explanation* ex);
