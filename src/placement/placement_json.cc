@@ -6,16 +6,56 @@ using nlohmann::json;
 
 namespace {
 
-const std::set<std::string> kSpecFields = {"name", "vcpus", "policy", "vcpu_policies", "smt", "emulator",
-                                           "numa", "nic", "physnet", "memory_mib", "page_size"};
+const std::set<std::string> kSpecFields = {"name", "vcpus", "policy", "vcpu_policies", "smt", "emulator", "numa",
+                                           "nic", "physnet", "memory_mib", "page_size", "image", "interfaces"};
+const std::set<std::string> kImageFields = {"kernel", "initrd", "cmdline"};
+const std::set<std::string> kInterfaceFields = {"name", "mac"};
 
 std::string TypeName(const json& v) { return v.type_name(); }
 
-Status WantString(const json& j, const char* key, std::string* out) {
+// `where` prefixes the field in messages ("image." -> "image.kernel: ...").
+Status WantString(const json& j, const char* key, std::string* out, const std::string& where = "") {
   if (!j.contains(key)) return Status::Ok();
-  if (!j[key].is_string()) return Invalid(std::string(key) + ": must be a string, got " + TypeName(j[key]));
+  if (!j[key].is_string()) return Invalid(where + key + ": must be a string, got " + TypeName(j[key]));
   *out = j[key].get<std::string>();
   return Status::Ok();
+}
+
+std::string Join(const std::set<std::string>& fields) {
+  std::string out;
+  for (const auto& f : fields) out += (out.empty() ? "" : ", ") + f;
+  return out;
+}
+
+Status RefuseUnknown(const json& j, const std::set<std::string>& known, const std::string& what) {
+  for (const auto& [k, v] : j.items())
+    if (!known.count(k)) return Invalid(what + ": unknown field \"" + k + "\"; its fields are " + Join(known));
+  return Status::Ok();
+}
+
+Result<VmImage> ImageFromJson(const json& j) {
+  if (!j.is_object())
+    return Invalid("image: must be an object {\"kernel\": PATH, \"initrd\": PATH, \"cmdline\": TEXT}, got " + TypeName(j));
+  if (auto st = RefuseUnknown(j, kImageFields, "image"); !st) return st.error();
+  VmImage img;
+  if (!j.contains("kernel")) return Invalid("image.kernel: missing; give the kernel's absolute path on the host");
+  for (auto [key, field] : {std::pair{"kernel", &img.kernel}, {"initrd", &img.initrd}, {"cmdline", &img.cmdline}})
+    if (auto st = WantString(j, key, field, "image."); !st) return st.error();
+  return img;
+}
+
+Result<VmInterface> InterfaceFromJson(const json& j, const std::string& at) {
+  if (!j.is_object()) return Invalid(at + ": must be an object {\"name\": NAME, \"mac\": MAC}, got " + TypeName(j));
+  if (auto st = RefuseUnknown(j, kInterfaceFields, at); !st) return st.error();
+  VmInterface itf;
+  if (!j.contains("name")) return Invalid(at + ".name: missing; every interface needs a name, e.g. \"svc\"");
+  if (auto st = WantString(j, "name", &itf.name, at + "."); !st) return st.error();
+  if (auto st = WantString(j, "mac", &itf.mac, at + "."); !st) return st.error();
+  if (j.contains("mac")) {
+    if (itf.mac.empty()) return Invalid(at + ".mac: empty; leave the field out to let the hypervisor pick a MAC");
+    if (std::string norm = NormalizeMac(itf.mac); !norm.empty()) itf.mac = norm;  // else ValidateSpec names it
+  }
+  return itf;
 }
 
 }  // namespace
@@ -24,7 +64,7 @@ Result<VmSpec> VmSpecFromJson(const json& j, const std::set<std::string>& extra)
   if (!j.is_object()) return Invalid("VM spec must be a JSON object, got " + TypeName(j));
   for (const auto& [k, v] : j.items())
     if (!kSpecFields.count(k) && !extra.count(k))
-      return Invalid("unknown field \"" + k + "\"; VM spec fields are name, vcpus, policy, vcpu_policies, smt, emulator, numa, nic, physnet, memory_mib, page_size");
+      return Invalid("unknown field \"" + k + "\"; VM spec fields are name, vcpus, policy, vcpu_policies, smt, emulator, numa, nic, physnet, memory_mib, page_size, image, interfaces");
   VmSpec s;
   if (!j.contains("name")) return Invalid("name: missing; every VM needs a name");
   if (auto st = WantString(j, "name", &s.name); !st) return st.error();
@@ -82,6 +122,22 @@ Result<VmSpec> VmSpecFromJson(const json& j, const std::set<std::string>& extra)
     if (!p) return Invalid("page_size: " + p.error().message);
     s.page_kib = *p;
   }
+  if (j.contains("image")) {
+    auto img = ImageFromJson(j["image"]);
+    if (!img) return img.error();
+    s.image = std::move(*img);
+  }
+  if (j.contains("interfaces")) {
+    const json& list = j["interfaces"];
+    if (!list.is_array()) return Invalid("interfaces: must be a list of {\"name\": NAME, \"mac\": MAC}, got " + TypeName(list));
+    if (list.size() > static_cast<size_t>(VmSpec::kMaxInterfaces))
+      return Invalid("interfaces: " + std::to_string(list.size()) + " interfaces; a VM has at most " + std::to_string(VmSpec::kMaxInterfaces));
+    for (size_t i = 0; i < list.size(); ++i) {
+      auto itf = InterfaceFromJson(list[i], "interfaces[" + std::to_string(i) + "]");
+      if (!itf) return itf.error();
+      s.interfaces.push_back(std::move(*itf));
+    }
+  }
   if (auto st = ValidateSpec(s); !st) return st.error();
   return s;
 }
@@ -99,6 +155,21 @@ json VmSpecToJson(const VmSpec& s) {
             {"page_size", PageSizeToString(s.page_kib)}};
   if (!s.nic.empty()) j["nic"] = s.nic;
   if (!s.physnet.empty()) j["physnet"] = s.physnet;
+  if (s.image) {
+    json img = {{"kernel", s.image->kernel}};
+    if (!s.image->initrd.empty()) img["initrd"] = s.image->initrd;
+    if (!s.image->cmdline.empty()) img["cmdline"] = s.image->cmdline;
+    j["image"] = img;
+  }
+  if (!s.interfaces.empty()) {
+    json list = json::array();
+    for (const auto& itf : s.interfaces) {
+      json x = {{"name", itf.name}};
+      if (!itf.mac.empty()) x["mac"] = itf.mac;
+      list.push_back(x);
+    }
+    j["interfaces"] = list;
+  }
   return j;
 }
 

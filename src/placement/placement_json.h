@@ -6,7 +6,11 @@
 //     "vcpu_policies": ["dedicated", "dedicated", "group:ctl", "pinned:7"],   // optional, one per vCPU
 //     "smt": "prefer|isolate|require", "emulator": "housekeeping|isolate|group:NAME",
 //     "numa": "single|spread", "nic": "ens2" | "physnet": "datanet",
-//     "memory_mib": 2048, "page_size": "4K|2M|1G" }
+//     "memory_mib": 2048, "page_size": "4K|2M|1G",
+//     "image": {"kernel": "/abs/vmlinux", "initrd": "/abs/initrd.img",                      // optional
+//               "cmdline": "console=ttyS0 corepin.name={name} corepin.role={role}"},
+//     "interfaces": [{"name": "svc", "mac": "52:54:00:12:34:56"}] }                        // optional
+// Unknown fields inside image and interfaces are refused too; a MAC is stored in lower case.
 #pragma once
 
 #include <nlohmann/json.hpp>

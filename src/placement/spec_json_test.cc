@@ -50,6 +50,132 @@ TEST(SpecJson, EveryBadFieldIsNamed) {
   }
 }
 
+// The lab guest's spec (see docs/vm-spec.md): an image to boot and one NIC.
+constexpr const char* kGuest = R"({"name":"vm1","vcpus":1,"memory_mib":128,
+    "image":{"kernel":"/var/lib/corepin/guest/vmlinux","initrd":"/var/lib/corepin/guest/initrd.img",
+             "cmdline":"console=ttyS0 quiet panic=-1 corepin.name={name} corepin.role={role} corepin.addr=198.18.0.10/24"},
+    "interfaces":[{"name":"svc","mac":"52:54:00:AB:cd:01"},{"name":"mgmt"}]})";
+
+TEST(SpecJson, ImageAndInterfacesRoundTrip) {
+  auto s = VmSpecFromJson(json::parse(kGuest));
+  ASSERT_TRUE(s.ok()) << s.error().message;
+  ASSERT_TRUE(s->image.has_value());
+  EXPECT_EQ(s->image->kernel, "/var/lib/corepin/guest/vmlinux");
+  EXPECT_EQ(s->image->initrd, "/var/lib/corepin/guest/initrd.img");
+  EXPECT_NE(s->image->cmdline.find("corepin.role={role}"), std::string::npos);
+  ASSERT_EQ(s->interfaces.size(), 2u);
+  EXPECT_EQ(s->interfaces[0], (VmInterface{"svc", "52:54:00:ab:cd:01"}));  // stored in lower case
+  EXPECT_EQ(s->interfaces[1], (VmInterface{"mgmt", ""}));
+  const json out = VmSpecToJson(*s);
+  EXPECT_EQ(out["interfaces"][0]["mac"], "52:54:00:ab:cd:01");
+  EXPECT_FALSE(out["interfaces"][1].contains("mac"));
+  auto again = VmSpecFromJson(out);
+  ASSERT_TRUE(again.ok()) << again.error().message;
+  EXPECT_EQ(again->image, s->image);
+  EXPECT_EQ(again->interfaces, s->interfaces);
+  EXPECT_EQ(VmSpecToJson(*again), out);
+
+  // Only the kernel is required; a spec without image or interfaces has neither in its JSON.
+  auto bare = VmSpecFromJson(json::parse(R"({"name":"a","vcpus":1,"memory_mib":64,"image":{"kernel":"/k"}})"));
+  ASSERT_TRUE(bare.ok()) << bare.error().message;
+  EXPECT_EQ(VmSpecToJson(*bare)["image"], json::parse(R"({"kernel":"/k"})"));
+  EXPECT_FALSE(VmSpecToJson(*bare).contains("interfaces"));
+  auto none = VmSpecFromJson(json::parse(R"({"name":"a","vcpus":1,"memory_mib":64,"interfaces":[]})"));
+  ASSERT_TRUE(none.ok());
+  EXPECT_FALSE(none->image.has_value());
+  EXPECT_FALSE(VmSpecToJson(*none).contains("image"));
+  EXPECT_FALSE(VmSpecToJson(*none).contains("interfaces"));
+}
+
+TEST(SpecJson, EightInterfacesAndTheLongestCmdlineFit) {
+  json j = json::parse(R"({"name":"a","vcpus":1,"memory_mib":64,"image":{"kernel":"/k"},"interfaces":[]})");
+  for (int i = 0; i < 8; ++i) j["interfaces"].push_back({{"name", "if" + std::to_string(i)}});
+  // 2047 characters once {name} ("a") and a 3-letter {role} are filled in.
+  j["image"]["cmdline"] = "{name} {role}" + std::string(2047 - 5, 'x');
+  auto s = VmSpecFromJson(j);
+  ASSERT_TRUE(s.ok()) << s.error().message;
+  j["image"]["cmdline"] = "{name} {role}" + std::string(2047 - 4, 'x');
+  s = VmSpecFromJson(j);
+  ASSERT_FALSE(s.ok());
+  EXPECT_NE(s.error().message.find("image.cmdline: 2048 characters once {name} and {role} are filled in"), std::string::npos)
+      << s.error().message;
+}
+
+TEST(SpecJson, ExpandCmdline) {
+  EXPECT_EQ(ExpandCmdline("n={name} r={role} n2={name}", "vm1", "SBY"), "n=vm1 r=SBY n2=vm1");
+  EXPECT_EQ(ExpandCmdline("corepin.role={role} x", "vm1", ""), "corepin.role= x");
+  EXPECT_EQ(ExpandCmdline("", "vm1", "ACT"), "");
+  EXPECT_EQ(ExpandCmdline("{nam {role", "v", "ACT"), "{nam {role");  // not placeholders: kept
+}
+
+TEST(SpecJson, EveryBadImageOrInterfaceIsNamed) {
+  struct Case { std::string extra; const char* expect; };
+  std::string nine;
+  for (int i = 0; i < 9; ++i) nine += std::string(i ? "," : "") + R"({"name":"i)" + std::to_string(i) + R"("})";
+  nine = "[" + nine + "]";
+  for (const auto& c : std::vector<Case>{
+           {R"("image":"/boot/vmlinux")", "image: must be an object"},
+           {R"("image":{"initrd":"/i"})", "image.kernel: missing"},
+           {R"("image":{"kernel":"/k","root":"/dev/vda"})", "image: unknown field \"root\"; its fields are cmdline, initrd, kernel"},
+           {R"("image":{"kernel":7})", "image.kernel: must be a string, got number"},
+           {R"("image":{"kernel":"/k","cmdline":["a"]})", "image.cmdline: must be a string, got array"},
+           {R"("image":{"kernel":""})", "image.kernel: \"\" is empty"},
+           {R"("image":{"kernel":"vmlinux"})", "image.kernel: \"vmlinux\" is not an absolute path"},
+           {R"("image":{"kernel":"/boot/../etc/k"})", "image.kernel: \"/boot/../etc/k\" holds a \"..\" component"},
+           {R"("image":{"kernel":"/boot/"})", "image.kernel: \"/boot/\" names a directory"},
+           {R"("image":{"kernel":"/boot/k\nx"})", "image.kernel: \"/boot/k\nx\" holds a control character"},
+           {R"("image":{"kernel":"/k","initrd":"initrd.img"})", "image.initrd: \"initrd.img\" is not an absolute path"},
+           {R"("image":{"kernel":"/k","cmdline":"a=b\nc"})", "image.cmdline: holds a control character at offset 3"},
+           {R"("image":{"kernel":"/k","cmdline":"x={host}"})", "image.cmdline: \"{host}\" at offset 2 is not a placeholder; use {name} or {role}"},
+           {R"("image":{"kernel":"/k","cmdline":"x={name"})", "image.cmdline: \"{name\" at offset 2 is not a placeholder"},
+           {R"("image":{"kernel":"/k","cmdline":"x={Name}"})", "image.cmdline: \"{Name}\" at offset 2"},
+           {R"("image":{"kernel":"/k","cmdline":"x=a}"})", "image.cmdline: '}' at offset 3 closes no placeholder"},
+           {R"("image":{"kernel":"/k","cmdline":")" + std::string(2048, 'x') + R"("})", "image.cmdline: 2048 characters"},
+           {R"("interfaces":{"name":"svc"})", "interfaces: must be a list"},
+           {R"("interfaces":["svc"])", "interfaces[0]: must be an object"},
+           {R"("interfaces":[{"name":"svc","vlan":5}])", "interfaces[0]: unknown field \"vlan\"; its fields are mac, name"},
+           {R"("interfaces":[{"mac":"52:54:00:00:00:01"}])", "interfaces[0].name: missing"},
+           {R"("interfaces":[{"name":1}])", "interfaces[0].name: must be a string, got number"},
+           {R"("interfaces":[{"name":""}])", "interfaces[0].name: \"\" is not an interface name; use 1-8 of [a-z0-9]"},
+           {R"("interfaces":[{"name":"Svc"}])", "interfaces[0].name: \"Svc\" is not an interface name"},
+           {R"("interfaces":[{"name":"svc-a"}])", "interfaces[0].name: \"svc-a\" is not an interface name"},
+           {R"("interfaces":[{"name":"service01"}])", "interfaces[0].name: \"service01\" is not an interface name"},
+           {R"("interfaces":[{"name":"svc"},{"name":"svc"}])", "interfaces[1].name: \"svc\" is already interfaces[0]'s name"},
+           {R"("interfaces":)" + nine, "interfaces: 9 interfaces; a VM has at most 8"},
+           {R"("interfaces":[{"name":"svc","mac":5}])", "interfaces[0].mac: must be a string, got number"},
+           {R"("interfaces":[{"name":"svc","mac":""}])", "interfaces[0].mac: empty"},
+           {R"("interfaces":[{"name":"svc","mac":"52:54:00:12:34"}])", "interfaces[0].mac: \"52:54:00:12:34\" is not a MAC address"},
+           {R"("interfaces":[{"name":"svc","mac":"52-54-00-12-34-56"}])", "interfaces[0].mac: \"52-54-00-12-34-56\" is not a MAC"},
+           {R"("interfaces":[{"name":"svc","mac":"52:54:00:12:34:5g"}])", "is not a MAC address"},
+           {R"("interfaces":[{"name":"svc","mac":"01:00:5e:00:00:01"}])", "interfaces[0].mac: \"01:00:5e:00:00:01\" is a multicast address"},
+           {R"("interfaces":[{"name":"svc","mac":"ff:ff:ff:ff:ff:ff"}])", "is a multicast address"},
+           {R"("interfaces":[{"name":"svc","mac":"00:00:00:00:00:00"}])", "interfaces[0].mac: \"00:00:00:00:00:00\" is all zeros"},
+       }) {
+    const std::string text = R"({"name":"a","vcpus":1,"memory_mib":64,)" + c.extra + "}";
+    auto s = VmSpecFromJson(json::parse(text));
+    ASSERT_FALSE(s.ok()) << text;
+    EXPECT_EQ(s.error().code, ErrorCode::kInvalid);
+    EXPECT_NE(s.error().message.find(c.expect), std::string::npos) << text << " -> " << s.error().message;
+  }
+}
+
+TEST(SpecJson, ValidateSpecChecksImageAndInterfacesBuiltInCode) {
+  VmSpec s;
+  s.name = "a";
+  s.vcpus.resize(1);
+  s.memory_mib = 64;
+  s.image = VmImage{"/k", "", "{role}"};
+  s.interfaces = {{"svc", "52:54:00:12:34:56"}, {"data", "52:54:00:12:34:56"}};  // a shared MAC is fine
+  EXPECT_TRUE(ValidateSpec(s).ok());
+  s.interfaces.push_back({"x", "bad"});
+  auto st = ValidateSpec(s);
+  ASSERT_FALSE(st.ok());
+  EXPECT_NE(st.error().message.find("interfaces[2].mac: \"bad\" is not a MAC address"), std::string::npos) << st.error().message;
+  s.interfaces.pop_back();
+  s.image->kernel = "relative";
+  EXPECT_FALSE(ValidateSpec(s).ok());
+}
+
 TEST(SpecJson, ExtraFieldsAllowedWhenDeclared) {
   auto s = VmSpecFromJson(json::parse(R"({"name":"a","host":"h1","vcpus":1,"memory_mib":64})"), {"host"});
   EXPECT_TRUE(s.ok());

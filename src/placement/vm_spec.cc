@@ -12,7 +12,85 @@ bool ParseInt(const std::string& s, int* out) {
   return ec == std::errc() && p == s.data() + s.size();
 }
 
+// An absolute path a host can open: starts with '/', no "." or ".." component, no control
+// characters. Empty when fine, else why not.
+std::string PathProblem(const std::string& p) {
+  if (p.empty()) return "is empty";
+  if (p[0] != '/') return "is not an absolute path";
+  if (p.size() > 4095) return "is longer than 4095 characters";
+  for (unsigned char c : p)
+    if (c < 0x20 || c == 0x7f) return "holds a control character";
+  size_t start = 1;
+  while (start <= p.size()) {
+    size_t end = p.find('/', start);
+    if (end == std::string::npos) end = p.size();
+    const std::string part = p.substr(start, end - start);
+    if (part == "." || part == "..") return "holds a \"" + part + "\" component";
+    start = end + 1;
+  }
+  if (p.back() == '/') return "names a directory";
+  return "";
+}
+
+// Empty when every '{' starts {name} or {role} and every '}' ends one; else why not.
+std::string PlaceholderProblem(const std::string& cmdline) {
+  for (size_t i = 0; i < cmdline.size(); ++i) {
+    if (cmdline[i] == '{') {
+      size_t close = cmdline.find('}', i);
+      std::string ph = close == std::string::npos ? cmdline.substr(i) : cmdline.substr(i, close - i + 1);
+      if (ph != "{name}" && ph != "{role}")
+        return "\"" + ph + "\" at offset " + std::to_string(i) + " is not a placeholder; use {name} or {role}";
+      i = close;
+    } else if (cmdline[i] == '}') {
+      return "'}' at offset " + std::to_string(i) + " closes no placeholder; use {name} or {role}";
+    }
+  }
+  return "";
+}
+
+bool IsValidInterfaceName(const std::string& n) {
+  if (n.empty() || n.size() > 8) return false;
+  for (char c : n)
+    if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9'))) return false;
+  return true;
+}
+
 }  // namespace
+
+std::string ExpandCmdline(const std::string& cmdline, const std::string& name, const std::string& role) {
+  std::string out;
+  for (size_t i = 0; i < cmdline.size();) {
+    if (cmdline.compare(i, 6, "{name}") == 0) {
+      out += name;
+      i += 6;
+    } else if (cmdline.compare(i, 6, "{role}") == 0) {
+      out += role;
+      i += 6;
+    } else {
+      out += cmdline[i++];
+    }
+  }
+  return out;
+}
+
+std::string NormalizeMac(const std::string& mac) {
+  if (mac.size() != 17) return "";
+  std::string out;
+  for (size_t i = 0; i < 17; ++i) {
+    char c = mac[i];
+    if (i % 3 == 2) {
+      if (c != ':') return "";
+    } else if (c >= '0' && c <= '9') {
+    } else if (c >= 'a' && c <= 'f') {
+    } else if (c >= 'A' && c <= 'F') {
+      c = static_cast<char>(c - 'A' + 'a');
+    } else {
+      return "";
+    }
+    out += c;
+  }
+  return out;
+}
 
 bool IsValidName(const std::string& name) {
   if (name.empty() || name.size() > 63) return false;
@@ -139,6 +217,42 @@ Status ValidateSpec(const VmSpec& s) {
                    " page size (" + std::to_string(page_mib) + " MiB)");
   if (!s.nic.empty() && !s.physnet.empty())
     return Invalid("nic and physnet: give one of them, not both (nic names a NIC, physnet any NIC of a physical network)");
+  if (s.image) {
+    if (auto why = PathProblem(s.image->kernel); !why.empty())
+      return Invalid("image.kernel: \"" + s.image->kernel + "\" " + why + "; give the kernel's absolute path on the host");
+    if (!s.image->initrd.empty())
+      if (auto why = PathProblem(s.image->initrd); !why.empty())
+        return Invalid("image.initrd: \"" + s.image->initrd + "\" " + why + "; give the initrd's absolute path on the host");
+    const std::string& c = s.image->cmdline;
+    for (size_t i = 0; i < c.size(); ++i)
+      if (static_cast<unsigned char>(c[i]) < 0x20 || c[i] == 0x7f)
+        return Invalid("image.cmdline: holds a control character at offset " + std::to_string(i) + "; a kernel command line is one line");
+    if (auto why = PlaceholderProblem(c); !why.empty()) return Invalid("image.cmdline: " + why);
+    const size_t expanded = ExpandCmdline(c, s.name, std::string(kMaxRoleLength, 'R')).size();
+    if (expanded > VmImage::kMaxCmdline)
+      return Invalid("image.cmdline: " + std::to_string(expanded) + " characters once {name} and {role} are filled in; at most " +
+                     std::to_string(VmImage::kMaxCmdline));
+  }
+  const int nif = static_cast<int>(s.interfaces.size());
+  if (nif > VmSpec::kMaxInterfaces)
+    return Invalid("interfaces: " + std::to_string(nif) + " interfaces; a VM has at most " + std::to_string(VmSpec::kMaxInterfaces));
+  std::map<std::string, int> by_name;
+  for (int i = 0; i < nif; ++i) {
+    const auto& itf = s.interfaces[i];
+    const std::string at = "interfaces[" + std::to_string(i) + "]";
+    if (!IsValidInterfaceName(itf.name))
+      return Invalid(at + ".name: \"" + itf.name + "\" is not an interface name; use 1-8 of [a-z0-9]");
+    auto [it, fresh] = by_name.emplace(itf.name, i);
+    if (!fresh)
+      return Invalid(at + ".name: \"" + itf.name + "\" is already interfaces[" + std::to_string(it->second) +
+                     "]'s name; names are unique in a VM");
+    if (itf.mac.empty()) continue;
+    const std::string mac = NormalizeMac(itf.mac);
+    if (mac.empty()) return Invalid(at + ".mac: \"" + itf.mac + "\" is not a MAC address; use six hex pairs, e.g. 52:54:00:12:34:56");
+    const int first = std::stoi(mac.substr(0, 2), nullptr, 16);
+    if (first & 1) return Invalid(at + ".mac: \"" + itf.mac + "\" is a multicast address; a NIC needs a unicast one (first octet even)");
+    if (mac == "00:00:00:00:00:00") return Invalid(at + ".mac: \"" + itf.mac + "\" is all zeros; give a real unicast address");
+  }
   return Status::Ok();
 }
 
