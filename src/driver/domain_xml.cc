@@ -1,5 +1,6 @@
 #include "driver/domain_xml.h"
 
+#include <cstdio>
 #include <map>
 #include <pugixml.hpp>
 #include <sstream>
@@ -73,11 +74,74 @@ void Text(pugi::xml_node parent, const char* name, const std::string& value) {
   parent.append_child(name).text().set(value.c_str());
 }
 
+// Offloads a userspace OVS datapath cannot finish (see DomainHostOptions::disable_offload).
+void AppendNoOffloadDriver(pugi::xml_node itf) {
+  auto driver = itf.append_child("driver");
+  driver.append_attribute("name") = "qemu";
+  auto host = driver.append_child("host");
+  for (const char* a : {"csum", "gso", "tso4", "tso6", "ecn", "ufo"}) host.append_attribute(a) = "off";
+  auto guest = driver.append_child("guest");
+  for (const char* a : {"csum", "tso4", "tso6", "ecn", "ufo"}) guest.append_attribute(a) = "off";
+}
+
+bool IsValidRole(const std::string& role) {
+  if (role.size() > 16) return false;
+  for (char c : role)
+    if (!((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_' || c == '.' || c == '-'))
+      return false;
+  return true;
+}
+
+bool IsValidBridge(const std::string& b) {
+  if (b.empty() || b.size() > 15) return false;
+  for (unsigned char c : b)
+    if (c <= 0x20 || c == 0x7f || c == '/' || c == ':' || c == '\'' || c == '"') return false;
+  return true;
+}
+
 }  // namespace
 
-std::string BuildDomainXml(const VmSpec& spec, const Assignment& a, const HostTopology& topo,
-                           const std::string& metadata_json) {
-  const bool kvm = topo.SupportsDomainType("kvm");
+std::string PortName(const std::string& vm, const std::string& interface) {
+  uint32_t h = 2166136261u;  // FNV-1a, 32 bits
+  auto mix = [&h](unsigned char c) {
+    h ^= c;
+    h *= 16777619u;
+  };
+  for (unsigned char c : vm) mix(c);
+  mix(0);
+  for (unsigned char c : interface) mix(c);
+  char hex[9];
+  std::snprintf(hex, sizeof hex, "%08x", h);
+  return "cp" + std::string(hex) + "-" + interface.substr(0, 4);
+}
+
+Result<std::string> BuildDomainXml(const VmSpec& spec, const Assignment& a, const HostTopology& topo,
+                                   const std::string& metadata_json, const DomainHostOptions& host,
+                                   const std::string& role) {
+  const std::string vm = "VM '" + spec.name + "': ";
+  bool kvm = topo.SupportsDomainType("kvm");
+  if (host.domain_type == "qemu") {
+    kvm = false;
+  } else if (host.domain_type == "kvm") {
+    if (!kvm) return Unprocessable(vm + "domain type kvm is forced, but the host does not list kvm among its domain types");
+  } else if (!host.domain_type.empty()) {
+    return Invalid(vm + "domain type \"" + host.domain_type + "\" is not kvm or qemu (or empty: kvm when the host has it)");
+  }
+  if (!IsValidRole(role)) return Invalid(vm + "role \"" + role + "\" is not a role; use ACT, SBY or empty");
+  if (!spec.interfaces.empty()) {
+    if (host.bridge.empty())
+      return Unprocessable(vm + "it has " + std::to_string(spec.interfaces.size()) +
+                           " interface(s) but the host has no bridge for VM interfaces; set the host's bridge");
+    if (!IsValidBridge(host.bridge))
+      return Invalid(vm + "bridge \"" + host.bridge + "\" is not a bridge name (1-15 characters, no spaces, '/', ':' or quotes)");
+  }
+  std::string cmdline;
+  if (spec.image) {
+    cmdline = ExpandCmdline(spec.image->cmdline, spec.name, role);
+    if (cmdline.size() > VmImage::kMaxCmdline)
+      return Invalid(vm + "the kernel command line is " + std::to_string(cmdline.size()) + " characters once {name} and {role} are filled in; at most " +
+                     std::to_string(VmImage::kMaxCmdline));
+  }
   const auto cells = GuestCells(a, topo);
   const auto cpu_topo = GuestTopology(a, topo, cells);
   uint64_t memory_mib = 0;
@@ -130,10 +194,16 @@ std::string BuildDomainXml(const VmSpec& spec, const Assignment& a, const HostTo
     }
   }
 
-  auto os_type = dom.append_child("os").append_child("type");
+  auto os = dom.append_child("os");
+  auto os_type = os.append_child("type");
   os_type.append_attribute("arch") = "x86_64";
   os_type.append_attribute("machine") = "pc";
   os_type.text().set("hvm");
+  if (spec.image) {  // direct kernel boot: QEMU loads the kernel and initrd, no firmware boot menu
+    Text(os, "kernel", spec.image->kernel);
+    if (!spec.image->initrd.empty()) Text(os, "initrd", spec.image->initrd);
+    if (!cmdline.empty()) Text(os, "cmdline", cmdline);
+  }
 
   // TCG cannot pass the host CPU through; it keeps QEMU's default model.
   auto cpu = dom.append_child("cpu");
@@ -165,14 +235,33 @@ std::string BuildDomainXml(const VmSpec& spec, const Assignment& a, const HostTo
   }
 
   Text(dom, "on_poweroff", "destroy");
-  Text(dom, "on_reboot", "restart");
+  // A booted kernel that reboots (panic=-1, a crash) stops instead of looping; reconcile sees it.
+  Text(dom, "on_reboot", spec.image ? "destroy" : "restart");
   Text(dom, "on_crash", "destroy");
 
-  // No disk: the guest sits in the firmware, which is all pinning needs. A serial console
-  // for debugging; no USB, no balloon (it would move memory behind numatune's back).
+  // No disk: without an image the guest sits in the firmware, which is all pinning needs.
+  // NICs on the host's bridge; a serial console (logged on the host when a kernel boots);
+  // no USB, no balloon (it would move memory behind numatune's back).
   auto devices = dom.append_child("devices");
+  for (const auto& nic : spec.interfaces) {
+    auto itf = devices.append_child("interface");
+    itf.append_attribute("type") = "bridge";
+    if (!nic.mac.empty()) itf.append_child("mac").append_attribute("address") = nic.mac.c_str();
+    itf.append_child("source").append_attribute("bridge") = host.bridge.c_str();
+    if (host.virtualport_openvswitch) itf.append_child("virtualport").append_attribute("type") = "openvswitch";
+    itf.append_child("target").append_attribute("dev") = PortName(spec.name, nic.name).c_str();
+    itf.append_child("model").append_attribute("type") = "virtio";
+    if (host.disable_offload) AppendNoOffloadDriver(itf);
+    // A user alias ("ua-" + the interface's name) ties the device back to the spec.
+    itf.append_child("alias").append_attribute("name") = ("ua-" + nic.name).c_str();
+  }
   auto serial = devices.append_child("serial");
   serial.append_attribute("type") = "pty";
+  if (spec.image) {
+    auto log = serial.append_child("log");
+    log.append_attribute("file") = ("/var/log/libvirt/qemu/" + spec.name + ".console").c_str();
+    log.append_attribute("append") = "off";
+  }
   serial.append_child("target").append_attribute("port") = 0;
   auto console = devices.append_child("console");
   console.append_attribute("type") = "pty";

@@ -1,11 +1,12 @@
-// Libvirt domain XML for a placed VM: a pure function of the spec, the assignment and the
-// host's topology. Everything corepin enforces is in the XML (vcpupin, emulatorpin, numatune,
-// guest NUMA cells, hugepages), and the VM's corepin state rides along in <metadata> so that
-// it can be rebuilt from the hypervisor alone.
+// Libvirt domain XML for a placed VM: a pure function of the spec, the assignment, the
+// host's topology and the host's options for VM devices. Everything corepin enforces is in the
+// XML (vcpupin, emulatorpin, numatune, guest NUMA cells, hugepages), and the VM's corepin state
+// rides along in <metadata> so that it can be rebuilt from the hypervisor alone.
 #pragma once
 
 #include <string>
 
+#include "common/status.h"
 #include "placement/assignment.h"
 #include "placement/vm_spec.h"
 #include "topology/topology.h"
@@ -17,11 +18,46 @@ namespace corepin {
 inline constexpr const char* kCorepinMetadataUri = "https://corepin.dev/xmlns/vm/1";
 inline constexpr const char* kCorepinMetadataPrefix = "corepin";
 
-// Builds the <domain> XML. Domain type kvm when the host lists it, else qemu (TCG).
+// How a host wants its VMs' devices: a property of the host (its configuration), not of the VM.
+struct DomainHostOptions {
+  // The host's bridge for VM interfaces (an Open vSwitch bridge, e.g. the lab's "lab-h1").
+  // Required when the VM has interfaces.
+  std::string bridge;
+  // <virtualport type='openvswitch'/>: libvirt adds the tap to the OVS bridge itself. Off for a
+  // Linux bridge.
+  bool virtualport_openvswitch = true;
+  // No checksum/segmentation offload between guest and host (<driver><host csum='off' ...>
+  // <guest csum='off' ...>). Needed where a userspace (netdev) OVS datapath reads the taps:
+  // it forwards offloaded checksums unfinished and the receiver drops them (lab/README.md).
+  bool disable_offload = false;
+  // "": kvm when the host lists it, else qemu (TCG). "kvm" or "qemu" forces one: the lab uses
+  // "qemu" because this machine's /dev/kvm (kvm_pvm) cannot boot a Linux guest.
+  std::string domain_type;
+};
+
+// The name of the tap (and so of the OVS port) of a VM's interface:
+//   "cp" + 8 hex digits of FNV-1a-32(vm + '\0' + interface) + "-" + the first 4 characters of
+//   the interface name, e.g. PortName("vm1", "svc") == "cp223ab28d-svc" (at most 15 characters,
+//   the Linux limit; never "vnet*", which libvirt reserves).
+// Stable: the same VM and interface get the same name on every host and after a restart, so the
+// switch driver computes it without asking the hypervisor. Distinct for the interfaces of one VM
+// when their names differ in the first 4 characters, and otherwise (and across VMs) unique
+// unless two of the 2^32 hashes collide: the lab's hosts share one network namespace, so names
+// must not clash across hosts there.
+std::string PortName(const std::string& vm, const std::string& interface);
+
+// Builds the <domain> XML. Domain type: see DomainHostOptions::domain_type.
 // A vCPU on a pCPU the topology does not know is still pinned there (libvirt then refuses
 // to start it); for guest NUMA cells it counts as being on the first memory node.
-std::string BuildDomainXml(const VmSpec& spec, const Assignment& assignment, const HostTopology& topo,
-                           const std::string& metadata_json);
+// With an image: direct kernel boot (<os><kernel/><initrd/><cmdline/>, {name} and {role} in the
+// cmdline replaced by the VM's name and `role`), on_reboot destroy, the serial console logged to
+// /var/log/libvirt/qemu/NAME.console on the host. Each interface: a virtio NIC on host.bridge
+// whose tap is PortName(vm, interface).
+// Errors (naming the VM): interfaces without host.bridge, a bad bridge, role or domain_type, a
+// forced kvm on a host without it, a cmdline too long once filled in.
+Result<std::string> BuildDomainXml(const VmSpec& spec, const Assignment& assignment, const HostTopology& topo,
+                                   const std::string& metadata_json, const DomainHostOptions& host = {},
+                                   const std::string& role = "");
 
 // The JSON inside a metadata element as virDomainGetMetadata returns it
 // ("<corepin:vm xmlns:corepin=...>{...}</corepin:vm>"). Empty when it does not parse.

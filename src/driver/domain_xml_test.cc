@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <pugixml.hpp>
+#include <set>
 
 #include "topology/fixtures.h"
 
@@ -32,6 +33,9 @@ struct Parsed {
     auto r = doc.load_string(xml.c_str());
     EXPECT_TRUE(r) << r.description() << "\n" << xml;
     dom = doc.child("domain");
+  }
+  explicit Parsed(const Result<std::string>& xml) : Parsed(xml.ok() ? *xml : std::string()) {
+    EXPECT_TRUE(xml.ok()) << xml.error().message;
   }
   std::string Pin(int vcpu) const {
     return dom.child("cputune").find_child_by_attribute("vcpupin", "vcpu", std::to_string(vcpu).c_str())
@@ -180,6 +184,197 @@ TEST(DomainXml, QemuTcgWhenHostHasNoKvm) {
   EXPECT_STREQ(p.dom.attribute("type").as_string(), "qemu");
   EXPECT_FALSE(p.dom.child("cpu").attribute("mode"));
   EXPECT_EQ(p.Topology(), "1/1/1/1");
+}
+
+// The lab guest's shape: a kernel to boot with {name} and {role} in its cmdline, one NIC on an
+// OVS bridge with offloads off, TCG forced on a host that has kvm.
+VmSpec GuestSpec() {
+  VmSpec s = Spec("vm1", 1, 128);
+  s.image = VmImage{"/srv/guest/vmlinux", "/srv/guest/initrd.img",
+                    "console=ttyS0 corepin.name={name} corepin.role={role} corepin.addr=198.18.0.10/24 n2={name}"};
+  s.interfaces = {{"svc", "52:54:00:12:34:56"}, {"mgmt", ""}};
+  return s;
+}
+
+Assignment OneVcpu() {
+  Assignment a;
+  a.vcpu_pcpus = {1};
+  a.emulator = {0};
+  a.memory_mib = {{0, 128}};
+  return a;
+}
+
+DomainHostOptions LabOptions() {
+  DomainHostOptions o;
+  o.bridge = "lab-h1";
+  o.disable_offload = true;
+  o.domain_type = "qemu";
+  return o;
+}
+
+TEST(DomainXml, ImageBootsTheKernelWithPlaceholdersFilledIn) {
+  auto topo = Fixture("1s2c-local");  // lists kvm
+  Parsed p(BuildDomainXml(GuestSpec(), OneVcpu(), topo, "{}", LabOptions(), "SBY"));
+  auto os = p.dom.child("os");
+  EXPECT_STREQ(os.child("type").child_value(), "hvm");
+  EXPECT_STREQ(os.child_value("kernel"), "/srv/guest/vmlinux");
+  EXPECT_STREQ(os.child_value("initrd"), "/srv/guest/initrd.img");
+  EXPECT_STREQ(os.child_value("cmdline"), "console=ttyS0 corepin.name=vm1 corepin.role=SBY corepin.addr=198.18.0.10/24 n2=vm1");
+  EXPECT_FALSE(os.child("boot"));
+  EXPECT_STREQ(p.dom.child_value("on_reboot"), "destroy");
+  EXPECT_STREQ(p.dom.child_value("on_crash"), "destroy");
+  // domain_type "qemu" wins over the host's kvm; TCG keeps QEMU's CPU model.
+  EXPECT_STREQ(p.dom.attribute("type").as_string(), "qemu");
+  EXPECT_FALSE(p.dom.child("cpu").attribute("mode"));
+  EXPECT_EQ(p.Pin(0), "1");
+  // Serial console, logged on the host.
+  auto serial = p.dom.child("devices").child("serial");
+  EXPECT_STREQ(serial.attribute("type").as_string(), "pty");
+  EXPECT_STREQ(serial.child("log").attribute("file").as_string(), "/var/log/libvirt/qemu/vm1.console");
+  EXPECT_STREQ(serial.child("log").attribute("append").as_string(), "off");
+  EXPECT_EQ(serial.child("target").attribute("port").as_int(-1), 0);
+  auto console = p.dom.child("devices").child("console");
+  EXPECT_STREQ(console.attribute("type").as_string(), "pty");
+  EXPECT_STREQ(console.child("target").attribute("type").as_string(), "serial");
+  EXPECT_FALSE(p.dom.child("devices").child("disk"));
+
+  // Outside a group the role is empty.
+  Parsed q(BuildDomainXml(GuestSpec(), OneVcpu(), topo, "{}", LabOptions(), ""));
+  EXPECT_STREQ(q.dom.child("os").child_value("cmdline"),
+               "console=ttyS0 corepin.name=vm1 corepin.role= corepin.addr=198.18.0.10/24 n2=vm1");
+
+  // Kernel only: no <initrd>, no <cmdline>.
+  VmSpec bare = Spec("vm2", 1, 128);
+  bare.image = VmImage{"/k", "", ""};
+  Parsed r(BuildDomainXml(bare, OneVcpu(), topo, "{}"));
+  EXPECT_STREQ(r.dom.child("os").child_value("kernel"), "/k");
+  EXPECT_FALSE(r.dom.child("os").child("initrd"));
+  EXPECT_FALSE(r.dom.child("os").child("cmdline"));
+  EXPECT_STREQ(r.dom.attribute("type").as_string(), "kvm");  // default: kvm when listed
+}
+
+TEST(DomainXml, WithoutImageNoKernelAndRebootRestarts) {
+  auto topo = Fixture("1s2c-local");
+  Parsed p(BuildDomainXml(Spec("vm-a", 1, 64), OneVcpu(), topo, "{}"));
+  EXPECT_FALSE(p.dom.child("os").child("kernel"));
+  EXPECT_FALSE(p.dom.child("os").child("cmdline"));
+  EXPECT_STREQ(p.dom.child_value("on_reboot"), "restart");
+  EXPECT_FALSE(p.dom.child("devices").child("serial").child("log"));
+  EXPECT_FALSE(p.dom.child("devices").child("interface"));
+}
+
+TEST(DomainXml, EachInterfaceIsAVirtioNicOnTheBridge) {
+  auto topo = Fixture("1s2c-local");
+  const VmSpec spec = GuestSpec();
+  Parsed p(BuildDomainXml(spec, OneVcpu(), topo, "{}", LabOptions(), "ACT"));
+  std::vector<pugi::xml_node> nics;
+  for (auto n : p.dom.child("devices").children("interface")) nics.push_back(n);
+  ASSERT_EQ(nics.size(), 2u);
+  for (size_t i = 0; i < nics.size(); ++i) {
+    SCOPED_TRACE(spec.interfaces[i].name);
+    auto n = nics[i];
+    EXPECT_STREQ(n.attribute("type").as_string(), "bridge");
+    EXPECT_STREQ(n.child("source").attribute("bridge").as_string(), "lab-h1");
+    EXPECT_STREQ(n.child("virtualport").attribute("type").as_string(), "openvswitch");
+    EXPECT_EQ(n.child("target").attribute("dev").as_string(), PortName("vm1", spec.interfaces[i].name));
+    EXPECT_STREQ(n.child("model").attribute("type").as_string(), "virtio");
+    EXPECT_EQ(n.child("alias").attribute("name").as_string(), "ua-" + spec.interfaces[i].name);
+    auto driver = n.child("driver");
+    EXPECT_STREQ(driver.attribute("name").as_string(), "qemu");
+    auto host = driver.child("host");
+    for (const char* a : {"csum", "gso", "tso4", "tso6", "ecn", "ufo"}) EXPECT_STREQ(host.attribute(a).as_string(), "off") << a;
+    auto guest = driver.child("guest");
+    for (const char* a : {"csum", "tso4", "tso6", "ecn", "ufo"}) EXPECT_STREQ(guest.attribute(a).as_string(), "off") << a;
+    EXPECT_FALSE(guest.attribute("gso"));  // libvirt has no guest gso
+  }
+  EXPECT_STREQ(nics[0].child("mac").attribute("address").as_string(), "52:54:00:12:34:56");
+  EXPECT_FALSE(nics[1].child("mac"));  // libvirt picks one
+  EXPECT_EQ(std::string(nics[0].child("target").attribute("dev").as_string()).substr(10), "-svc");
+  EXPECT_EQ(std::string(nics[1].child("target").attribute("dev").as_string()).substr(10), "-mgmt");
+
+  // A Linux bridge, offloads left on.
+  DomainHostOptions plain;
+  plain.bridge = "br0";
+  plain.virtualport_openvswitch = false;
+  Parsed q(BuildDomainXml(spec, OneVcpu(), topo, "{}", plain, "ACT"));
+  auto n = q.dom.child("devices").child("interface");
+  EXPECT_STREQ(n.child("source").attribute("bridge").as_string(), "br0");
+  EXPECT_FALSE(n.child("virtualport"));
+  EXPECT_FALSE(n.child("driver"));
+  EXPECT_STREQ(n.child("model").attribute("type").as_string(), "virtio");
+}
+
+TEST(DomainXml, BadHostOptionsAreErrorsNamingTheVm) {
+  auto topo = Fixture("1s2c-local");
+  auto qemu_only = topo;
+  qemu_only.domain_types = {"qemu"};
+  struct Case {
+    const HostTopology* topo;
+    DomainHostOptions opts;
+    std::string role;
+    ErrorCode code;
+    const char* expect;
+  };
+  DomainHostOptions no_bridge = LabOptions();
+  no_bridge.bridge = "";
+  DomainHostOptions bad_bridge = LabOptions();
+  bad_bridge.bridge = "lab h1";
+  DomainHostOptions long_bridge = LabOptions();
+  long_bridge.bridge = "a-bridge-name-longer";
+  DomainHostOptions kvm = LabOptions();
+  kvm.domain_type = "kvm";
+  DomainHostOptions xen = LabOptions();
+  xen.domain_type = "xen";
+  for (const auto& c : std::vector<Case>{
+           {&topo, no_bridge, "ACT", ErrorCode::kUnprocessable, "VM 'vm1': it has 2 interface(s) but the host has no bridge"},
+           {&topo, bad_bridge, "ACT", ErrorCode::kInvalid, "VM 'vm1': bridge \"lab h1\" is not a bridge name"},
+           {&topo, long_bridge, "ACT", ErrorCode::kInvalid, "bridge \"a-bridge-name-longer\" is not a bridge name"},
+           {&qemu_only, kvm, "ACT", ErrorCode::kUnprocessable, "VM 'vm1': domain type kvm is forced, but the host does not list kvm"},
+           {&topo, xen, "ACT", ErrorCode::kInvalid, "VM 'vm1': domain type \"xen\" is not kvm or qemu"},
+           {&topo, LabOptions(), "ACT SBY", ErrorCode::kInvalid, "VM 'vm1': role \"ACT SBY\" is not a role"},
+           {&topo, LabOptions(), "a=b", ErrorCode::kInvalid, "role \"a=b\" is not a role"},
+       }) {
+    auto xml = BuildDomainXml(GuestSpec(), OneVcpu(), *c.topo, "{}", c.opts, c.role);
+    ASSERT_FALSE(xml.ok()) << c.expect;
+    EXPECT_EQ(xml.error().code, c.code) << xml.error().message;
+    EXPECT_NE(xml.error().message.find(c.expect), std::string::npos) << xml.error().message;
+  }
+  // Forced kvm where the host has it is fine; a VM without interfaces needs no bridge.
+  EXPECT_TRUE(BuildDomainXml(GuestSpec(), OneVcpu(), topo, "{}", kvm, "ACT").ok());
+  VmSpec no_nics = GuestSpec();
+  no_nics.interfaces.clear();
+  EXPECT_TRUE(BuildDomainXml(no_nics, OneVcpu(), topo, "{}", no_bridge, "ACT").ok());
+
+  // A cmdline that ValidateSpec let through (with a 3-letter role) but a longer role overflows.
+  VmSpec full = GuestSpec();
+  full.image->cmdline = "{role}" + std::string(VmImage::kMaxCmdline - 3, 'x');
+  ASSERT_TRUE(ValidateSpec(full).ok());
+  EXPECT_TRUE(BuildDomainXml(full, OneVcpu(), topo, "{}", LabOptions(), "SBY").ok());
+  auto over = BuildDomainXml(full, OneVcpu(), topo, "{}", LabOptions(), "STANDBY");
+  ASSERT_FALSE(over.ok());
+  EXPECT_NE(over.error().message.find("VM 'vm1': the kernel command line is 2051 characters"), std::string::npos)
+      << over.error().message;
+}
+
+TEST(DomainXml, PortNameIsStableShortAndDistinct) {
+  // Golden values: the switch driver and other tools compute the same names.
+  EXPECT_EQ(PortName("vm1", "svc"), "cp223ab28d-svc");
+  EXPECT_EQ(PortName("fw-act", "data"), "cpee73f9a1-data");
+  std::set<std::string> seen;
+  for (const std::string& vm : std::vector<std::string>{"vm1", "vm2", "fw1-act", "fw1-sby", "a", std::string(63, 'x')})
+    for (const std::string itf : {"svc", "mgmt", "data0", "data1", "a", "abcdefgh"}) {
+      const std::string n = PortName(vm, itf);
+      SCOPED_TRACE(vm + "/" + itf + " -> " + n);
+      EXPECT_LE(n.size(), 15u);
+      EXPECT_EQ(n.rfind("cp", 0), 0u);
+      EXPECT_EQ(n[10], '-');
+      EXPECT_EQ(n.substr(11), itf.substr(0, 4));
+      for (char c : n) EXPECT_TRUE((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-');
+      EXPECT_TRUE(seen.insert(n).second) << "duplicate";
+      EXPECT_EQ(PortName(vm, itf), n);  // stable
+    }
+  // The boundary between VM and interface counts: ("ab", "c") is not ("a", "bc").
+  EXPECT_NE(PortName("ab", "c").substr(0, 10), PortName("a", "bc").substr(0, 10));
 }
 
 TEST(DomainXml, MetadataFromCdataElement) {

@@ -51,9 +51,11 @@ class FixtureHypervisor : public Hypervisor {
       if (!all.Contains(r.assignment.vcpu_pcpus[i]))
         return Unavailable("fixture host " + uri_ + ": vCPU " + std::to_string(i) + " pinned to pCPU " +
                            std::to_string(r.assignment.vcpu_pcpus[i]) + ", which this host does not have");
+    auto xml = BuildDomainXml(r.spec, r.assignment, topo_, r.metadata_json, r.host_options, r.role);
+    if (!xml.ok()) return Error{xml.error().code, xml.error().message + " (on " + uri_ + ")"};
     json pins = json::array();
     for (int p : r.assignment.vcpu_pcpus) pins.push_back(std::to_string(p));
-    (*doms)[r.spec.name] = {{"xml", BuildDomainXml(r.spec, r.assignment, topo_, r.metadata_json)},
+    (*doms)[r.spec.name] = {{"xml", *xml},
                             {"metadata", r.metadata_json},
                             {"vcpu_pins", pins},
                             {"emulator_pin", r.assignment.emulator.ToString()},

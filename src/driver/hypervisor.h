@@ -15,6 +15,7 @@
 
 #include "common/cpuset.h"
 #include "common/status.h"
+#include "driver/domain_xml.h"
 #include "placement/assignment.h"
 #include "placement/vm_spec.h"
 #include "topology/topology.h"
@@ -22,11 +23,15 @@
 namespace corepin {
 
 // What DefineAndStart needs. References: the caller keeps them alive during the call.
+// The last two have defaults, so {spec, assignment, topology, metadata_json} still works (a VM
+// with interfaces then fails: no bridge).
 struct DomainRequest {
   const VmSpec& spec;
   const Assignment& assignment;
   const HostTopology& topology;
-  std::string metadata_json;  // corepin's state for this VM, stored in the domain
+  std::string metadata_json;            // corepin's state for this VM, stored in the domain
+  DomainHostOptions host_options = {};  // the host's bridge, offloads, domain type
+  std::string role = {};                // "ACT", "SBY", or "" outside a group: the cmdline's {role}
 };
 
 // A domain as the hypervisor sees it. Pinning is libvirt's configuration for the live

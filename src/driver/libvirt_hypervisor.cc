@@ -106,8 +106,9 @@ class LibvirtHypervisor : public Hypervisor {
     const std::string& name = r.spec.name;
     if (DomainPtr existing{virDomainLookupByName(conn_, name.c_str())})
       return Conflict("VM '" + name + "': a domain of that name already exists on " + uri_);
-    std::string xml = BuildDomainXml(r.spec, r.assignment, r.topology, r.metadata_json);
-    DomainPtr dom(virDomainDefineXMLFlags(conn_, xml.c_str(), VIR_DOMAIN_DEFINE_VALIDATE));
+    auto xml = BuildDomainXml(r.spec, r.assignment, r.topology, r.metadata_json, r.host_options, r.role);
+    if (!xml.ok()) return Error{xml.error().code, xml.error().message + " (on " + uri_ + ")"};
+    DomainPtr dom(virDomainDefineXMLFlags(conn_, xml->c_str(), VIR_DOMAIN_DEFINE_VALIDATE));
     if (!dom) return Unavailable("VM '" + name + "': libvirt refused its definition on " + uri_ + ": " + LastError());
     if (virDomainCreate(dom.get()) < 0) {
       std::string msg = "VM '" + name + "': libvirt could not start it on " + uri_ + ": " + LastError();
