@@ -234,6 +234,9 @@ GroupOutcome Cluster::PlaceGroup(const GroupRequest& req) {
     for (const auto& cand : cands) {
       if (tries++ >= opts_.max_admission_tries) break;
       ClusterHost* h = Host(cand.host->id);
+      std::set<std::string> created;  // shared groups this VM creates on the host
+      for (const auto& [g, pcpu] : cand.assignment.groups)
+        if (!h->state.FindGroup(g)) created.insert(g);
       const size_t before = reserve_.Mark();
       if (auto s = ApplyVm(*h, req.name, m.role, spec, cand.assignment); !s) {
         undo();
@@ -241,7 +244,7 @@ GroupOutcome Cluster::PlaceGroup(const GroupRequest& req) {
       }
       Explanation sub;
       Status st = reserve_.Protect(*this, m.name, &sub);
-      if (st) st = reserve_.Repair(*this, {h->id}, {req.name}, &sub);
+      if (st) st = reserve_.Repair(*this, h->id, created, req.name, &sub);
       for (auto& se : sub.searches) heal_searches.push_back(std::move(se));
       if (st) {
         ex.chosen = h->name;

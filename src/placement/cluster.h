@@ -51,7 +51,8 @@ struct ClusterOptions {
   int failures_tolerated = 1;   // k: the reserve covers any k simultaneous host failures
   RankWeights weights;
   uint64_t seed = 1;
-  int max_candidates = 32;      // feasible hosts ranked per search (Nomad's limit); 0: all
+  int max_candidates = 32;      // hosts that pass the filters and a capacity estimate, per search (Nomad's limit); 0: all
+  int max_fits = 8;             // of those, the best estimates get an exact Fit and are ranked; 0: all
   int max_admission_tries = 4;  // candidates tried, best first, when the reserve refuses one
   size_t max_scenarios = 200000;
 };

@@ -103,7 +103,9 @@ class Fitter {
 
   void Classify() {
     const CpuPartition& part = hs_.partition();
-    const CpuSet all = topo_.AllPcpus();
+    // Only pinned vCPUs need the host's pCPU list; building it is a good part of a fit's cost.
+    const bool any_pinned = std::any_of(spec_.vcpus.begin(), spec_.vcpus.end(), [](const VcpuPolicy& v) { return v.kind == VcpuPolicy::Kind::kPinned; });
+    const CpuSet all = any_pinned ? topo_.AllPcpus() : CpuSet{};
     std::map<std::string, int> group_slots;
     for (int i = 0; i < static_cast<int>(spec_.vcpus.size()); ++i) {
       const VcpuPolicy& v = spec_.vcpus[i];

@@ -343,19 +343,55 @@ Result<HealTarget> HealingReserve::FindTarget(const Cluster& c, const ScenarioKe
   }
 
   // 2. Any host, taking new reserve pCPUs: fewest new ones first, then the fullest host.
+  // Cheap checks and an estimate first (as in RankHosts); exact fits for the best estimates.
   std::optional<Found> best;
   const size_t n = order.size();
   const size_t limit = c.options().max_candidates > 0 ? static_cast<size_t>(c.options().max_candidates) : n;
+  const size_t fits = c.options().max_fits > 0 ? static_cast<size_t>(c.options().max_fits) : n;
   const size_t start = n ? SeededHash(seed, salt) % n : 0;
-  for (size_t i = 0; i < n && static_cast<size_t>(ex->hosts_feasible) < limit; ++i) {
-    const ClusterHost& h = *order[(start + i) % n];
-    ++ex->hosts_considered;
-    auto f = attempt(h, false, true);
-    if (!f) continue;
-    ++ex->hosts_feasible;
-    ScoredHost s{h.name, -static_cast<double>(f->new_pcpus), {{"new_reserve_pcpus", f->new_pcpus}, {"free_pcpus_left", f->left}}};
-    ex->top.push_back(s);
-    if (!best || std::tie(f->new_pcpus, f->left, f->tie) < std::tie(best->new_pcpus, best->left, best->tie)) best = std::move(f);
+  struct Pre {
+    const ClusterHost* host;
+    int new_pcpus, left;
+    uint64_t tie;
+  };
+  size_t scanned = 0;
+  while (!best && scanned < n) {
+    std::vector<Pre> pre;
+    for (; scanned < n && pre.size() < limit; ++scanned) {
+      const ClusterHost& h = *order[(start + scanned) % n];
+      ++ex->hosts_considered;
+      if (Contains(failed, h.id)) {
+        ex->Reject(reason::kFailed);
+        continue;
+      }
+      if (const char* why = FilterHost(h, filter); *why) {
+        ex->Reject(why);
+        continue;
+      }
+      const HostState& hs = h.state;
+      const Use* u = use_of(h.id);
+      const CpuSet taken = u ? u->pcpus : CpuSet{};
+      const int need = MinPcpus(spec, hs.topology().threads_per_core);
+      const int have = hs.free().Minus(taken).Size();
+      if (have < need) {
+        ex->Reject(reason::kPcpus, {h.name, {std::to_string(have) + " free pCPUs left for this failure, needs at least " + std::to_string(need)}, {}});
+        continue;
+      }
+      const int spare = hs.reserve().pcpus.Intersect(hs.free()).Minus(taken).Size();
+      const int new_pcpus = std::max(0, need - spare);
+      pre.push_back({&h, new_pcpus, hs.free().Minus(hs.reserve().pcpus).Size() - new_pcpus, SeededHash(seed, h.name)});
+    }
+    std::sort(pre.begin(), pre.end(), [](const Pre& a, const Pre& b) { return std::tie(a.new_pcpus, a.left, a.tie) < std::tie(b.new_pcpus, b.left, b.tie); });
+    size_t fitted = 0;
+    for (const Pre& p : pre) {
+      if (fitted >= fits) break;
+      auto f = attempt(*p.host, false, true);
+      if (!f) continue;
+      ++fitted;
+      ++ex->hosts_feasible;
+      ex->top.push_back({f->t.host, -static_cast<double>(f->new_pcpus), {{"new_reserve_pcpus", f->new_pcpus}, {"free_pcpus_left", f->left}}});
+      if (!best || std::tie(f->new_pcpus, f->left, f->tie) < std::tie(best->new_pcpus, best->left, best->tie)) best = std::move(f);
+    }
   }
   std::sort(ex->top.begin(), ex->top.end(), [](const ScoredHost& a, const ScoredHost& b) { return a.score > b.score; });
   if (ex->top.size() > SearchExplanation::kMaxTop) ex->top.resize(SearchExplanation::kMaxTop);
@@ -471,23 +507,22 @@ Status HealingReserve::Replace(Cluster& c, std::vector<std::pair<ScenarioKey, st
   return Status::Ok();
 }
 
-Status HealingReserve::Repair(Cluster& c, const std::set<int>& hosts, const std::set<std::string>& groups, Explanation* ex) {
+Status HealingReserve::Repair(Cluster& c, int host_id, const std::set<std::string>& created, const std::string& group,
+                              Explanation* ex) {
   std::vector<std::pair<ScenarioKey, std::string>> bad;
-  for (int id : hosts) {
-    auto hp = hosts_.find(id);
-    if (hp == hosts_.end()) continue;
-    for (const auto& [key, use] : hp->second.uses)
+  if (auto hp = hosts_.find(host_id); hp != hosts_.end() && !created.empty())
+    for (const auto& [key, use] : hp->second.uses) {
+      bool clash = false;
+      for (const auto& g : created) clash |= use.slots.count(g) > 0;
+      if (!clash) continue;
       for (const auto& vm : use.vms)
         if (!Invalid(c, key, scenarios_.at(key).targets.at(vm)).empty()) bad.push_back({key, vm});
-  }
-  for (const auto& name : groups) {
-    const RedundancyGroup* g = c.FindGroup(name);
-    if (!g) continue;
+    }
+  if (const RedundancyGroup* g = c.FindGroup(group))
     for (const auto& m : g->members)
       for (const auto& key : ScenariosWith(c, c.FindVm(m.vm)->host))
         if (const Scenario* sc = Find(key); sc && sc->targets.count(m.vm) && !Invalid(c, key, sc->targets.at(m.vm)).empty())
           bad.push_back({key, m.vm});
-  }
   if (bad.empty()) return Status::Ok();
   return Replace(c, std::move(bad), ex);
 }

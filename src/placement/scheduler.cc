@@ -67,9 +67,10 @@ std::vector<Candidate> RankHosts(const Cluster& c, const VmSpec& spec, Role role
   ex->hosts_total = static_cast<int>(n);
   std::vector<Candidate> out;
   if (n == 0) return out;
-  const uint64_t seed = c.options().seed;
-  const size_t limit = c.options().max_candidates > 0 ? static_cast<size_t>(c.options().max_candidates) : n;
-  size_t start = SeededHash(seed, spec.name) % n;
+  const ClusterOptions& opt = c.options();
+  const size_t limit = opt.max_candidates > 0 ? static_cast<size_t>(opt.max_candidates) : n;
+  const size_t fits = opt.max_fits > 0 ? static_cast<size_t>(opt.max_fits) : n;
+  size_t start = SeededHash(opt.seed, spec.name) % n, scanned = 0, stop = n;
   if (!filter.only_host.empty()) {  // one host asked for: look only there
     const ClusterHost* h = c.FindHost(filter.only_host);
     if (!h) {
@@ -77,46 +78,65 @@ std::vector<Candidate> RankHosts(const Cluster& c, const VmSpec& spec, Role role
       return out;
     }
     start = static_cast<size_t>(std::find(order.begin(), order.end(), h) - order.begin());
+    stop = 1;
   }
-  for (size_t i = 0; i < n && out.size() < limit; ++i) {
-    const ClusterHost& h = *order[(start + i) % n];
-    if (!filter.only_host.empty() && i > 0) break;
-    ++ex->hosts_considered;
-    if (const char* why = FilterHost(h, filter); *why) {
-      ex->Reject(why);
-      continue;
-    }
-    const int tpc = h.state.topology().threads_per_core;
-    const int need = MinPcpus(spec, tpc), have = h.state.free().Minus(h.state.reserve().pcpus).Size();
-    if (have < need) {  // cheap pre-check before the fit
-      Rejection r{h.name, {std::to_string(have) + " free pCPUs outside the healing reserve, needs at least " + std::to_string(need)}, {}};
-      ex->Reject(have + h.state.reserve().pcpus.Intersect(h.state.free()).Size() >= need ? reason::kReserve : reason::kPcpus, r);
-      continue;
-    }
-    FitResult fit = Fit(h.state, spec);
-    if (!fit.ok()) {
-      std::string why = ClassifyRejection(fit.rejection);
-      // Say so when only the healing reserve stands in the way.
-      if ((why == reason::kPcpus || why == reason::kMemory) && !h.state.reserve().Empty()) {
-        FitScope all;
-        all.pcpus = h.state.free();
-        for (const auto& node : h.state.topology().nodes) {
-          uint64_t cap = h.state.MemoryCapacityMib(node.id, spec.page_kib), used = h.state.MemoryUsedMib(node.id, spec.page_kib);
-          all.memory_mib[{node.id, spec.page_kib}] = cap > used ? cap - used : 0;
-        }
-        if (Fit(h.state, spec, all).ok()) why = reason::kReserve;
+  struct Pre {
+    const ClusterHost* host;
+    double estimate;
+    uint64_t tie;
+  };
+  // Batches of candidates that pass the cheap checks, until one batch yields a fit.
+  while (out.empty() && scanned < stop) {
+    std::vector<Pre> pre;
+    for (; scanned < stop && pre.size() < limit; ++scanned) {
+      const ClusterHost& h = *order[(start + scanned) % n];
+      ++ex->hosts_considered;
+      if (const char* why = FilterHost(h, filter); *why) {
+        ex->Reject(why);
+        continue;
       }
-      ex->Reject(why, std::move(fit.rejection));
-      continue;
+      const HostState& hs = h.state;
+      const int need = MinPcpus(spec, hs.topology().threads_per_core), have = hs.free().Minus(hs.reserve().pcpus).Size();
+      if (have < need) {
+        Rejection r{h.name, {std::to_string(have) + " free pCPUs outside the healing reserve, needs at least " + std::to_string(need)}, {}};
+        ex->Reject(have + hs.reserve().pcpus.Intersect(hs.free()).Size() >= need ? reason::kReserve : reason::kPcpus, r);
+        continue;
+      }
+      // Estimated score: the exact one with the VM's least pCPUs, and NIC locality unknown.
+      const double alloc = std::max(1, hs.partition().allocatable.Size());
+      const double est = opt.weights.nic + opt.weights.pack * (1.0 - (have - need) / alloc) +
+                         opt.weights.spread * (role == Role::kAct ? 1.0 / (1 + h.acts) : 1.0);
+      pre.push_back({&h, est, SeededHash(opt.seed, h.name)});
     }
-    ++ex->hosts_feasible;
-    Candidate cand{&h, std::move(*fit.assignment), {}};
-    cand.score = ScoreHost(c, h, spec, role, cand.assignment);
-    out.push_back(std::move(cand));
+    std::sort(pre.begin(), pre.end(), [](const Pre& a, const Pre& b) { return std::tie(b.estimate, a.tie) < std::tie(a.estimate, b.tie); });
+    for (const Pre& p : pre) {
+      if (out.size() >= fits) break;
+      const ClusterHost& h = *p.host;
+      FitResult fit = Fit(h.state, spec);
+      if (!fit.ok()) {
+        std::string why = ClassifyRejection(fit.rejection);
+        // Say so when only the healing reserve stands in the way.
+        if ((why == reason::kPcpus || why == reason::kMemory) && !h.state.reserve().Empty()) {
+          FitScope all;
+          all.pcpus = h.state.free();
+          for (const auto& node : h.state.topology().nodes) {
+            uint64_t cap = h.state.MemoryCapacityMib(node.id, spec.page_kib), used = h.state.MemoryUsedMib(node.id, spec.page_kib);
+            all.memory_mib[{node.id, spec.page_kib}] = cap > used ? cap - used : 0;
+          }
+          if (Fit(h.state, spec, all).ok()) why = reason::kReserve;
+        }
+        ex->Reject(why, std::move(fit.rejection));
+        continue;
+      }
+      ++ex->hosts_feasible;
+      Candidate cand{&h, std::move(*fit.assignment), {}};
+      cand.score = ScoreHost(c, h, spec, role, cand.assignment);
+      out.push_back(std::move(cand));
+    }
   }
   std::sort(out.begin(), out.end(), [&](const Candidate& a, const Candidate& b) {
     if (a.score.score != b.score.score) return a.score.score > b.score.score;
-    return SeededHash(seed, a.host->name) < SeededHash(seed, b.host->name);
+    return SeededHash(opt.seed, a.host->name) < SeededHash(opt.seed, b.host->name);
   });
   for (size_t i = 0; i < out.size() && i < SearchExplanation::kMaxTop; ++i) ex->top.push_back(out[i].score);
   return out;

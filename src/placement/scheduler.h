@@ -6,10 +6,12 @@
 //   rank:   weighted parts in [0, 1] (RankWeights): NIC locality, best-fit packing, ACT spread;
 //   select: best score first; ties broken by a hash of (seed, host), so a seed fixes the order.
 //
-// Hosts are examined in a rotation that starts at a seeded hash of the VM's name, and the
-// search stops after ClusterOptions::max_candidates feasible hosts (Nomad's limit), so a
-// search costs about the same on 100 and on 10,000 hosts. Every rejection is counted by
-// reason in the SearchExplanation.
+// Hosts are examined in a rotation that starts at a seeded hash of the VM's name. The filters
+// and a capacity estimate (free pCPUs outside the reserve) run until max_candidates hosts pass
+// (Nomad's limit); those are ordered by an estimated score, and the best max_fits of them that
+// the exact Fit accepts are scored exactly. So a search costs about the same on 100 and on
+// 10,000 hosts. Every rejection is counted by reason in the SearchExplanation; hosts that
+// passed the estimate but were not fitted are neither feasible nor rejected.
 #pragma once
 
 #include <map>
@@ -36,7 +38,7 @@ struct Candidate {
   ScoredHost score;
 };
 
-// Feasible hosts for `spec`, best first (at most max_candidates).
+// Feasible hosts for `spec` with exact assignments, best first (at most max_fits).
 std::vector<Candidate> RankHosts(const Cluster& c, const VmSpec& spec, Role role, const HostFilter& filter,
                                  SearchExplanation* ex);
 
