@@ -41,6 +41,15 @@ const char* const kMigrations[] = {
         message TEXT NOT NULL
       );
     )sql",
+    // 1 -> 2: redundancy groups.
+    R"sql(
+      CREATE TABLE groups (
+        name         TEXT PRIMARY KEY NOT NULL,
+        config_json  TEXT NOT NULL,
+        state        TEXT NOT NULL CHECK (state IN ('creating', 'running', 'deleting', 'switching')),
+        updated_unix INTEGER NOT NULL
+      );
+    )sql",
 };
 static_assert(std::size(kMigrations) == kSqliteSchemaVersion);
 
@@ -127,6 +136,11 @@ class SqliteStore final : public StateStore {
   Result<VmRecord> GetVm(const std::string& name) override;
   Result<std::vector<VmRecord>> ListVms(const std::optional<std::string>& host) override;
   Status DeleteVm(const std::string& name) override;
+  Status InsertGroup(const GroupRecord& g) override;
+  Status UpdateGroup(const GroupRecord& g) override;
+  Result<GroupRecord> GetGroup(const std::string& name) override;
+  Result<std::vector<GroupRecord>> ListGroups() override;
+  Status DeleteGroup(const std::string& name) override;
   Result<int64_t> AppendEvent(const EventRecord& e) override;
   Result<std::vector<EventRecord>> ListEvents(int64_t after_id, int limit) override;
   Status RunInTransaction(const std::function<Status()>& fn) override;
@@ -425,6 +439,72 @@ Status SqliteStore::DeleteVm(const std::string& name) {
   int rc = st->Bind(1, name).Step();
   if (rc != SQLITE_DONE) return SqlError(rc, "delete VM " + Quote(name));
   if (sqlite3_changes(db_) == 0) return NotFound("VM " + Quote(name) + " not found");
+  return Status::Ok();
+}
+
+namespace {
+
+Status ValidateGroup(const GroupRecord& g) {
+  if (g.name.empty()) return Invalid("group name must not be empty");
+  if (!IsValidGroupState(g.state))
+    return Invalid("group " + Quote(g.name) + ": state " + Quote(g.state) + " is not creating, running, deleting or switching");
+  return Status::Ok();
+}
+
+GroupRecord ReadGroup(const Stmt& st) { return {st.Text(0), st.Text(1), st.Text(2), st.Int(3)}; }
+
+}  // namespace
+
+Status SqliteStore::InsertGroup(const GroupRecord& g) {
+  if (auto s = ValidateGroup(g); !s.ok()) return s;
+  std::lock_guard lock(mu_);
+  auto st = Prepare("INSERT INTO groups(name, config_json, state, updated_unix) VALUES(?1, ?2, ?3, ?4)");
+  if (!st.ok()) return st.error();
+  int rc = st->Bind(1, g.name).Bind(2, g.config_json).Bind(3, g.state).Bind(4, OrNowUnix(g.updated_unix)).Step();
+  if (rc == SQLITE_CONSTRAINT_PRIMARYKEY) return Conflict("group " + Quote(g.name) + " already exists");
+  if (rc != SQLITE_DONE) return SqlError(rc, "insert group " + Quote(g.name));
+  return Status::Ok();
+}
+
+Status SqliteStore::UpdateGroup(const GroupRecord& g) {
+  if (auto s = ValidateGroup(g); !s.ok()) return s;
+  std::lock_guard lock(mu_);
+  auto st = Prepare("UPDATE groups SET config_json = ?2, state = ?3, updated_unix = ?4 WHERE name = ?1");
+  if (!st.ok()) return st.error();
+  int rc = st->Bind(1, g.name).Bind(2, g.config_json).Bind(3, g.state).Bind(4, OrNowUnix(g.updated_unix)).Step();
+  if (rc != SQLITE_DONE) return SqlError(rc, "update group " + Quote(g.name));
+  if (sqlite3_changes(db_) == 0) return NotFound("group " + Quote(g.name) + " not found");
+  return Status::Ok();
+}
+
+Result<GroupRecord> SqliteStore::GetGroup(const std::string& name) {
+  std::lock_guard lock(mu_);
+  auto st = Prepare("SELECT name, config_json, state, updated_unix FROM groups WHERE name = ?1");
+  if (!st.ok()) return st.error();
+  int rc = st->Bind(1, name).Step();
+  if (rc == SQLITE_ROW) return ReadGroup(*st);
+  if (rc == SQLITE_DONE) return NotFound("group " + Quote(name) + " not found");
+  return SqlError(rc, "read group " + Quote(name));
+}
+
+Result<std::vector<GroupRecord>> SqliteStore::ListGroups() {
+  std::lock_guard lock(mu_);
+  auto st = Prepare("SELECT name, config_json, state, updated_unix FROM groups ORDER BY name");
+  if (!st.ok()) return st.error();
+  std::vector<GroupRecord> out;
+  int rc;
+  while ((rc = st->Step()) == SQLITE_ROW) out.push_back(ReadGroup(*st));
+  if (rc != SQLITE_DONE) return SqlError(rc, "list groups");
+  return out;
+}
+
+Status SqliteStore::DeleteGroup(const std::string& name) {
+  std::lock_guard lock(mu_);
+  auto st = Prepare("DELETE FROM groups WHERE name = ?1");
+  if (!st.ok()) return st.error();
+  int rc = st->Bind(1, name).Step();
+  if (rc != SQLITE_DONE) return SqlError(rc, "delete group " + Quote(name));
+  if (sqlite3_changes(db_) == 0) return NotFound("group " + Quote(name) + " not found");
   return Status::Ok();
 }
 

@@ -293,6 +293,39 @@ TEST_F(SqliteStoreTest, ReopenKeepsEverything) {
   EXPECT_EQ(RawQuery(path_, "SELECT count(*) FROM schema_version"), "1");
 }
 
+TEST_F(SqliteStoreTest, Groups) {
+  GroupRecord g{.name = "fw", .config_json = R"({"members":[]})", .state = "creating", .updated_unix = 5};
+  ASSERT_TRUE(store_->InsertGroup(g).ok());
+  auto dup = store_->InsertGroup(g);
+  ASSERT_FALSE(dup.ok());
+  EXPECT_EQ(dup.error().code, ErrorCode::kConflict);
+  EXPECT_EQ(*store_->GetGroup("fw"), g);
+  g.state = "switching";
+  ASSERT_TRUE(store_->UpdateGroup(g).ok());
+  EXPECT_EQ(store_->GetGroup("fw")->state, "switching");
+  EXPECT_EQ(store_->UpdateGroup({.name = "nope", .config_json = "{}", .state = "running"}).error().code, ErrorCode::kNotFound);
+  EXPECT_EQ(store_->InsertGroup({.name = "bad", .config_json = "{}", .state = "odd"}).error().code, ErrorCode::kInvalid);
+  ASSERT_TRUE(store_->InsertGroup({.name = "a", .config_json = "{}", .state = "running"}).ok());
+  auto all = store_->ListGroups();
+  ASSERT_EQ(all->size(), 2u);
+  EXPECT_EQ((*all)[0].name, "a");
+  ASSERT_TRUE(store_->DeleteGroup("fw").ok());
+  EXPECT_EQ(store_->GetGroup("fw").error().code, ErrorCode::kNotFound);
+  EXPECT_EQ(store_->DeleteGroup("fw").error().code, ErrorCode::kNotFound);
+}
+
+// A file written by schema version 1 (no groups table) is upgraded in place, keeping its rows.
+TEST_F(SqliteStoreTest, VersionOneFileIsUpgraded) {
+  ASSERT_TRUE(store_->PutHost(Host("h1")).ok());
+  store_.reset();
+  RawQuery(path_, "DROP TABLE groups");
+  RawQuery(path_, "UPDATE schema_version SET version = 1");
+  Open();
+  EXPECT_EQ(RawQuery(path_, "SELECT version FROM schema_version"), std::to_string(kSqliteSchemaVersion));
+  EXPECT_EQ(*store_->GetHost("h1"), Host("h1"));
+  EXPECT_TRUE(store_->InsertGroup({.name = "g", .config_json = "{}", .state = "running"}).ok());
+}
+
 TEST_F(SqliteStoreTest, NewerSchemaIsRefused) {
   store_.reset();
   RawQuery(path_, "UPDATE schema_version SET version = 99");

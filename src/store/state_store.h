@@ -54,6 +54,24 @@ struct VmRecord {
   bool operator==(const VmRecord&) const = default;
 };
 
+// A redundancy group (ACT/SBY members, each also a VmRecord). config_json holds the group as
+// the controller keeps it: its request, members with their current roles, service VLANs.
+inline constexpr std::string_view kGroupCreating = "creating";
+inline constexpr std::string_view kGroupRunning = "running";
+inline constexpr std::string_view kGroupDeleting = "deleting";
+inline constexpr std::string_view kGroupSwitching = "switching";  // a role change is under way
+inline bool IsValidGroupState(std::string_view s) {
+  return s == kGroupCreating || s == kGroupRunning || s == kGroupDeleting || s == kGroupSwitching;
+}
+
+struct GroupRecord {
+  std::string name = {};
+  std::string config_json = {};
+  std::string state = {};     // one of the kGroup* states above
+  int64_t updated_unix = 0;   // 0 on write means "now"
+  bool operator==(const GroupRecord&) const = default;
+};
+
 struct EventRecord {
   int64_t id = 0;            // assigned by AppendEvent; strictly increasing, never reused
   int64_t unix_ms = 0;       // 0 on AppendEvent means "now"
@@ -82,6 +100,14 @@ class StateStore {
   // All VMs, or only those on `host` when it is given; ordered by name.
   virtual Result<std::vector<VmRecord>> ListVms(const std::optional<std::string>& host = std::nullopt) = 0;
   virtual Status DeleteVm(const std::string& name) = 0;
+
+  // Redundancy groups. InsertGroup: Conflict on a duplicate name. UpdateGroup replaces the
+  // record; NotFound if absent.
+  virtual Status InsertGroup(const GroupRecord& group) = 0;
+  virtual Status UpdateGroup(const GroupRecord& group) = 0;
+  virtual Result<GroupRecord> GetGroup(const std::string& name) = 0;
+  virtual Result<std::vector<GroupRecord>> ListGroups() = 0;  // ordered by name
+  virtual Status DeleteGroup(const std::string& name) = 0;
 
   // Events: append-only. Returns the new event's id.
   virtual Result<int64_t> AppendEvent(const EventRecord& event) = 0;
