@@ -76,6 +76,7 @@ Status Cluster::AddHost(HostState state, Labels labels) {
   by_id_[raw->id] = raw;
   order_.insert(std::upper_bound(order_.begin(), order_.end(), raw, [](auto* a, auto* b) { return a->name < b->name; }), raw);
   by_name_[name] = std::move(h);
+  ++schedulable_;
   reserve_.HostAdded(*this, raw->id);
   reserve_.Commit();
   return Status::Ok();
@@ -98,6 +99,7 @@ Status Cluster::RemoveHost(const std::string& name) {
     return Unprocessable("host " + name + " cannot leave: its healing reserve has nowhere else to go: " + s.error().message);
   }
   reserve_.Commit();
+  schedulable_ -= was;
   for (const auto& [k, v] : h->labels)
     if (--labels_[k][v] == 0) {
       labels_[k].erase(v);
@@ -115,7 +117,10 @@ Status Cluster::SetSchedulable(const std::string& name, bool schedulable) {
   ClusterHost* h = it->second.get();
   if (h->schedulable == schedulable) return Status::Ok();
   h->schedulable = schedulable;
-  if (schedulable) return Status::Ok();
+  if (schedulable) {
+    ++schedulable_;
+    return Status::Ok();
+  }
   Explanation ex;
   const size_t mark = reserve_.Mark();
   if (auto s = reserve_.HostLeaving(*this, h->id, false, &ex); !s) {
@@ -125,6 +130,7 @@ Status Cluster::SetSchedulable(const std::string& name, bool schedulable) {
                          s.error().message);
   }
   reserve_.Commit();
+  --schedulable_;
   return Status::Ok();
 }
 
@@ -155,8 +161,7 @@ void Cluster::DropGroup(const std::string& name) { groups_.erase(name); }
 
 Status Cluster::CheckGroupFeasible(const GroupRequest& req) const {
   const int members = static_cast<int>(req.members.size());
-  int schedulable = 0;
-  for (const auto* h : order_) schedulable += h->schedulable;
+  const int schedulable = schedulable_;
   if (schedulable < members)
     return Unprocessable("group " + req.name + ": " + std::to_string(members) + " members need " + std::to_string(members) +
                          " distinct hosts; the cluster has " + std::to_string(schedulable) + " schedulable");
@@ -321,8 +326,7 @@ Status Cluster::RestoreGroup(const RedundancyGroup& group, const std::map<std::s
 Status Cluster::SetFailuresTolerated(int k) {
   if (k < 0) return Invalid("failures tolerated: k = " + std::to_string(k) + " must be 0 or more");
   if (k == reserve_.k()) return Status::Ok();
-  int schedulable = 0;
-  for (const auto* h : order_) schedulable += h->schedulable;
+  const int schedulable = schedulable_;
   if (k > 0 && k >= schedulable && !vms_.empty())
     return Unprocessable("failures tolerated: k = " + std::to_string(k) + " needs at least " + std::to_string(k + 1) +
                          " schedulable hosts; the cluster has " + std::to_string(schedulable));
@@ -406,8 +410,12 @@ Status Cluster::Check() const {
       }
     }
   }
-  for (const auto* h : order_)
+  int schedulable = 0;
+  for (const auto* h : order_) {
     if (h->acts != acts[h->id]) return Internal("host " + h->name + ": ACT count drifted");
+    schedulable += h->schedulable;
+  }
+  if (schedulable != schedulable_) return Internal("schedulable host count drifted");
   // Every target valid; every protected VM planned (or known unhealable) in each of its scenarios.
   for (const auto& [key, sc] : reserve_.scenarios()) {
     if (static_cast<int>(key.size()) > reserve_.k()) return Internal("a scenario has more than k hosts");

@@ -147,6 +147,7 @@ class Cluster {
   std::map<std::string, VmLocation> vms_;
   HealingReserve reserve_;
   int next_host_id_ = 0;
+  int schedulable_ = 0;  // hosts with schedulable set
 };
 
 }  // namespace corepin
