@@ -8,12 +8,15 @@
 //     VMs placed and pCPUs stranded (free, outside the reserve, yet unused), against a fluid
 //     bound (one pool of pCPUs, no hosts, nodes or cores).
 //   build-*/bench/cluster_bench [--benchmark_filter=...]
+//   COREPIN_BENCH_VERIFY=1 also checks each filled cluster (Check and the brute-force failure
+//   simulation of cluster_test_util.h; slow at 10,000 hosts).
 #include <benchmark/benchmark.h>
 #include <malloc.h>
 
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
+#include <cstdlib>
 #include <memory>
 #include <random>
 
@@ -95,6 +98,11 @@ Filled& FilledCluster(size_t n) {
               "%.2f%% reserved for healing (%zu targets); %.1f KiB per host\n",
               n, f.groups, 2 * f.groups, f.seconds, f.groups / f.seconds, 100 * f.used, 100 * f.reserved,
               f.cluster->reserve().TargetCount(), f.bytes_per_host / 1024.0);
+  if (getenv("COREPIN_BENCH_VERIFY")) {  // slow: every single-host failure simulated
+    Status ok = f.cluster->Check();
+    std::string g = ok.ok() ? testing::BruteForceGuarantee(*f.cluster) : "";
+    std::printf("  verify: Check %s; brute-force k=1 guarantee: %s\n", ok.ok() ? "ok" : ok.error().message.c_str(), g.empty() ? "ok" : g.c_str());
+  }
   return f;
 }
 
