@@ -41,7 +41,7 @@ TEST(ReserveHook, FitLeavesTheReserveAlone) {
   EXPECT_EQ(f.assignment->memory_mib.begin()->first, 1);  // pushed to node1
   FitResult pinned = Fit(hs, testing::Spec(R"({"name":"b","vcpus":1,"policy":"pinned:3","memory_mib":512})"));
   ASSERT_FALSE(pinned.ok());
-  EXPECT_NE(pinned.rejection.ToString().find("held for the healing reserve"), std::string::npos) << pinned.rejection.ToString();
+  EXPECT_NE(pinned.rejection.ToString().find("pCPU 3 is held by the healing reserve"), std::string::npos) << pinned.rejection.ToString();
   // The planner's scope sees exactly what it is given.
   FitScope scope;
   scope.pcpus = *CpuSet::Parse("5-6");
@@ -51,6 +51,21 @@ TEST(ReserveHook, FitLeavesTheReserveAlone) {
   EXPECT_EQ(in.assignment->vcpu_pcpus, (std::vector<int>{5, 6}));
   scope.memory_mib[{0, 4}] = 512;
   EXPECT_FALSE(Fit(hs, testing::Spec(R"({"name":"c","vcpus":2,"memory_mib":1024})"), scope).ok());
+}
+
+TEST(Explain, ClassifiesFitRejections) {
+  auto cls = [](std::vector<std::string> reasons, std::vector<NodeRejection> nodes = {}) {
+    return ClassifyRejection(Rejection{"h", std::move(reasons), std::move(nodes)});
+  };
+  EXPECT_EQ(cls({"nic: NIC ens9 is not on this host (NICs: eno1)"}), reason::kNic);
+  EXPECT_EQ(cls({"smt require: this host has no SMT (1 thread per core); use smt prefer or isolate, or another host"}), reason::kSmt);
+  EXPECT_EQ(cls({"smt isolate: pinned:3's SMT sibling 67 is VM a (vcpu 0 dedicated), and must stay empty"}), reason::kPinned);
+  EXPECT_EQ(cls({"smt isolate: group ctl's pCPU 5 shares its core with pCPU 69, VM b (vcpu 1 dedicated)"}), reason::kSharedGroup);
+  EXPECT_EQ(cls({"vcpu_policies[0] pinned:3: pCPU 3 is held by the healing reserve"}), reason::kReserve);
+  EXPECT_EQ(cls({"page_size 1G: this host has no 1G hugepages"}), reason::kPageSize);
+  EXPECT_EQ(cls({}, {{0, "physnet data is on node1"}, {1, "3 free pCPUs, needs 4"}}), reason::kPcpus);
+  EXPECT_EQ(cls({}, {{0, "NIC ens1f0 is on node1"}, {1, "100 MiB free in 4K pages, needs 4096"}}), reason::kMemory);
+  EXPECT_EQ(cls({}, {{0, "NIC ens1f0 is on node1"}}), reason::kNic);
 }
 
 TEST(Cluster, PairGoesToTwoRacksWithATargetInAThird) {

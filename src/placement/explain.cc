@@ -11,10 +11,11 @@ bool Starts(const std::string& s, const char* prefix) { return s.rfind(prefix, 0
 // Fit's host-wide reasons start with the field they are about (fit.cc).
 std::string ClassifyHostReason(const std::string& r) {
   if (Starts(r, "nic:") || Starts(r, "physnet:")) return reason::kNic;
-  if (Starts(r, "smt require")) return reason::kSmt;
+  if (Has(r, "healing reserve")) return reason::kReserve;
   if (Starts(r, "page_size")) return reason::kPageSize;
-  if (Starts(r, "group ")) return Has(r, "healing reserve") ? reason::kReserve : reason::kSharedGroup;
-  if (Starts(r, "vcpu_policies[") || Starts(r, "smt ")) return Has(r, "healing reserve") ? reason::kReserve : reason::kPinned;
+  if (Starts(r, "group ") || (Starts(r, "smt ") && Has(r, ": group "))) return reason::kSharedGroup;
+  if (Starts(r, "vcpu_policies[") || (Starts(r, "smt ") && Has(r, ": pinned:"))) return reason::kPinned;
+  if (Starts(r, "smt ")) return reason::kSmt;
   if (Starts(r, "numa spread")) return reason::kPcpus;
   if (Starts(r, "VM ")) return reason::kName;
   return r;

@@ -41,11 +41,13 @@ class Fitter {
   }
 
  private:
-  // Who holds pCPU p, for messages: a VM or group, or the healing reserve.
+  // Who holds pCPU p, for "is held by ...": a VM or group, or the healing reserve.
   std::string Holder(int p) const {
     if (!hs_.free().Contains(p)) return hs_.Use(p).Describe();
-    return scope_ ? "outside the pCPUs this fit may use" : "held for the healing reserve";
+    return scope_ ? "another healing target" : "the healing reserve";
   }
+  // What pCPU p is, for "pCPU p is ...".
+  std::string What(int p) const { return hs_.free().Contains(p) ? "held by " + Holder(p) : Holder(p); }
 
   // Shared groups as the fit sees them: the scope's view first, then the host's.
   const GroupState* FindGroup(const std::string& g) const {
@@ -140,7 +142,7 @@ class Fitter {
       if (!others.IsSubsetOf(free_)) {
         int s = others.Minus(free_).First();
         Reject("smt " + std::string(ToString(spec_.smt)) + ": pinned:" + std::to_string(p) + "'s SMT sibling " +
-               std::to_string(s) + " is " + Holder(s) + ", and must stay empty");
+               std::to_string(s) + " is " + What(s) + ", and must stay empty");
         continue;
       }
       req_.pinned_reserved = req_.pinned_reserved.Union(others);
@@ -171,7 +173,7 @@ class Fitter {
         if (!sib.IsSubsetOf(free_)) {
           int s = sib.Minus(free_).First();
           Reject("smt " + std::string(ToString(spec_.smt)) + ": group " + g + "'s pCPU " + std::to_string(gs->pcpu) +
-                 " shares its core with pCPU " + std::to_string(s) + ", " + Holder(s));
+                 " shares its core with pCPU " + std::to_string(s) + ", " + What(s));
           continue;
         }
         joined_reserved_ = joined_reserved_.Union(sib);
