@@ -332,6 +332,38 @@ TEST(Cluster, HostsComeAndGo) {
   EXPECT_TRUE(c.reserve().scenarios().empty());
 }
 
+TEST(Cluster, RestoreThenReplanAsAtStart) {
+  Cluster c;
+  AddHosts(&c, 5, 3);
+  for (int i = 0; i < 8; ++i)
+  {
+    const std::string shared = i % 2 ? R"(,"vcpu_policies":["dedicated","group:ctl"])" : R"(,"vcpu_policies":["group:ctl","group:ctl"])";
+    GroupOutcome o = c.PlaceGroup(Group(i % 3 ? Pair("g" + std::to_string(i), 2 + i % 4) : Pair("g" + std::to_string(i), 2, shared)));
+    ASSERT_TRUE(o.ok()) << o.status.error().message;
+  }
+  // What the store would keep: groups and each member's assignment.
+  std::vector<RedundancyGroup> groups;
+  std::map<std::string, Assignment> assignments;
+  for (const auto& [name, g] : c.groups()) {
+    groups.push_back(g);
+    for (const auto& m : g.members) assignments[m.vm] = c.FindHost(m.host)->state.vms().at(m.vm).assignment;
+  }
+  Cluster again;
+  AddHosts(&again, 5, 3);
+  for (const auto& g : groups) ASSERT_TRUE(again.RestoreGroup(g, assignments).ok());
+  ASSERT_TRUE(again.Replan().ok());
+  ASSERT_TRUE(again.Check().ok()) << again.Check().error().message;
+  EXPECT_EQ(BruteForceGuarantee(again), "");
+  for (const auto& [vm, a] : assignments) EXPECT_EQ(again.FindHost(a.host)->state.vms().at(vm).assignment, a);
+  // A stored group that no longer fits is refused whole.
+  RedundancyGroup dup = groups[1];  // dedicated vCPUs: its pCPUs are taken
+  dup.name = "dup";
+  for (auto& m : dup.members) m.vm += "x", assignments[m.vm] = assignments.at(m.vm.substr(0, m.vm.size() - 1));
+  EXPECT_FALSE(again.RestoreGroup(dup, assignments).ok());
+  EXPECT_EQ(again.FindGroup("dup"), nullptr);
+  ASSERT_TRUE(again.Check().ok()) << again.Check().error().message;
+}
+
 TEST(Cluster, JsonRoundTrip) {
   GroupRequest r = Group(R"({"name":"fw","members":[{"name":"a","role":"act","host":"h1"},{"name":"b","role":"sby"}],
                              "domains":["rack","power"],"protect":false,"vm":{"vcpus":2,"smt":"isolate","memory_mib":1024}})");

@@ -76,7 +76,6 @@ class HealingReserve {
     CpuSet pcpus;
     std::map<MemKey, uint64_t> memory_mib;
     std::map<std::string, int> slots;  // shared group -> member slots
-    std::set<std::string> created;     // groups its targets create on the host
   };
   struct HostPlan {
     std::map<ScenarioKey, Use> uses;
