@@ -4,6 +4,7 @@
 
 #include "placement/invariants.h"
 #include "placement/scheduler.h"
+#include "placement/whatif.h"
 
 namespace corepin {
 namespace {
@@ -78,6 +79,7 @@ Status Cluster::AddHost(HostState state, Labels labels) {
   by_name_[name] = std::move(h);
   ++schedulable_;
   reserve_.HostAdded(*this, raw->id);
+  reserve_.RetryUnhealable(*this);
   reserve_.Commit();
   return Status::Ok();
 }
@@ -119,6 +121,8 @@ Status Cluster::SetSchedulable(const std::string& name, bool schedulable) {
   h->schedulable = schedulable;
   if (schedulable) {
     ++schedulable_;
+    reserve_.RetryUnhealable(*this);
+    reserve_.Commit();
     return Status::Ok();
   }
   Explanation ex;
@@ -139,7 +143,9 @@ Status Cluster::ApplyVm(ClusterHost& h, const std::string& group, Role role, con
   vms_[spec.name] = {group, h.id};
   if (role == Role::kAct) ++h.acts;
   auto& g = groups_.at(group);
-  g.members.push_back({spec.name, role, h.name});
+  auto at = role == Role::kSby ? g.members.end()
+                               : std::find_if(g.members.begin(), g.members.end(), [](const GroupMember& m) { return m.role == Role::kSby; });
+  g.members.insert(at, {spec.name, role, h.name});
   return Status::Ok();
 }
 
@@ -298,6 +304,7 @@ Status Cluster::DeleteGroup(const std::string& name) {
     ReleaseVm(vm);
   }
   DropGroup(name);
+  reserve_.RetryUnhealable(*this);
   reserve_.Commit();
   return Status::Ok();
 }
@@ -355,6 +362,42 @@ Status Cluster::Replan() {
   reserve_.Rebuild(*this, &unhealable);
   if (unhealable.empty()) return Status::Ok();
   return Unprocessable(std::to_string(unhealable.size()) + " protected VMs have no healing target, e.g. " + unhealable.begin()->second);
+}
+
+Result<WhatIfReport> Cluster::FailHosts(const std::vector<std::string>& names) {
+  auto report = WhatIf(*this, names);
+  if (!report.ok()) return report;
+  const ScenarioKey key = *KeyOf(names);
+  for (int id : key) {
+    ClusterHost* h = Host(id);
+    if (h->schedulable) h->schedulable = false, --schedulable_;
+  }
+  std::set<int> touched(key.begin(), key.end());
+  std::set<std::string> groups;
+  std::vector<std::string> moved;
+  std::vector<WhatIfMove> done;
+  for (const auto& m : report->moves) {
+    const VmLocation loc = *FindVm(m.vm);
+    ClusterHost* from = Host(loc.host);
+    const PlacedVm was = from->state.vms().at(m.vm);
+    reserve_.Forget(*this, m.vm);
+    ReleaseVm(m.vm);
+    ClusterHost* to = Host(FindHost(m.to)->id);
+    if (auto s = ApplyVm(*to, loc.group, m.role, was.spec, m.assignment); !s) {
+      // Not expected (targets apply in order); the VM stays where it was, lost.
+      (void)ApplyVm(*from, loc.group, m.role, was.spec, was.assignment);
+      report->lost.push_back({m.vm, m.group, m.role, m.from, "its target did not apply: " + s.error().message});
+      continue;
+    }
+    done.push_back(m);
+    touched.insert(to->id);
+    groups.insert(loc.group);
+    moved.push_back(m.vm);
+  }
+  report->moves = std::move(done);
+  (void)reserve_.AfterMoves(*this, touched, groups, moved);
+  reserve_.Commit();
+  return report;
 }
 
 Result<ScenarioKey> Cluster::KeyOf(const std::vector<std::string>& names) const {
@@ -432,6 +475,27 @@ Status Cluster::Check() const {
           return Internal("VM " + vm + " has no healing target if " + Join(NamesOf(key), "+") + " fail");
       }
     }
+  return Status::Ok();
+}
+
+Status Cluster::SwapRoles(const std::string& group, const std::string& new_act, const std::string& old_act) {
+  auto it = groups_.find(group);
+  if (it == groups_.end()) return NotFound("group " + group + " does not exist");
+  auto member = [&](const std::string& vm) {
+    auto& ms = it->second.members;
+    auto m = std::find_if(ms.begin(), ms.end(), [&](const GroupMember& x) { return x.vm == vm; });
+    return m == ms.end() ? nullptr : &*m;
+  };
+  GroupMember* to_act = member(new_act);
+  GroupMember* to_sby = member(old_act);
+  if (!to_act) return NotFound("group " + group + " has no member " + new_act);
+  if (!to_sby) return NotFound("group " + group + " has no member " + old_act);
+  if (to_act->role != Role::kSby) return Invalid("group " + group + ": " + new_act + " is not a SBY");
+  if (to_sby->role != Role::kAct) return Invalid("group " + group + ": " + old_act + " is not an ACT");
+  to_act->role = Role::kAct;
+  to_sby->role = Role::kSby;
+  ++Host(vms_.at(new_act).host)->acts;
+  --Host(vms_.at(old_act).host)->acts;
   return Status::Ok();
 }
 

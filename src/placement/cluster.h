@@ -28,6 +28,7 @@
 
 namespace corepin {
 
+struct WhatIfReport;  // whatif.h
 using Labels = std::map<std::string, std::string>;
 
 struct ClusterHost {
@@ -104,6 +105,10 @@ class Cluster {
   // Records a stored group with its members' stored assignments, without a fit or a plan;
   // call Replan after the last one.
   Status RestoreGroup(const RedundancyGroup& group, const std::map<std::string, Assignment>& assignments);
+  // A planned role change (switchover): `new_act`, a SBY of the group, becomes ACT, and
+  // `old_act`, an ACT, becomes SBY. Placements and the reserve are unchanged (a SBY has the
+  // ACT's spec); only roles and the ACT spread count move.
+  Status SwapRoles(const std::string& group, const std::string& new_act, const std::string& old_act);
   const RedundancyGroup* FindGroup(const std::string& name) const;
   const std::map<std::string, RedundancyGroup>& groups() const { return groups_; }
   struct VmLocation {
@@ -122,6 +127,14 @@ class Cluster {
   Status Replan();
   Result<ScenarioKey> KeyOf(const std::vector<std::string>& host_names) const;
   std::vector<std::string> NamesOf(const ScenarioKey& key) const;
+
+  // Records that these hosts failed (after fencing): they become unschedulable, and every VM
+  // on them that WhatIf gives a target moves there in the model, in order; VMs nothing can take
+  // stay recorded on their failed host. The reserve is then re-planned around the new layout;
+  // what cannot be planned any more is recorded unhealable in its scenario (the guarantee is
+  // degraded until capacity returns: AddHost, SetSchedulable(true) and DeleteGroup try again).
+  // Returns the report of what moved (whatif.h).
+  Result<WhatIfReport> FailHosts(const std::vector<std::string>& host_names);
 
   // Every rule, from scratch: each host's invariants, anti-affinity and domains of every
   // group, the index, each host's reserve equal to what the plan needs, every target valid.
