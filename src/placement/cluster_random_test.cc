@@ -89,7 +89,15 @@ std::string Fingerprint(const Cluster& c) {
 
 struct Stats {
   int placed = 0, refused = 0, deleted = 0, hosts_added = 0, hosts_removed = 0, host_refusals = 0, whatifs = 0, k_changes = 0;
+  int failures = 0, clean_failures = 0, moved = 0;
 };
+
+void Print(const Stats& st) {
+  std::printf("placed %d, refused %d, deleted %d, hosts +%d -%d, host refusals %d, what-ifs %d, k changes %d, "
+              "failures %d (%d with the guarantee whole; %d VMs moved)\n",
+              st.placed, st.refused, st.deleted, st.hosts_added, st.hosts_removed, st.host_refusals, st.whatifs, st.k_changes,
+              st.failures, st.clean_failures, st.moved);
+}
 
 void RunWalk(int k, int steps, unsigned seed, int max_hosts, Stats* st) {
   Walk w{std::mt19937(seed)};
@@ -145,7 +153,7 @@ void RunWalk(int k, int steps, unsigned seed, int max_hosts, Stats* st) {
         ++st->host_refusals;
         refused = true;
       }
-    } else if (op < 95) {
+    } else if (op < 94) {
       const ClusterHost* h = c.hosts()[w.Pick(static_cast<int>(c.hosts().size()))];
       what = std::string(h->schedulable ? "drain " : "undrain ") + h->name;
       Status s = c.SetSchedulable(h->name, !h->schedulable);
@@ -153,16 +161,40 @@ void RunWalk(int k, int steps, unsigned seed, int max_hosts, Stats* st) {
         ++st->host_refusals;
         refused = true;
       }
+    } else if (op < 96) {
+      // Real failures of at most k hosts: every protected VM moves to its precomputed target.
+      std::vector<std::string> failed;
+      for (const auto* h : c.hosts())
+        if (h->schedulable && !h->state.vms().empty() && static_cast<int>(failed.size()) < std::max(1, c.failures_tolerated()) && w.Chance(40))
+          failed.push_back(h->name);
+      if (failed.empty()) continue;
+      what = "fail";
+      for (const auto& f : failed) what += " " + f;
+      bool clean = true;  // the guarantee held in full before: nothing recorded unhealable
+      for (const auto& [key, sc] : c.reserve().scenarios()) clean &= sc.unhealable.empty();
+      auto r = c.FailHosts(failed);
+      ASSERT_TRUE(r.ok());
+      ++st->failures;
+      st->moved += static_cast<int>(r->moves.size());
+      for (const auto& m : r->moves) ASSERT_EQ(c.FindHost(m.to)->state.vms().count(m.vm), 1u) << what;
+      if (clean && c.failures_tolerated() > 0) {
+        ++st->clean_failures;
+        ASSERT_TRUE(r->within_guarantee) << what << ": " << WhatIfToJson(*r).dump();
+        for (const auto& m : r->moves) ASSERT_TRUE(m.precomputed || !c.groups().at(m.group).protect) << what << " " << m.vm;
+        for (const auto& l : r->lost) ASSERT_FALSE(c.groups().at(l.group).protect) << what << ": lost protected " << l.vm;
+      }
     } else if (op < 98) {
       std::vector<std::string> failed;
       for (const auto* h : c.hosts())
         if (w.Chance(30)) failed.push_back(h->name);
       if (failed.empty()) continue;
       what = "what-if";
+      bool clean = true;  // after real failures the plan may record unhealable VMs
+      for (const auto& [key, sc] : c.reserve().scenarios()) clean &= sc.unhealable.empty();
       auto r = WhatIf(c, failed);
       ASSERT_TRUE(r.ok());
       ++st->whatifs;
-      if (static_cast<int>(failed.size()) <= c.failures_tolerated()) {
+      if (clean && static_cast<int>(failed.size()) <= c.failures_tolerated()) {
         ASSERT_TRUE(r->within_guarantee) << what << " " << WhatIfToJson(*r).dump();
       }
       for (const auto& m : r->moves) ASSERT_EQ(std::find(failed.begin(), failed.end(), m.to), failed.end());
@@ -191,18 +223,17 @@ void RunWalk(int k, int steps, unsigned seed, int max_hosts, Stats* st) {
 TEST(ClusterRandom, TenThousandStepsKOne) {
   Stats st;
   RunWalk(1, 10000, 11, 7, &st);
-  std::printf("placed %d, refused %d, deleted %d, hosts +%d -%d, host refusals %d, what-ifs %d\n", st.placed, st.refused,
-              st.deleted, st.hosts_added, st.hosts_removed, st.host_refusals, st.whatifs);
+  Print(st);
   EXPECT_GT(st.placed, 1000);
   EXPECT_GT(st.refused, 100);
   EXPECT_GT(st.hosts_removed, 10);
+  EXPECT_GT(st.clean_failures, 20);
 }
 
 TEST(ClusterRandom, KTwoWithKChanges) {
   Stats st;
   RunWalk(2, 3000, 12, 6, &st);
-  std::printf("placed %d, refused %d, deleted %d, hosts +%d -%d, host refusals %d, what-ifs %d, k changes %d\n", st.placed,
-              st.refused, st.deleted, st.hosts_added, st.hosts_removed, st.host_refusals, st.whatifs, st.k_changes);
+  Print(st);
   EXPECT_GT(st.placed, 200);
   EXPECT_GT(st.k_changes, 5);
 }

@@ -364,6 +364,27 @@ TEST(Cluster, RestoreThenReplanAsAtStart) {
   ASSERT_TRUE(again.Check().ok()) << again.Check().error().message;
 }
 
+TEST(Cluster, FailHostsMovesToThePrecomputedTargetsAndReplans) {
+  Cluster c;
+  AddHosts(&c, 5, 5);
+  GroupOutcome o = c.PlaceGroup(Group(Pair("fw", 4, R"(,"smt":"isolate")")));
+  ASSERT_TRUE(o.ok()) << o.status.error().message;
+  const std::string act_host = o.placed[0].assignment.host;
+  const HealTarget planned = o.heals[0].target;
+  auto r = c.FailHosts({act_host});
+  ASSERT_TRUE(r.ok());
+  EXPECT_TRUE(r->within_guarantee);
+  ASSERT_EQ(r->moves.size(), 1u);
+  EXPECT_EQ(r->moves[0].to, planned.host);
+  EXPECT_EQ(c.FindHost(planned.host)->state.vms().at("fw-act1").assignment, planned.assignment);
+  EXPECT_FALSE(c.FindHost(act_host)->schedulable);
+  EXPECT_EQ(c.FindGroup("fw")->members[0].host, planned.host);
+  ASSERT_TRUE(c.Check().ok()) << c.Check().error().message;
+  EXPECT_EQ(BruteForceGuarantee(c), "");  // re-planned: protected again on the 4 hosts left
+  for (const auto& [key, sc] : c.reserve().scenarios()) EXPECT_TRUE(sc.unhealable.empty());
+  EXPECT_TRUE(c.SetSchedulable(act_host, true).ok());
+}
+
 TEST(Cluster, JsonRoundTrip) {
   GroupRequest r = Group(R"({"name":"fw","members":[{"name":"a","role":"act","host":"h1"},{"name":"b","role":"sby"}],
                              "domains":["rack","power"],"protect":false,"vm":{"vcpus":2,"smt":"isolate","memory_mib":1024}})");

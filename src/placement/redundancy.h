@@ -43,7 +43,7 @@ struct RedundancyGroup {
   VmSpec vm;
   std::vector<std::string> domains;
   bool protect = true;
-  std::vector<GroupMember> members;  // ACTs first, in request order
+  std::vector<GroupMember> members;  // ACTs first
   const GroupMember* FindMember(const std::string& vm) const;
 };
 

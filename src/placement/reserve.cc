@@ -460,21 +460,31 @@ HealingReserve::UseOf HealingReserve::CommittedUse(const ScenarioKey& key) const
   };
 }
 
-Status HealingReserve::Protect(Cluster& c, const std::string& vm, Explanation* ex) {
+Status HealingReserve::PlanOne(Cluster& c, const ScenarioKey& key, const std::string& vm, Explanation* ex, bool degrade) {
+  static const std::map<std::string, HealTarget> kNone;
+  const Scenario* sc = Find(key);
+  SearchExplanation se;
+  auto t = FindTarget(c, key, vm, sc ? sc->targets : kNone, CommittedUse(key), true, &se);
+  if (ex && (!t.ok() || ex->searches.size() < kMaxSearchesKept)) ex->searches.push_back(std::move(se));
+  if (t.ok()) {
+    AddTarget(c, key, std::move(*t), false);
+    return Status::Ok();
+  }
+  if (degrade) {
+    SetUnhealable(key, vm, t.error().message);
+    return Status::Ok();
+  }
+  if (ex) ex->refusal = t.error().message;
+  return t.error();
+}
+
+Status HealingReserve::Protect(Cluster& c, const std::string& vm, Explanation* ex, bool degrade) {
   const Cluster::VmLocation* loc = c.FindVm(vm);
   if (!loc || !c.groups().at(loc->group).protect || k_ <= 0) return Status::Ok();
-  static const std::map<std::string, HealTarget> kNone;
   for (const auto& key : ScenariosWith(c, loc->host)) {
     const Scenario* sc = Find(key);
     if (sc && (sc->targets.count(vm) || sc->unhealable.count(vm))) continue;
-    SearchExplanation se;
-    auto t = FindTarget(c, key, vm, sc ? sc->targets : kNone, CommittedUse(key), true, &se);
-    if (!t.ok() || ex->searches.size() < kMaxSearchesKept) ex->searches.push_back(std::move(se));
-    if (!t.ok()) {
-      ex->refusal = t.error().message;
-      return t.error();
-    }
-    AddTarget(c, key, std::move(*t), false);
+    if (auto s = PlanOne(c, key, vm, ex, degrade); !s) return s;
   }
   return Status::Ok();
 }
@@ -488,23 +498,46 @@ void HealingReserve::Forget(Cluster& c, const std::string& vm) {
   }
 }
 
-Status HealingReserve::Replace(Cluster& c, std::vector<std::pair<ScenarioKey, std::string>> bad, Explanation* ex) {
+Status HealingReserve::Replace(Cluster& c, std::vector<std::pair<ScenarioKey, std::string>> bad, Explanation* ex, bool degrade) {
   std::sort(bad.begin(), bad.end());
   bad.erase(std::unique(bad.begin(), bad.end()), bad.end());
   for (const auto& [key, vm] : bad) RemoveTarget(c, key, vm);
-  static const std::map<std::string, HealTarget> kNone;
-  for (const auto& [key, vm] : bad) {
-    const Scenario* sc = Find(key);
-    SearchExplanation se;
-    auto t = FindTarget(c, key, vm, sc ? sc->targets : kNone, CommittedUse(key), true, &se);
-    if (!t.ok() || ex->searches.size() < kMaxSearchesKept) ex->searches.push_back(std::move(se));
-    if (!t.ok()) {
-      ex->refusal = t.error().message;
-      return t.error();
-    }
-    AddTarget(c, key, std::move(*t), false);
-  }
+  for (const auto& [key, vm] : bad)
+    if (auto s = PlanOne(c, key, vm, ex, degrade); !s) return s;
   return Status::Ok();
+}
+
+void HealingReserve::RetryUnhealable(Cluster& c) {
+  std::vector<std::pair<ScenarioKey, std::string>> todo;
+  for (const auto& [key, sc] : scenarios_)
+    for (const auto& [vm, why] : sc.unhealable) todo.push_back({key, vm});
+  for (const auto& [key, vm] : todo) {
+    const size_t mark = Mark();
+    ClearUnhealable(key, vm);
+    if (!PlanOne(c, key, vm, nullptr, false).ok()) RollbackTo(c, mark);
+  }
+}
+
+Status HealingReserve::AfterMoves(Cluster& c, const std::set<int>& hosts, const std::set<std::string>& groups,
+                                  const std::vector<std::string>& moved) {
+  std::vector<std::pair<ScenarioKey, std::string>> bad;
+  for (int id : hosts)
+    if (auto hp = hosts_.find(id); hp != hosts_.end())
+      for (const auto& [key, use] : hp->second.uses)
+        for (const auto& vm : use.vms)
+          if (!Invalid(c, key, scenarios_.at(key).targets.at(vm)).empty()) bad.push_back({key, vm});
+  for (const auto& name : groups)
+    if (const RedundancyGroup* g = c.FindGroup(name))
+      for (const auto& m : g->members)
+        for (const auto& key : ScenariosWith(c, c.FindVm(m.vm)->host))
+          if (const Scenario* sc = Find(key); sc && sc->targets.count(m.vm) && !Invalid(c, key, sc->targets.at(m.vm)).empty())
+            bad.push_back({key, m.vm});
+  (void)Replace(c, std::move(bad), nullptr, true);
+  for (const auto& vm : moved) (void)Protect(c, vm, nullptr, true);
+  size_t unhealable = 0;
+  for (const auto& [key, sc] : scenarios_) unhealable += sc.unhealable.size();
+  if (unhealable == 0) return Status::Ok();
+  return Unprocessable(std::to_string(unhealable) + " healing targets could not be planned; the guarantee is degraded until capacity returns");
 }
 
 Status HealingReserve::Repair(Cluster& c, int host_id, const std::set<std::string>& created, const std::string& group,
@@ -562,16 +595,8 @@ void HealingReserve::Rebuild(Cluster& c, std::map<std::string, std::string>* unh
         }
       std::sort(lost.begin(), lost.end());
       for (const auto& [size, vm] : lost) {
-        static const std::map<std::string, HealTarget> kNone;
-        const Scenario* sc = Find(key);
-        SearchExplanation se;
-        auto t = FindTarget(c, key, vm, sc ? sc->targets : kNone, CommittedUse(key), true, &se);
-        if (t.ok()) {
-          AddTarget(c, key, std::move(*t), false);
-        } else {
-          SetUnhealable(key, vm, t.error().message);
-          if (unhealable) unhealable->emplace(vm, t.error().message);
-        }
+        (void)PlanOne(c, key, vm, nullptr, true);
+        if (const Scenario* sc = Find(key); sc && sc->unhealable.count(vm) && unhealable) unhealable->emplace(vm, sc->unhealable.at(vm));
       }
     }
   }

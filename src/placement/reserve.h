@@ -92,9 +92,17 @@ class HealingReserve {
   // Where a scenario's targets are so far, for the search: committed or a what-if's scratch.
   using UseOf = std::function<const Use*(int host_id)>;
 
-  // Plans targets for `vm` in every scenario where it is lost. On failure the refusal and the
-  // failed search are in *ex, and the caller rolls back.
-  Status Protect(Cluster& c, const std::string& vm, Explanation* ex);
+  // Finds and adds a target for `vm` in scenario `key`. When none exists: with `degrade`,
+  // records the VM as unhealable there; otherwise fails (the refusal and search in *ex).
+  Status PlanOne(Cluster& c, const ScenarioKey& key, const std::string& vm, Explanation* ex, bool degrade);
+  // Plans targets for `vm` in every scenario where it is lost. On failure the caller rolls back.
+  Status Protect(Cluster& c, const std::string& vm, Explanation* ex, bool degrade = false);
+  // Tries again to plan what is recorded unhealable (capacity may have come back).
+  void RetryUnhealable(Cluster& c);
+  // After real failures moved VMs: re-plans the targets that no longer stand on `hosts` (the
+  // failed ones and those that took VMs) and of `groups`, and plans the moved VMs; what cannot
+  // be planned is recorded unhealable (and reported).
+  Status AfterMoves(Cluster& c, const std::set<int>& hosts, const std::set<std::string>& groups, const std::vector<std::string>& moved);
   // Drops every target of `vm` (it is going away).
   void Forget(Cluster& c, const std::string& vm);
   // Re-plans the targets a new VM on `host_id` made invalid: those on that host that use a
@@ -119,7 +127,7 @@ class HealingReserve {
   std::vector<ScenarioKey> ScenariosWith(const Cluster& c, int host_id) const;
 
   // Drops these targets, then finds each a new one.
-  Status Replace(Cluster& c, std::vector<std::pair<ScenarioKey, std::string>> targets, Explanation* ex);
+  Status Replace(Cluster& c, std::vector<std::pair<ScenarioKey, std::string>> targets, Explanation* ex, bool degrade = false);
   UseOf CommittedUse(const ScenarioKey& key) const;
   static void Accumulate(Use* u, const HealTarget& t);
 
