@@ -460,12 +460,15 @@ Status Cluster::Check() const {
   }
   if (schedulable != schedulable_) return Internal("schedulable host count drifted");
   // Every target valid; every protected VM planned (or known unhealable) in each of its scenarios.
+  size_t unhealable = 0;
   for (const auto& [key, sc] : reserve_.scenarios()) {
+    unhealable += sc.unhealable.size();
     if (static_cast<int>(key.size()) > reserve_.k()) return Internal("a scenario has more than k hosts");
     for (const auto& [vm, t] : sc.targets)
       if (std::string why = reserve_.Invalid(*this, key, t); !why.empty())
         return Internal("target of " + vm + " if " + Join(NamesOf(key), "+") + " fail: " + why);
   }
+  if (unhealable != reserve_.UnhealableCount()) return Internal("unhealable count drifted");
   if (reserve_.k() > 0)
     for (const auto& [vm, loc] : vms_) {
       if (!groups_.at(loc.group).protect) continue;

@@ -185,6 +185,7 @@ void HealingReserve::RemoveTarget(Cluster& c, const ScenarioKey& key, const std:
 void HealingReserve::SetUnhealable(const ScenarioKey& key, const std::string& vm, const std::string& why) {
   Scenario& sc = scenarios_[key];
   sc.failed = key;
+  unhealable_ += sc.unhealable.count(vm) == 0;
   sc.unhealable[vm] = why;
   if (logging_) undo_.push_back({UndoEntry::kAddedUnhealable, key, {}, vm, why});
 }
@@ -196,6 +197,7 @@ void HealingReserve::ClearUnhealable(const ScenarioKey& key, const std::string& 
   if (it == sit->second.unhealable.end()) return;
   if (logging_) undo_.push_back({UndoEntry::kRemovedUnhealable, key, {}, vm, it->second});
   sit->second.unhealable.erase(it);
+  --unhealable_;
   DropIfEmpty(key);
 }
 
@@ -508,6 +510,7 @@ Status HealingReserve::Replace(Cluster& c, std::vector<std::pair<ScenarioKey, st
 }
 
 void HealingReserve::RetryUnhealable(Cluster& c) {
+  if (unhealable_ == 0) return;
   std::vector<std::pair<ScenarioKey, std::string>> todo;
   for (const auto& [key, sc] : scenarios_)
     for (const auto& [vm, why] : sc.unhealable) todo.push_back({key, vm});
@@ -534,10 +537,8 @@ Status HealingReserve::AfterMoves(Cluster& c, const std::set<int>& hosts, const 
             bad.push_back({key, m.vm});
   (void)Replace(c, std::move(bad), nullptr, true);
   for (const auto& vm : moved) (void)Protect(c, vm, nullptr, true);
-  size_t unhealable = 0;
-  for (const auto& [key, sc] : scenarios_) unhealable += sc.unhealable.size();
-  if (unhealable == 0) return Status::Ok();
-  return Unprocessable(std::to_string(unhealable) + " healing targets could not be planned; the guarantee is degraded until capacity returns");
+  if (unhealable_ == 0) return Status::Ok();
+  return Unprocessable(std::to_string(unhealable_) + " healing targets could not be planned; the guarantee is degraded until capacity returns");
 }
 
 Status HealingReserve::Repair(Cluster& c, int host_id, const std::set<std::string>& created, const std::string& group,
@@ -563,6 +564,7 @@ Status HealingReserve::Repair(Cluster& c, int host_id, const std::set<std::strin
 void HealingReserve::Rebuild(Cluster& c, std::map<std::string, std::string>* unhealable) {
   logging_ = false;
   scenarios_.clear();
+  unhealable_ = 0;
   hosts_.clear();
   reserve_hosts_.clear();
   undo_.clear();

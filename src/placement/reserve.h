@@ -62,6 +62,8 @@ class HealingReserve {
   const std::map<ScenarioKey, Scenario>& scenarios() const { return scenarios_; }
   const Scenario* Find(const ScenarioKey& failed) const;
   size_t TargetCount() const;
+  // (scenario, VM) pairs recorded unhealable: 0 while the guarantee is whole.
+  size_t UnhealableCount() const { return unhealable_; }
   // What a host's reserve should be, recomputed from the plan (tests compare it with the host's).
   HostReserve Expected(int host_id) const;
 
@@ -150,6 +152,7 @@ class HealingReserve {
   int k_ = 1;
   int next_seq_ = 0;
   std::map<ScenarioKey, Scenario> scenarios_;
+  size_t unhealable_ = 0;
   std::map<int, HostPlan> hosts_;
   std::set<int> reserve_hosts_;  // hosts with a non-empty reserve
   std::vector<UndoEntry> undo_;
