@@ -43,7 +43,7 @@ struct RedundancyGroup {
   VmSpec vm;
   std::vector<std::string> domains;
   bool protect = true;
-  std::vector<GroupMember> members;  // ACTs first
+  std::vector<GroupMember> members;  // ACTs first (until a switchover swaps roles)
   const GroupMember* FindMember(const std::string& vm) const;
 };
 
