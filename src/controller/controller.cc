@@ -1,14 +1,13 @@
 #include "controller/controller.h"
 
 #include <algorithm>
-#include <chrono>
 #include <cstdio>
 #include <set>
 
+#include "controller/group_record.h"
 #include "controller/host_config.h"
 #include "controller/views.h"
 #include "driver/proc_affinity.h"
-#include "placement/invariants.h"
 #include "placement/placement_json.h"
 #include "topology/fixtures.h"
 
@@ -17,8 +16,8 @@ namespace corepin {
 using nlohmann::json;
 
 std::string NoFit::Summary() const {
-  std::string out = "no host can take this VM";
-  if (rejections.empty()) return out + ": there are no hosts; add one with corepin host add";
+  std::string out = explanation.is_object() ? explanation.value("refusal", "") : "";
+  if (out.empty()) out = "no host can take this VM";
   for (const auto& r : rejections) out += "\n" + r.ToString();
   return out;
 }
@@ -48,7 +47,17 @@ void MergeActual(const json& actual, json* view) {
 
 }  // namespace
 
-Controller::Controller(StateStore* store, HypervisorFactory connect) : store_(store), connect_(std::move(connect)) {}
+// Why a placement failed: the refusal, and the full per-host rejections the searches kept.
+void NoFit::Fill(const GroupOutcome& o) {
+  explanation = ToJson(o.explanation);
+  rejections.clear();
+  for (const auto& s : o.explanation.searches)
+    for (const auto& r : s.examples) rejections.push_back(r);
+}
+
+Controller::Controller(StateStore* store, HypervisorFactory connect, ControllerOptions options)
+    : store_(store), connect_(std::move(connect)), options_(std::move(options)),
+      cluster_(ClusterOptions{.failures_tolerated = options_.failures_tolerated}) {}
 
 void Controller::Event(const std::string& kind, const std::string& subject, const std::string& message) {
   std::fprintf(stderr, "corepind: event %s %s: %s\n", kind.c_str(), subject.c_str(), message.c_str());
@@ -61,13 +70,28 @@ Result<ManagedHost*> Controller::FindHost(const std::string& name) {
   return it->second.get();
 }
 
-// Builds the in-memory host from its stored record; connects when it can.
+const PlacedVm* Controller::Placed(const std::string& vm) const {
+  const Cluster::VmLocation* loc = cluster_.FindVm(vm);
+  if (!loc) return nullptr;
+  const ClusterHost* h = cluster_.HostById(loc->host);
+  auto it = h->state.vms().find(vm);
+  return it == h->state.vms().end() ? nullptr : &it->second;
+}
+
+// A host that cannot be reached takes no new VMs and no healing targets until it answers again.
+void Controller::MarkReachable(ManagedHost& h, bool reachable) {
+  const ClusterHost* ch = cluster_.FindHost(h.name);
+  if (!ch || ch->schedulable == reachable) return;
+  if (auto s = cluster_.SetSchedulable(h.name, reachable); !s)
+    Event("reserve.degraded", h.name, "host " + std::string(reachable ? "back" : "unreachable") + ": " + s.error().message);
+}
+
+// Builds the host from its stored record into the cluster; connects when it can.
 Status Controller::LoadHost(const HostRecord& rec) {
   auto host = std::make_unique<ManagedHost>();
   host->name = rec.name;
   host->uri = rec.uri;
-  auto cfg_json = json::parse(rec.config_json, nullptr, false);
-  auto cfg = HostConfigFromJson(cfg_json);
+  auto cfg = HostConfigFromJson(json::parse(rec.config_json, nullptr, false));
   if (!cfg) return Internal("stored configuration of host " + rec.name + " is invalid: " + cfg.error().message);
   auto topo = ParseHostFixture(rec.topology_xml);
   if (!topo) return Internal("stored topology of host " + rec.name + " is invalid: " + topo.error().message);
@@ -76,17 +100,63 @@ Status Controller::LoadHost(const HostRecord& rec) {
   host->warnings = *warnings;
   host->config = HostConfigToJson(*cfg);
   host->labels = cfg->labels;
-  host->state = std::make_unique<HostState>(rec.name, *topo, cfg->partition);
+  host->vm_options = cfg->vm_options;
   host->local_qemu_run_dir = LocalQemuRunDir(rec.uri);
+  if (auto s = cluster_.AddHost(HostState(rec.name, *topo, cfg->partition), cfg->labels); !s) return s;
   auto hv = connect_(rec.uri);
   if (hv) host->hypervisor = std::move(*hv);
   else host->connect_error = hv.error().message;
+  ManagedHost& h = *host;
   hosts_[rec.name] = std::move(host);
+  if (!h.hypervisor) MarkReachable(h, false);
+  return Status::Ok();
+}
+
+// Rebuilds the cluster from the store: groups with their members, then standalone VMs (each a
+// group of one, outside the reserve), then the reserve plan. Collects what was interrupted.
+Status Controller::RestoreFromStore(std::vector<VmRecord>* interrupted_vms, std::vector<GroupRecord>* interrupted_groups) {
+  auto groups = store_->ListGroups();
+  if (!groups) return groups.error();
+  auto vms = store_->ListVms();
+  if (!vms) return vms.error();
+  std::map<std::string, const VmRecord*> by_name;
+  for (const auto& vm : *vms) by_name[vm.name] = &vm;
+  std::set<std::string> members;
+  for (const auto& rec : *groups) {
+    auto g = StoredGroupFromJson(json::parse(rec.config_json, nullptr, false));
+    if (!g) return Internal("stored group " + rec.name + " is unreadable: " + g.error().message);
+    std::map<std::string, Assignment> assignments;
+    for (const auto& m : g->members) {
+      members.insert(m.vm);
+      if (!by_name.count(m.vm)) return Internal("stored group " + rec.name + " names VM " + m.vm + ", which is not stored");
+      auto a = AssignmentFromJson(json::parse(by_name[m.vm]->assignment_json, nullptr, false));
+      if (!a) return Internal("stored VM " + m.vm + " is unreadable: " + a.error().message);
+      assignments[m.vm] = *a;
+    }
+    if (auto s = cluster_.RestoreGroup(g->ToRedundancyGroup(), assignments); !s)
+      return Internal("stored group " + rec.name + " does not fit back: " + s.error().message);
+    if (rec.state != kGroupRunning) interrupted_groups->push_back(rec);
+  }
+  for (const auto& vm : *vms) {
+    if (members.count(vm.name)) continue;
+    auto spec = VmSpecFromJson(json::parse(vm.spec_json, nullptr, false));
+    auto a = AssignmentFromJson(json::parse(vm.assignment_json, nullptr, false));
+    if (!spec || !a) return Internal("stored VM " + vm.name + " is unreadable: " + (!spec ? spec.error().message : a.error().message));
+    RedundancyGroup alone{vm.name, *spec, {}, /*protect=*/false, {{vm.name, Role::kAct, vm.host}}};
+    if (auto s = cluster_.RestoreGroup(alone, {{vm.name, *a}}); !s)
+      return Internal("stored VM " + vm.name + " does not fit back: " + s.error().message);
+    if (vm.state == kVmCreating || vm.state == kVmDeleting) interrupted_vms->push_back(vm);
+  }
+  if (auto s = cluster_.Replan(); !s) Event("reserve.degraded", "cluster", s.error().message);
+  if (auto s = cluster_.Check(); !s) return Internal("stored state is inconsistent: " + s.error().message);
   return Status::Ok();
 }
 
 Status Controller::Start() {
   std::lock_guard lock(mu_);
+  auto sw = OpenSwitchDriver(options_.switch_uri);
+  if (!sw) return sw.error();
+  switch_ = std::move(*sw);
   auto hosts = store_->ListHosts();
   if (!hosts) return hosts.error();
   for (const auto& rec : *hosts) {
@@ -94,37 +164,28 @@ Status Controller::Start() {
     ManagedHost& h = *hosts_[rec.name];
     if (!h.hypervisor) Event("host.unreachable", h.name, h.connect_error);
   }
-  auto vms = store_->ListVms();
-  if (!vms) return vms.error();
-  for (const auto& vm : *vms) {
-    auto spec = VmSpecFromJson(json::parse(vm.spec_json, nullptr, false));
-    auto a = AssignmentFromJson(json::parse(vm.assignment_json, nullptr, false));
-    if (!spec || !a) return Internal("stored VM " + vm.name + " is unreadable: " + (!spec ? spec.error().message : a.error().message));
-    auto host = FindHost(vm.host);
-    if (!host) return Internal("stored VM " + vm.name + " names unknown host " + vm.host);
-    if (auto s = (*host)->state->Apply(*spec, *a); !s)
-      return Internal("stored VM " + vm.name + " clashes with another VM's pCPUs: " + s.error().message);
-  }
-  for (const auto& [name, h] : hosts_)
-    if (auto s = CheckInvariants(*h->state); !s) return Internal("state of host " + name + " is inconsistent: " + s.error().message);
-  for (const auto& vm : *vms)
-    if (vm.state == kVmCreating || vm.state == kVmDeleting)
-      if (auto s = ResumeVm(vm); !s) Event("vm.resume-failed", vm.name, s.error().message);
+  std::vector<VmRecord> vms;
+  std::vector<GroupRecord> groups;
+  if (auto s = RestoreFromStore(&vms, &groups); !s) return s;
+  for (const auto& vm : vms)
+    if (auto s = ResumeVm(vm); !s) Event("vm.resume-failed", vm.name, s.error().message);
+  for (const auto& g : groups)
+    if (auto s = ResumeGroup(g); !s) Event("group.resume-failed", g.name, s.error().message);
   json report = ReconcileLocked();
-  std::fprintf(stderr, "corepind: started: %zu hosts, %zu VMs, %zu differences with the hypervisors\n", hosts_.size(),
-               vms->size(), report["differences"].size());
+  std::fprintf(stderr, "corepind: started: %zu hosts, %zu groups, %zu differences with the hypervisors and switch\n",
+               hosts_.size(), cluster_.groups().size(), report["differences"].size());
   return Status::Ok();
 }
 
-// Finishes an operation a crash interrupted. A create completes only if the domain runs with
-// exactly the stored pinning; otherwise it is undone. A delete is always completed.
+// Finishes a standalone VM's operation a crash interrupted. A create completes only if the
+// domain runs with exactly the stored pinning; otherwise it is undone. A delete is completed.
 Status Controller::ResumeVm(const VmRecord& vm) {
   ManagedHost& host = **FindHost(vm.host);
   if (!host.hypervisor) return Unavailable("host " + host.name + " is unreachable; VM " + vm.name + " stays " + vm.state);
   if (vm.state == kVmCreating) {
     std::vector<std::string> diffs;
     auto dom = host.hypervisor->GetDomain(vm.name);
-    if (dom && dom->active) ActualPinning(host, host.state->vms().at(vm.name), &diffs);
+    if (dom && dom->active) ActualPinning(host, *Placed(vm.name), &diffs);
     if (dom && dom->active && diffs.empty()) {
       VmRecord done = vm;
       done.state = std::string(kVmRunning);
@@ -135,13 +196,11 @@ Status Controller::ResumeVm(const VmRecord& vm) {
     // Destroy the domain only if it is this VM's (its corepin metadata says so), never a stranger's.
     json meta = dom ? json::parse(dom->metadata_json, nullptr, false) : json();
     bool ours = meta.is_object() && meta.value("vm", "") == vm.name;
-    RollBackCreate(host, vm.name, ours);
+    ForgetVms({vm.name}, vm.name, ours);
     Event("vm.create.rolled-back", vm.name, "interrupted create undone on " + host.name);
     return Status::Ok();
   }
-  if (auto s = host.hypervisor->DestroyAndUndefine(vm.name); !s) return s;
-  if (auto s = store_->DeleteVm(vm.name); !s) return s;
-  (void)host.state->Release(vm.name);
+  ForgetVms({vm.name}, vm.name, /*destroy_domains=*/true);
   Event("vm.deleted", vm.name, "interrupted delete completed on " + host.name);
   return Status::Ok();
 }
@@ -171,25 +230,36 @@ Result<json> Controller::AddHost(const json& req) {
   if (!warnings) return Invalid("host " + name + ": " + warnings.error().message);
   HostRecord rec{.name = name, .uri = uri, .config_json = HostConfigToJson(*cfg).dump(), .topology_xml = HostTopologyToXml(*topo)};
   if (auto s = store_->PutHost(rec); !s) return s.error();
-  if (auto s = LoadHost(rec); !s) return s.error();
+  if (auto s = LoadHost(rec); !s) {
+    (void)store_->DeleteHost(name);
+    return s.error();
+  }
   ManagedHost& host = *hosts_[name];
   Event("host.added", name, uri + ": " + std::to_string(topo->pcpus.size()) + " pCPUs, housekeeping " +
                                 cfg->partition.housekeeping.ToString() + ", allocatable " + cfg->partition.allocatable.ToString());
   // A host may already run corepin domains (re-added after a remove): say so.
   ReconcileLocked();
-  return HostView(host);
+  return HostView(host, StateOf(host));
 }
 
 Status Controller::RemoveHost(const std::string& name) {
   std::lock_guard lock(mu_);
   auto host = FindHost(name);
   if (!host) return host.error();
-  if (!(*host)->state->vms().empty()) {
+  const HostState& state = StateOf(**host);
+  if (!state.vms().empty()) {
     std::string vms;
-    for (const auto& [vm, p] : (*host)->state->vms()) vms += (vms.empty() ? "" : ", ") + vm;
+    for (const auto& [vm, p] : state.vms()) vms += (vms.empty() ? "" : ", ") + vm;
     return Conflict("host " + name + " still has VMs: " + vms + "; delete or move them first");
   }
-  if (auto s = store_->DeleteHost(name); !s) return s;
+  if (auto s = cluster_.RemoveHost(name); !s) return s;
+  if (auto s = store_->DeleteHost(name); !s) {
+    // Put it back in the cluster as it was: the store still has it.
+    auto rec = store_->GetHost(name);
+    hosts_.erase(name);
+    if (rec) (void)LoadHost(*rec);
+    return s;
+  }
   hosts_.erase(name);
   Event("host.removed", name, "");
   return Status::Ok();
@@ -198,7 +268,7 @@ Status Controller::RemoveHost(const std::string& name) {
 Result<json> Controller::ListHosts() {
   std::lock_guard lock(mu_);
   json out = json::array();
-  for (const auto& [name, h] : hosts_) out.push_back(HostSummaryView(*h));
+  for (const auto& [name, h] : hosts_) out.push_back(HostSummaryView(*h, StateOf(*h)));
   return out;
 }
 
@@ -206,7 +276,7 @@ Result<json> Controller::ShowHost(const std::string& name) {
   std::lock_guard lock(mu_);
   auto host = FindHost(name);
   if (!host) return host.error();
-  return HostView(**host);
+  return HostView(**host, StateOf(**host));
 }
 
 Result<json> Controller::CreateVm(const json& req, NoFit* no_fit) {
@@ -219,89 +289,99 @@ Result<json> Controller::CreateVm(const json& req, NoFit* no_fit) {
   }
   std::lock_guard lock(mu_);
   if (auto existing = store_->GetVm(spec->name); existing) return Conflict("VM " + spec->name + " already exists on host " + existing->host);
-  std::vector<ManagedHost*> candidates;
-  if (!wanted_host.empty()) {
-    auto h = FindHost(wanted_host);
-    if (!h) return h.error();
-    candidates.push_back(*h);
-  } else {
-    for (auto& [name, h] : hosts_) candidates.push_back(h.get());
-  }
-  // Among the hosts that fit, the one left with the fewest free pCPUs (best fit); by name on ties.
-  ManagedHost* chosen = nullptr;
-  std::optional<Assignment> assignment;
-  int chosen_left = 0;
-  no_fit->rejections.clear();
-  for (ManagedHost* h : candidates) {
-    if (!h->hypervisor) {
-      Rejection r;
-      r.host = h->name;
-      r.reasons.push_back("host is unreachable: " + h->connect_error);
-      no_fit->rejections.push_back(r);
-      continue;
-    }
-    FitResult fit = Fit(*h->state, *spec);
-    if (!fit.ok()) {
-      no_fit->rejections.push_back(fit.rejection);
-      continue;
-    }
-    int left = h->state->free().Minus(fit.assignment->exclusive).Minus(fit.assignment->reserved_siblings).Size();
-    if (!chosen || left < chosen_left) chosen = h, assignment = fit.assignment, chosen_left = left;
-  }
-  if (!chosen) return Unprocessable(no_fit->Summary());
-  no_fit->rejections.clear();
+  if (store_->GetGroup(spec->name)) return Conflict("name " + spec->name + " is a redundancy group's; VMs and groups share one namespace");
+  if (!wanted_host.empty())
+    if (auto h = FindHost(wanted_host); !h) return h.error();
 
-  // Intent: hold the pCPUs in memory and in the store before touching the hypervisor.
-  ManagedHost& host = *chosen;
-  if (auto s = host.state->Apply(*spec, *assignment); !s) return s.error();
-  const json spec_json = VmSpecToJson(*spec), assignment_json = AssignmentToJson(*assignment);
-  VmRecord rec{.name = spec->name, .host = host.name, .spec_json = spec_json.dump(), .assignment_json = assignment_json.dump(),
-               .state = std::string(kVmCreating)};
+  GroupOutcome placed = cluster_.PlaceGroup(GroupRequest{spec->name, *spec, {{spec->name, Role::kAct, wanted_host}}, {}, false});
+  if (!placed.ok()) {
+    no_fit->Fill(placed);
+    Error e = placed.status.error();
+    e.message = no_fit->Summary();
+    return e;
+  }
+  const Assignment& assignment = placed.placed[0].assignment;
+  ManagedHost& host = **FindHost(assignment.host);
+  // Intent: the pCPUs are held in the cluster; now in the store, before touching the hypervisor.
+  VmRecord rec{.name = spec->name, .host = host.name, .spec_json = VmSpecToJson(*spec).dump(),
+               .assignment_json = AssignmentToJson(assignment).dump(), .state = std::string(kVmCreating)};
   if (auto s = store_->InsertVm(rec); !s) {
-    (void)host.state->Release(spec->name);
+    (void)cluster_.DeleteGroup(spec->name);
     return s.error();
   }
-  const json metadata = {{"vm", spec->name}, {"host", host.name}, {"spec", spec_json}, {"assignment", assignment_json}};
-  Status started = host.hypervisor->DefineAndStart({*spec, *assignment, host.state->topology(), metadata.dump()});
-  if (!started) {
-    // The driver already removed whatever it created; a domain it found there is not ours.
-    RollBackCreate(host, spec->name, /*destroy_domain=*/false);
-    Event("vm.create.failed", spec->name, started.error().message);
-    return Unavailable("VM " + spec->name + " could not start on host " + host.name + ": " + started.error().message +
-                       "; nothing was kept (no domain, no pCPUs held)");
-  }
-  // Verify what the kernel enforces before calling it done.
-  std::vector<std::string> diffs;
-  json actual = ActualPinning(host, host.state->vms().at(spec->name), &diffs);
-  if (!diffs.empty()) {
-    std::string text;
-    for (const auto& d : diffs) text += "; " + d;
-    RollBackCreate(host, spec->name, /*destroy_domain=*/true);
-    Event("vm.create.failed", spec->name, "pinning not enforced" + text);
-    return Unavailable("VM " + spec->name + " started on host " + host.name + " but its pinning is not what was asked" + text +
-                       "; it was destroyed and nothing was kept");
+  if (auto s = StartMembers({{rec, ""}}); !s) {
+    ForgetVms({spec->name}, spec->name, /*destroy_domains=*/false);
+    Event("vm.create.failed", spec->name, s.error().message);
+    return Error{s.error().code, s.error().message + "; nothing was kept (no domain, no pCPUs held)"};
   }
   rec.state = std::string(kVmRunning);
   if (auto s = store_->UpdateVm(rec); !s) return s.error();
-  Event("vm.created", spec->name, "on " + host.name + ": vCPUs on " + assignment->VcpuPcpus().ToString() + ", emulator on " +
-                                      assignment->emulator.ToString());
-  json view = VmView(rec, host.state.get());
-  MergeActual(actual, &view);
+  Event("vm.created", spec->name, "on " + host.name + ": vCPUs on " + assignment.VcpuPcpus().ToString() + ", emulator on " +
+                                      assignment.emulator.ToString());
+  json view = VmView(rec, &StateOf(host));
+  std::vector<std::string> diffs;
+  MergeActual(ActualPinning(host, *Placed(spec->name), &diffs), &view);
+  view["explanation"] = ToJson(placed.explanation);
   return view;
 }
 
-void Controller::RollBackCreate(ManagedHost& host, const std::string& vm, bool destroy_domain) {
-  if (destroy_domain && host.hypervisor) {
-    if (auto s = host.hypervisor->DestroyAndUndefine(vm); !s) Event("vm.rollback-failed", vm, s.error().message);
+Status Controller::StartMembers(const std::vector<Member>& members) {
+  std::vector<std::pair<ManagedHost*, std::string>> started;
+  auto undo = [&] {
+    for (auto it = started.rbegin(); it != started.rend(); ++it)
+      if (auto s = it->first->hypervisor->DestroyAndUndefine(it->second); !s) Event("vm.rollback-failed", it->second, s.error().message);
+  };
+  for (const auto& m : members) {
+    ManagedHost& host = **FindHost(m.record.host);
+    const PlacedVm& placed = *Placed(m.record.name);
+    if (!host.hypervisor) {
+      undo();
+      return Unavailable("host " + host.name + " of VM " + m.record.name + " is unreachable: " + host.connect_error);
+    }
+    const json metadata = {{"vm", m.record.name}, {"host", host.name}, {"spec", json::parse(m.record.spec_json)},
+                           {"assignment", json::parse(m.record.assignment_json)}};
+    DomainRequest request{placed.spec, placed.assignment, StateOf(host).topology(), metadata.dump(), host.vm_options, m.role};
+    // The driver removes whatever it created when it fails; a domain it found there is not ours.
+    if (auto s = host.hypervisor->DefineAndStart(request); !s) {
+      undo();
+      return Unavailable("VM " + m.record.name + " could not start on host " + host.name + ": " + s.error().message);
+    }
+    started.push_back({&host, m.record.name});
+    // Verify what the kernel enforces before calling it done.
+    std::vector<std::string> diffs;
+    ActualPinning(host, placed, &diffs);
+    if (!diffs.empty()) {
+      std::string text;
+      for (const auto& d : diffs) text += "; " + d;
+      undo();
+      return Unavailable("VM " + m.record.name + " started on host " + host.name + " but its pinning is not what was asked" + text +
+                         "; it was destroyed");
+    }
   }
-  (void)store_->DeleteVm(vm);
-  (void)host.state->Release(vm);
+  return Status::Ok();
+}
+
+// Drops VMs from the store and the cluster (`cluster_group`: their group there, the VM's own
+// name for a standalone VM), destroying their domains when asked.
+void Controller::ForgetVms(const std::vector<std::string>& vms, const std::string& cluster_group, bool destroy_domains) {
+  for (const auto& vm : vms) {
+    const Cluster::VmLocation* loc = cluster_.FindVm(vm);
+    if (destroy_domains && loc) {
+      ManagedHost& host = **FindHost(cluster_.HostById(loc->host)->name);
+      if (host.hypervisor)
+        if (auto s = host.hypervisor->DestroyAndUndefine(vm); !s) Event("vm.rollback-failed", vm, s.error().message);
+    }
+    (void)store_->DeleteVm(vm);
+  }
+  (void)cluster_.DeleteGroup(cluster_group);
 }
 
 Status Controller::DeleteVm(const std::string& name) {
   std::lock_guard lock(mu_);
   auto rec = store_->GetVm(name);
   if (!rec) return NotFound("VM " + name + " does not exist; list VMs with corepin vm list");
+  if (const Cluster::VmLocation* loc = cluster_.FindVm(name); loc && loc->group != name)
+    return Conflict("VM " + name + " is a member of group " + loc->group + "; delete the group (corepin group delete " + loc->group + ")");
   ManagedHost& host = **FindHost(rec->host);
   if (!host.hypervisor)
     return Unavailable("host " + host.name + " of VM " + name + " is unreachable (" + host.connect_error + "); nothing was changed");
@@ -312,8 +392,7 @@ Status Controller::DeleteVm(const std::string& name) {
     (void)store_->UpdateVm(*rec);  // back to what it was: the VM still exists
     return Unavailable("VM " + name + " could not be removed from host " + host.name + ": " + s.error().message);
   }
-  if (auto s = store_->DeleteVm(name); !s) return s;
-  (void)host.state->Release(name);
+  ForgetVms({name}, name, /*destroy_domains=*/false);
   Event("vm.deleted", name, "from " + host.name);
   return Status::Ok();
 }
@@ -323,7 +402,14 @@ Result<json> Controller::ListVms() {
   auto vms = store_->ListVms();
   if (!vms) return vms.error();
   json out = json::array();
-  for (const auto& vm : *vms) out.push_back(VmSummaryView(vm));
+  for (const auto& vm : *vms) {
+    json v = VmSummaryView(vm);
+    if (const Cluster::VmLocation* loc = cluster_.FindVm(vm.name); loc && loc->group != vm.name) {
+      v["group"] = loc->group;
+      if (const auto* m = cluster_.FindGroup(loc->group)->FindMember(vm.name)) v["role"] = ToString(m->role);
+    }
+    out.push_back(v);
+  }
   return out;
 }
 
@@ -333,12 +419,15 @@ Result<json> Controller::ShowVm(const std::string& name) {
   if (!rec) return NotFound("VM " + name + " does not exist; list VMs with corepin vm list");
   auto host = FindHost(rec->host);
   if (!host) return host.error();
-  json view = VmView(*rec, (*host)->state.get());
-  auto placed = (*host)->state->vms().find(name);
-  if (placed != (*host)->state->vms().end()) {
+  json view = VmView(*rec, &StateOf(**host));
+  if (const PlacedVm* placed = Placed(name)) {
     std::vector<std::string> diffs;
-    MergeActual(ActualPinning(**host, placed->second, &diffs), &view);
+    MergeActual(ActualPinning(**host, *placed, &diffs), &view);
     view["differences"] = diffs;
+  }
+  if (const Cluster::VmLocation* loc = cluster_.FindVm(name); loc && loc->group != name) {
+    view["group"] = loc->group;
+    if (const auto* m = cluster_.FindGroup(loc->group)->FindMember(name)) view["role"] = ToString(m->role);
   }
   return view;
 }
@@ -403,8 +492,11 @@ json Controller::ReconcileLocked() {
     if (!h->hypervisor) {
       // Try again: the host may be back.
       auto hv = connect_(h->uri);
-      if (hv) h->hypervisor = std::move(*hv), h->connect_error.clear();
-      else {
+      if (hv) {
+        h->hypervisor = std::move(*hv);
+        h->connect_error.clear();
+        MarkReachable(*h, true);
+      } else {
         h->connect_error = hv.error().message;
         note(name, "", "host-unreachable", "host " + name + " is unreachable: " + h->connect_error);
         continue;
@@ -416,11 +508,12 @@ json Controller::ReconcileLocked() {
       note(name, "", "host-unreachable", "host " + name + ": cannot list domains: " + domains.error().message);
       continue;
     }
+    const HostState& state = StateOf(*h);
     std::set<std::string> seen;
     for (const auto& d : *domains) {
       seen.insert(d.name);
-      auto placed = h->state->vms().find(d.name);
-      if (placed == h->state->vms().end()) {
+      auto placed = state.vms().find(d.name);
+      if (placed == state.vms().end()) {
         note(name, d.name, "unknown-domain", "domain " + d.name + " on host " + name + " carries corepin metadata but is not in the store");
         continue;
       }
@@ -428,8 +521,19 @@ json Controller::ReconcileLocked() {
       ActualPinning(*h, placed->second, &vm_diffs);
       for (const auto& msg : vm_diffs) note(name, d.name, "pinning", "VM " + d.name + " on " + name + ": " + msg);
     }
-    for (const auto& [vm, placed] : h->state->vms())
+    for (const auto& [vm, placed] : state.vms())
       if (!seen.count(vm)) note(name, vm, "missing", "VM " + vm + " is in the store but host " + name + " has no such domain");
+  }
+  // The switch: service ports as the store says, ports changed by hand put back.
+  if (switch_ && switch_->managed()) {
+    auto desired = DesiredPorts();
+    auto report = desired ? switch_->Reconcile(*desired) : Result<SwitchReport>(desired.error());
+    if (!report) {
+      note("", "", "switch", "switch " + switch_->uri() + ": " + report.error().message);
+    } else {
+      for (const auto& c : report->changed)
+        note("", c.after.port, c.by_hand ? "switch-port-by-hand" : "switch-port", "switch port " + c.Describe() + (c.by_hand ? " (changed by hand; put back)" : ""));
+    }
   }
   return {{"checked_hosts", checked}, {"differences", diffs}};
 }

@@ -1,17 +1,19 @@
-// Controller: corepind's brain. It owns the placement model of every host, the state store
-// and one hypervisor connection per host, and runs each operation intent-first:
+// Controller: corepind's brain. It owns the placement model of every host (a Cluster: hosts,
+// VMs, redundancy groups, the healing reserve), the state store, one hypervisor connection per
+// host and the switch driver, and runs each operation intent-first:
 //
 //   1. check the request (4xx and nothing changed when it is wrong)
-//   2. fit, then store the intent (VM state "creating", with its exact assignment)
-//   3. act on the hypervisor (define + start with the pinning)
+//   2. place (Cluster), then store the intent ("creating", with exact assignments)
+//   3. act: define + start each domain with its pinning; program the switch
 //   4. verify (pinning read back) and store the outcome ("running"); or undo 3 and 2
 //
-// Start() resumes what a crash interrupted (a VM left "creating" or "deleting") and compares the
-// store with what each hypervisor reports (Reconcile). Every method is thread-safe; operations
-// run one at a time.
+// A standalone VM is, inside the Cluster, a group of one ACT named after the VM that opted out
+// of the healing reserve; VM and group names therefore share one namespace.
 //
-// Views (host, VM, reconcile report) are returned as JSON, the shape the REST API serves; they are
-// documented in docs/api.md.
+// Start() resumes what a crash interrupted and compares the store with what each hypervisor
+// and the switch report (Reconcile). Every method is thread-safe; operations run one at a time.
+//
+// Views are returned as JSON, the shape the REST API serves (docs/api.md).
 #pragma once
 
 #include <functional>
@@ -23,63 +25,105 @@
 #include <vector>
 
 #include "common/status.h"
-#include "driver/hypervisor.h"
-#include "placement/fit.h"
-#include "placement/host_state.h"
 #include "controller/managed_host.h"
+#include "driver/hypervisor.h"
+#include "driver/switch/switch_driver.h"
+#include "placement/cluster.h"
+#include "placement/fit.h"
 #include "store/state_store.h"
 
 namespace corepin {
 
 using HypervisorFactory = std::function<Result<std::unique_ptr<Hypervisor>>(const std::string& uri)>;
 
-// A VM create that found no host: why, for each host considered.
+struct ControllerOptions {
+  int failures_tolerated = 1;       // k of the healing reserve
+  std::string switch_uri = "none";  // switch_driver.h: ovsdb:unix:PATH, ovsdb:tcp:HOST:PORT, none
+};
+
+// A placement that found no host: why, per host and NUMA node, and the full explanation.
 struct NoFit {
   std::vector<Rejection> rejections;
+  nlohmann::json explanation;
+  void Fill(const GroupOutcome& outcome);  // from a refused placement
   std::string Summary() const;
 };
 
 class Controller {
  public:
-  Controller(StateStore* store, HypervisorFactory connect);
+  Controller(StateStore* store, HypervisorFactory connect, ControllerOptions options = {});
 
-  // Loads hosts and VMs from the store, connects to each host (an unreachable host is kept,
-  // marked disconnected), rebuilds placement state, finishes interrupted operations, reconciles.
+  // Loads hosts, groups and VMs from the store, connects to each host (an unreachable host is
+  // kept, marked disconnected and unschedulable), rebuilds placement and the reserve plan,
+  // finishes interrupted operations, reconciles. Fails if the switch URI is malformed or the
+  // stored state breaks an invariant.
   Status Start();
 
-  // Hosts. `request`: {"name","uri","housekeeping","allocatable"?,"physnets"?,"labels"?,
-  // "reserved_memory_mib_per_node"?,"group_member_limit"?}.
+  // Hosts. `request`: {"name","uri","housekeeping", ...host_config.h}.
   Result<nlohmann::json> AddHost(const nlohmann::json& request);
   Status RemoveHost(const std::string& name);
   Result<nlohmann::json> ListHosts();
-  Result<nlohmann::json> ShowHost(const std::string& name);  // with the core map
+  Result<nlohmann::json> ShowHost(const std::string& name);  // with the core map and reserve
 
-  // VMs. `request` is a VM spec (placement_json.h) plus an optional "host".
+  // Standalone VMs. `request` is a VM spec (placement_json.h) plus an optional "host".
   // On no fit: error kUnprocessable, and *no_fit says why per host and node.
+  // The view returned carries "explanation" (how the host was chosen).
   Result<nlohmann::json> CreateVm(const nlohmann::json& request, NoFit* no_fit);
   Status DeleteVm(const std::string& name);
   Result<nlohmann::json> ListVms();
   Result<nlohmann::json> ShowVm(const std::string& name);  // intended and actual pinning
 
-  // Compares every host's domains with the store; records each difference as an event.
+  // Redundancy groups (cluster_json.h request, plus optional "service":
+  // {"vlan": 100, "parking_vlan": 4094, "interface": "svc"}).
+  Result<nlohmann::json> CreateGroup(const nlohmann::json& request, NoFit* no_fit);
+  Status DeleteGroup(const std::string& name);
+  Result<nlohmann::json> ListGroups();
+  Result<nlohmann::json> ShowGroup(const std::string& name);
+  // Planned role change: {"to": SBY VM (default: the first SBY), "from": ACT VM (needed when
+  // the group has several ACTs)}. The switch moves the service in one transaction.
+  Result<nlohmann::json> Switchover(const std::string& group, const nlohmann::json& request);
+
+  // What happens if these hosts fail: each affected VM's target host and pCPUs, and losses.
+  Result<nlohmann::json> WhatIf(const std::vector<std::string>& failed_hosts);
+  // The healing reserve per host, and k.
+  Result<nlohmann::json> Reserve();
+
+  // Compares every host's domains and the switch with the store; records each difference as
+  // an event; puts switch ports changed by hand back.
   Result<nlohmann::json> Reconcile();
   Result<nlohmann::json> Events(int64_t after_id, int limit);
 
  private:
+  struct Member {  // a placed VM to start: its record and role
+    VmRecord record;
+    std::string role;  // "ACT", "SBY" or ""
+  };
   Result<ManagedHost*> FindHost(const std::string& name);
+  const HostState& StateOf(const ManagedHost& h) const { return cluster_.FindHost(h.name)->state; }
+  const PlacedVm* Placed(const std::string& vm) const;
   Status LoadHost(const HostRecord& record);
+  void MarkReachable(ManagedHost& host, bool reachable);
+  Status RestoreFromStore(std::vector<VmRecord>* interrupted_vms, std::vector<GroupRecord>* interrupted_groups);
   Status ResumeVm(const VmRecord& vm);
+  Status ResumeGroup(const GroupRecord& group);
+  // Starts the domains of placed VMs one by one, each verified; on a failure destroys the ones
+  // it started and returns the error (the caller undoes placement and records).
+  Status StartMembers(const std::vector<Member>& members);
+  void ForgetVms(const std::vector<std::string>& vms, const std::string& cluster_group, bool destroy_domains);
   // Reads back where the VM's threads may run (libvirt, and /proc when the host is local)
   // and compares with its assignment; differences are returned as text, empty when none.
   nlohmann::json ActualPinning(ManagedHost& host, const PlacedVm& vm, std::vector<std::string>* differences);
-  // Forgets a VM whose create failed: store record, held pCPUs, and its domain if asked.
-  void RollBackCreate(ManagedHost& host, const std::string& vm, bool destroy_domain);
+  // Desired switch ports of every running group with a service, from the store.
+  Result<std::vector<PortState>> DesiredPorts(const std::string& only_group = "");
   nlohmann::json ReconcileLocked();
   void Event(const std::string& kind, const std::string& subject, const std::string& message);
 
   std::mutex mu_;
   StateStore* store_;
   HypervisorFactory connect_;
+  ControllerOptions options_;
+  Cluster cluster_;
+  std::unique_ptr<SwitchDriver> switch_;
   std::map<std::string, std::unique_ptr<ManagedHost>> hosts_;
 };
 

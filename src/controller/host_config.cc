@@ -8,11 +8,13 @@ using nlohmann::json;
 
 Result<HostConfig> HostConfigFromJson(const json& j) {
   static const std::set<std::string> kFields = {"housekeeping", "allocatable", "physnets", "labels",
-                                                "reserved_memory_mib_per_node", "group_member_limit"};
+                                                "reserved_memory_mib_per_node", "group_member_limit", "bridge",
+                                                "disable_offload", "domain_type"};
   if (!j.is_object()) return Invalid("host configuration must be a JSON object");
   for (const auto& [k, v] : j.items())
     if (!kFields.count(k))
-      return Invalid("unknown field \"" + k + "\"; host fields are name, uri, housekeeping, allocatable, physnets, labels, reserved_memory_mib_per_node, group_member_limit");
+      return Invalid("unknown field \"" + k + "\"; host fields are name, uri, housekeeping, allocatable, physnets, labels, "
+                     "reserved_memory_mib_per_node, group_member_limit, bridge, disable_offload, domain_type");
   HostConfig c;
   if (!j.contains("housekeeping")) return Invalid("housekeeping: missing; name the pCPUs kept for the host OS, e.g. \"0\" or \"0,64\"");
   for (auto [key, set] : {std::pair{"housekeeping", &c.partition.housekeeping}, {"allocatable", &c.partition.allocatable}}) {
@@ -48,6 +50,20 @@ Result<HostConfig> HostConfigFromJson(const json& j) {
     if (!j["group_member_limit"].is_number_integer()) return Invalid("group_member_limit: must be an integer 1..64");
     c.partition.group_member_limit = j["group_member_limit"].get<int>();
   }
+  if (j.contains("bridge")) {
+    if (!j["bridge"].is_string()) return Invalid("bridge: must be the name of the host's Open vSwitch bridge for VM interfaces");
+    c.vm_options.bridge = j["bridge"].get<std::string>();
+  }
+  if (j.contains("disable_offload")) {
+    if (!j["disable_offload"].is_boolean()) return Invalid("disable_offload: must be true or false");
+    c.vm_options.disable_offload = j["disable_offload"].get<bool>();
+  }
+  if (j.contains("domain_type")) {
+    if (!j["domain_type"].is_string()) return Invalid("domain_type: must be \"\", \"kvm\" or \"qemu\"");
+    c.vm_options.domain_type = j["domain_type"].get<std::string>();
+    if (c.vm_options.domain_type != "" && c.vm_options.domain_type != "kvm" && c.vm_options.domain_type != "qemu")
+      return Invalid("domain_type: \"" + c.vm_options.domain_type + "\" is not \"\" (kvm when the host has it), \"kvm\" or \"qemu\"");
+  }
   return c;
 }
 
@@ -59,7 +75,10 @@ json HostConfigToJson(const HostConfig& c) {
           {"physnets", physnets},
           {"labels", c.labels},
           {"reserved_memory_mib_per_node", c.partition.reserved_memory_mib_per_node},
-          {"group_member_limit", c.partition.group_member_limit}};
+          {"group_member_limit", c.partition.group_member_limit},
+          {"bridge", c.vm_options.bridge},
+          {"disable_offload", c.vm_options.disable_offload},
+          {"domain_type", c.vm_options.domain_type}};
 }
 
 }  // namespace corepin

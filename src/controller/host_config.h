@@ -1,7 +1,9 @@
 // Host configuration as the API takes it and the store keeps it:
 //   {"housekeeping": "0,64", "allocatable": "1-63,65-127" (default: the rest),
 //    "physnets": {"datanet": ["ens1f0"]}, "labels": {"rack": "r1"},
-//    "reserved_memory_mib_per_node": 512, "group_member_limit": 8}
+//    "reserved_memory_mib_per_node": 512, "group_member_limit": 8,
+//    "bridge": "br-vms", "disable_offload": false, "domain_type": "" | "kvm" | "qemu"}
+// bridge, disable_offload and domain_type say how VMs are built on this host (DomainHostOptions).
 #pragma once
 
 #include <map>
@@ -9,6 +11,7 @@
 #include <string>
 
 #include "common/status.h"
+#include "driver/domain_xml.h"
 #include "topology/partition.h"
 
 namespace corepin {
@@ -16,6 +19,7 @@ namespace corepin {
 struct HostConfig {
   CpuPartition partition;
   std::map<std::string, std::string> labels;
+  DomainHostOptions vm_options;  // bridge for VM interfaces, offloads, domain type
 };
 
 // Strict: unknown fields and wrong types are refused, naming the field.

@@ -1,15 +1,15 @@
-// ManagedHost: what the controller keeps per host: its placement state, its hypervisor
-// connection (absent while unreachable), and its configuration as stored.
+// ManagedHost: what the controller keeps per host besides its placement state (which lives in
+// the Cluster): its hypervisor connection (absent while unreachable) and its configuration.
 #pragma once
 
+#include <map>
 #include <memory>
 #include <nlohmann/json.hpp>
-#include <optional>
 #include <string>
 #include <vector>
 
+#include "driver/domain_xml.h"
 #include "driver/hypervisor.h"
-#include "placement/host_state.h"
 
 namespace corepin {
 
@@ -18,7 +18,7 @@ struct ManagedHost {
   std::string uri;
   nlohmann::json config;                  // as stored (host_config.h), allocatable resolved
   std::map<std::string, std::string> labels;
-  std::unique_ptr<HostState> state;       // placement model; kept even while disconnected
+  DomainHostOptions vm_options;           // how VMs are built here (bridge, offloads, domain type)
   std::unique_ptr<Hypervisor> hypervisor; // null while the host is unreachable
   std::string connect_error;              // why it is unreachable
   std::vector<std::string> warnings;      // from the partition check
@@ -27,7 +27,7 @@ struct ManagedHost {
   std::string local_qemu_run_dir;
 };
 
-// "/run/libvirt/qemu" for qemu:///system, "/proc/PID/root/run/libvirt/qemu" for a lab host
+// "/run/libvirt/qemu" for qemu:///system, "/proc/PID/root/run/libvirt/qemu" for a host
 // reached through qemu+unix:///system?socket=/proc/PID/root/run/libvirt/libvirt-sock; empty
 // for anything remote.
 std::string LocalQemuRunDir(const std::string& uri);

@@ -25,8 +25,7 @@ const char* UseName(PcpuUse::Kind k) {
 
 }  // namespace
 
-json HostSummaryView(const ManagedHost& h) {
-  const HostState& s = *h.state;
+json HostSummaryView(const ManagedHost& h, const HostState& s) {
   return {{"name", h.name},
           {"uri", h.uri},
           {"connected", h.hypervisor != nullptr},
@@ -36,11 +35,11 @@ json HostSummaryView(const ManagedHost& h) {
           {"free", s.free().Size()},
           {"vms", s.vms().size()},
           {"nodes", s.topology().nodes.size()},
+          {"reserve", s.reserve().pcpus.Size()},
           {"labels", h.labels}};
 }
 
-json HostView(const ManagedHost& h) {
-  const HostState& s = *h.state;
+json HostView(const ManagedHost& h, const HostState& s) {
   const HostTopology& t = s.topology();
   json v = h.config;
   v["name"] = h.name;
@@ -68,7 +67,9 @@ json HostView(const ManagedHost& h) {
     json pcpus = json::array();
     for (int p : c->pcpus.ToVector()) {
       PcpuUse u = s.Use(p);
-      pcpus.push_back({{"id", p}, {"use", UseName(u.kind)}, {"owner", u.owner}, {"detail", u.detail}});
+      std::string use = UseName(u.kind);
+      if (u.kind == PcpuUse::Kind::kFree && s.reserve().pcpus.Contains(p)) use = "reserve";
+      pcpus.push_back({{"id", p}, {"use", use}, {"owner", u.owner}, {"detail", u.detail}});
     }
     core_map.push_back({{"socket", c->socket}, {"node", c->node}, {"core", t.FindPcpu(c->pcpus.First())->core}, {"pcpus", pcpus}});
   }
@@ -79,7 +80,17 @@ json HostView(const ManagedHost& h) {
   json groups = json::array();
   for (const auto& [name, g] : s.groups()) groups.push_back({{"name", name}, {"pcpu", g.pcpu}, {"node", g.node}, {"members", g.members}});
   v["groups"] = groups;
+  v["reserve"] = {{"pcpus", s.reserve().pcpus.ToString()}};
   return v;
+}
+
+json GroupView(const StoredGroup& g, const std::string& state) {
+  json members = json::array();
+  for (const auto& m : g.members) members.push_back({{"vm", m.vm}, {"role", ToString(m.role)}, {"host", m.host}});
+  json service = nullptr;
+  if (g.service) service = {{"vlan", g.service->vlan}, {"parking_vlan", g.service->parking_vlan}, {"interface", g.service->interface}};
+  return {{"name", g.request.name}, {"state", state}, {"members", members}, {"domains", g.request.domains},
+          {"protect", g.request.protect}, {"service", service}, {"vm", VmSpecToJson(g.request.vm)}};
 }
 
 json VmView(const VmRecord& r, const HostState* state) {
