@@ -1,0 +1,200 @@
+// Redundancy groups through the controller: fixture hosts (simulated 128-pCPU hosts) with rack
+// labels, a real SQLite store, and for the service network a real ovsdb-server.
+#include <gtest/gtest.h>
+
+#include <cstdlib>
+#include <filesystem>
+
+#include "controller/controller.h"
+#include "driver/domain_xml.h"
+#include "driver/switch/testing/ovsdb_server.h"
+#include "store/sqlite_store.h"
+
+namespace corepin {
+namespace {
+
+using nlohmann::json;
+
+class GroupsTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    char tmpl[] = "/tmp/corepin-groups-XXXXXX";
+    dir_ = mkdtemp(tmpl);
+    setenv("COREPIN_FIXTURE_STATE_DIR", (dir_ + "/fixture-hosts").c_str(), 1);
+  }
+  void TearDown() override {
+    controller_.reset();
+    store_.reset();
+    std::filesystem::remove_all(dir_);
+  }
+  void Open(const std::string& switch_uri = "none") {
+    controller_.reset();
+    store_.reset();
+    store_ = std::move(*OpenSqliteStore(dir_ + "/state.db"));
+    controller_ = std::make_unique<Controller>(store_.get(), ConnectHypervisor, ControllerOptions{1, switch_uri});
+    Status s = controller_->Start();
+    ASSERT_TRUE(s.ok()) << s.error().message;
+  }
+  // h1..hn, host i in rack r((i-1) % 3 + 1), all with VM interfaces on bridge br-int.
+  void AddHosts(int n) {
+    for (int i = 1; i <= n; ++i) {
+      std::string name = "h" + std::to_string(i);
+      auto r = controller_->AddHost({{"name", name}, {"uri", "fixture:2s32c-smt2#" + name}, {"housekeeping", "0,64"},
+                                     {"labels", {{"rack", "r" + std::to_string((i - 1) % 3 + 1)}}}, {"bridge", "br-int"}});
+      ASSERT_TRUE(r.ok()) << r.error().message;
+    }
+  }
+  Result<json> CreatePair(const std::string& extra = "") {
+    NoFit no_fit;
+    return controller_->CreateGroup(
+        json::parse(R"({"name":"fw","members":[{"name":"fw-a","role":"act"},{"name":"fw-b","role":"sby"}],"domains":["rack"],)"
+                    R"("vm":{"vcpus":4,"smt":"isolate","memory_mib":4096,"interfaces":[{"name":"svc"}]})" + extra + "}"),
+        &no_fit);
+  }
+  std::string HostOf(const json& group, const std::string& vm) {
+    for (const auto& m : group["members"])
+      if (m["vm"] == vm) return m["host"];
+    return "";
+  }
+  std::string dir_;
+  std::unique_ptr<StateStore> store_;
+  std::unique_ptr<Controller> controller_;
+};
+
+TEST_F(GroupsTest, PairOnTwoRacksWithReserveWhatIfAndRestart) {
+  Open();
+  AddHosts(4);
+  auto g = CreatePair();
+  ASSERT_TRUE(g.ok()) << g.error().message;
+  EXPECT_EQ((*g)["state"], "running");
+  const std::string ha = HostOf(*g, "fw-a"), hb = HostOf(*g, "fw-b");
+  auto hosts = *controller_->ListHosts();
+  std::map<std::string, std::string> rack;
+  for (const auto& h : hosts) rack[h["name"]] = h["labels"]["rack"];
+  EXPECT_NE(rack[ha], rack[hb]) << "members share a rack";
+  EXPECT_FALSE((*g)["placement"]["explanation"]["searches"].empty());
+  // Both members run on their hosts, with the group's spec.
+  EXPECT_EQ((*controller_->ShowVm("fw-a"))["pinning_verified"], true);
+  EXPECT_EQ((*controller_->ShowVm("fw-b"))["role"], "sby");
+  // The reserve holds exact pCPUs, and what-if of the ACT's host moves it there.
+  auto shown = controller_->ShowGroup("fw");
+  EXPECT_EQ((*shown)["heals"].size(), 2u) << shown->dump(2);
+  auto w = controller_->WhatIf({ha});
+  ASSERT_TRUE(w.ok()) << w.error().message;
+  ASSERT_EQ((*w)["moves"].size(), 1u) << w->dump(2);
+  EXPECT_EQ((*w)["moves"][0]["vm"], "fw-a");
+  EXPECT_NE((*w)["moves"][0]["to"], hb);
+  EXPECT_EQ((*w)["moves"][0]["assignment"]["vcpu_pcpus"].size(), 4u);
+  EXPECT_TRUE((*w)["lost"].empty());
+  EXPECT_EQ(controller_->WhatIf({"nope"}).error().code, ErrorCode::kNotFound);
+  json reserve = *controller_->Reserve();
+
+  Open();  // restart: the group, its roles and the reserve plan come back
+  auto again = controller_->ShowGroup("fw");
+  ASSERT_TRUE(again.ok());
+  EXPECT_EQ((*again)["members"], (*shown)["members"]);
+  EXPECT_EQ((*controller_->Reconcile())["differences"].size(), 0u);
+  EXPECT_EQ((*controller_->WhatIf({ha}))["moves"].size(), 1u);
+
+  ASSERT_TRUE(controller_->DeleteGroup("fw").ok());
+  EXPECT_TRUE(controller_->ListVms()->empty());
+  EXPECT_TRUE(controller_->ListGroups()->empty());
+  const json hosts_after = *controller_->ListHosts();
+  for (const auto& h : hosts_after) EXPECT_EQ(h["reserve"], 0) << h.dump();
+}
+
+TEST_F(GroupsTest, RefusalsChangeNothing) {
+  Open();
+  AddHosts(3);
+  NoFit no_fit;
+  ASSERT_TRUE(controller_->CreateVm(json::parse(R"({"name":"solo","vcpus":2,"memory_mib":1024})"), &no_fit).ok());
+  struct Case { std::string request; ErrorCode code; std::string expect; };
+  for (const auto& c : std::vector<Case>{
+           {R"({"name":"g1","act":1,"sby":1,"domains":["power"],"vm":{"vcpus":2,"memory_mib":1024}})", ErrorCode::kUnprocessable, "power"},
+           {R"({"name":"solo","act":1,"sby":1,"vm":{"vcpus":2,"memory_mib":1024}})", ErrorCode::kConflict, "share one namespace"},
+           {R"({"name":"g2","members":[{"name":"solo","role":"act"},{"name":"x","role":"sby"}],"vm":{"vcpus":2,"memory_mib":1024}})", ErrorCode::kConflict, "VM solo already exists"},
+           {R"({"name":"g3","act":1,"sby":1,"vm":{"vcpus":200,"memory_mib":1024}})", ErrorCode::kUnprocessable, "no host"},
+           {R"({"name":"g4","act":1,"sby":1,"vm":{"vcpus":2,"memory_mib":1024},"service":{"vlan":100}})", ErrorCode::kInvalid, "no interfaces"},
+           {R"({"name":"g5","act":1,"sby":1,"vm":{"vcpus":2,"memory_mib":1024,"interfaces":[{"name":"svc"}]},"service":{"vlan":5000}})", ErrorCode::kInvalid, "out of range"},
+           {R"({"name":"g6","members":[{"name":"a","role":"act","host":"h9"},{"name":"b","role":"sby"}],"vm":{"vcpus":2,"memory_mib":1024}})", ErrorCode::kNotFound, "h9"},
+       }) {
+    NoFit nf;
+    auto r = controller_->CreateGroup(json::parse(c.request), &nf);
+    ASSERT_FALSE(r.ok()) << c.request;
+    EXPECT_EQ(r.error().code, c.code) << c.request << ": " << r.error().message;
+    EXPECT_NE(r.error().message.find(c.expect), std::string::npos) << r.error().message;
+  }
+  EXPECT_TRUE(controller_->ListGroups()->empty());
+  EXPECT_EQ(controller_->ListVms()->size(), 1u);
+  EXPECT_EQ(controller_->Switchover("nope", json::object()).error().code, ErrorCode::kNotFound);
+  EXPECT_EQ(controller_->DeleteVm("nope").error().code, ErrorCode::kNotFound);
+}
+
+TEST_F(GroupsTest, InterruptedCreateIsUndoneOnStart) {
+  Open();
+  AddHosts(3);
+  ASSERT_TRUE(CreatePair().ok());
+  // As if corepind died after storing the intent but before the members started: the group
+  // is "creating" and one member's domain is missing.
+  auto rec = store_->GetGroup("fw");
+  rec->state = "creating";
+  ASSERT_TRUE(store_->UpdateGroup(*rec).ok());
+  auto hv = ConnectHypervisor("fixture:2s32c-smt2#" + (*store_->GetVm("fw-b")).host);
+  ASSERT_TRUE((*hv)->DestroyAndUndefine("fw-b").ok());
+  Open();
+  EXPECT_EQ(store_->GetGroup("fw").error().code, ErrorCode::kNotFound);
+  EXPECT_TRUE(controller_->ListVms()->empty());
+  const json hosts = *controller_->ListHosts();
+  for (const auto& h : hosts) {
+    EXPECT_EQ(h["vms"], 0);
+    EXPECT_EQ(h["reserve"], 0);
+  }
+}
+
+// The service VLAN follows the ACT in a real OVSDB: tags on place, a switchover in one
+// transaction, a tag changed by hand put back by reconcile, and a switch that is down refusing
+// the switchover with nothing changed.
+TEST_F(GroupsTest, ServiceVlanFollowsTheActInOvsdb) {
+  auto ovsdb = testing::TestOvsdbServer::Start();
+  ASSERT_TRUE(ovsdb.ok()) << ovsdb.error().message;
+  auto& db = **ovsdb;
+  const std::string pa = PortName("fw-a", "svc"), pb = PortName("fw-b", "svc");
+  ASSERT_TRUE(db.Vsctl({"add-br", "br-int", "--", "set", "bridge", "br-int", "datapath_type=netdev"}).ok());
+  for (const auto& p : {pa, pb}) ASSERT_TRUE(db.Vsctl({"add-port", "br-int", p}).ok());
+  Open(db.unix_uri());
+  AddHosts(3);
+  auto g = CreatePair(R"(,"service":{"vlan":100})");
+  ASSERT_TRUE(g.ok()) << g.error().message;
+  auto tag = [&](const std::string& port) { return *db.Vsctl({"get", "port", port, "tag"}); };
+  EXPECT_EQ(tag(pa), "100\n");
+  EXPECT_EQ(tag(pb), "4094\n");
+
+  auto s = controller_->Switchover("fw", json::object());
+  ASSERT_TRUE(s.ok()) << s.error().message;
+  EXPECT_EQ(tag(pa), "4094\n");
+  EXPECT_EQ(tag(pb), "100\n");
+  EXPECT_EQ((*controller_->ShowVm("fw-b"))["role"], "act");
+
+  // By hand: the ACT's port moved to VLAN 7. Reconcile says so and puts it back.
+  ASSERT_TRUE(db.Vsctl({"set", "port", pb, "tag=7"}).ok());
+  auto r = controller_->Reconcile();
+  bool reported = false;
+  for (const auto& d : (*r)["differences"]) reported |= d["kind"] == "switch-port-by-hand" && d["vm"] == pb;
+  EXPECT_TRUE(reported) << r->dump(2);
+  EXPECT_EQ(tag(pb), "100\n");
+
+  // The switch down: the switchover is refused and nothing changes; back up, it goes through.
+  db.Stop();
+  auto refused = controller_->Switchover("fw", json::object());
+  ASSERT_FALSE(refused.ok());
+  EXPECT_EQ(refused.error().code, ErrorCode::kUnavailable) << refused.error().message;
+  EXPECT_EQ((*controller_->ShowVm("fw-b"))["role"], "act");
+  EXPECT_EQ((*controller_->ShowGroup("fw"))["state"], "running");
+  ASSERT_TRUE(db.Restart().ok());
+  ASSERT_TRUE(controller_->Switchover("fw", json::object()).ok());
+  EXPECT_EQ(tag(pa), "100\n");
+  EXPECT_EQ((*controller_->ShowVm("fw-a"))["role"], "act");
+}
+
+}  // namespace
+}  // namespace corepin
