@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cstdio>
 #include <set>
+#include <unistd.h>
 
 #include "controller/group_record.h"
 #include "controller/host_config.h"
@@ -24,14 +25,17 @@ std::string NoFit::Summary() const {
 
 std::string LocalQemuRunDir(const std::string& uri) {
   if (uri == "qemu:///system") return "/run/libvirt/qemu";
-  // Lab hosts: a libvirtd in its own mount namespace, reached through /proc/PID/root.
-  const std::string key = "socket=/proc/";
-  auto at = uri.find(key);
-  if (uri.rfind("qemu+unix:///system", 0) == 0 && at != std::string::npos) {
-    auto pid_end = uri.find('/', at + key.size());
-    if (pid_end != std::string::npos) return "/proc/" + uri.substr(at + key.size(), pid_end - at - key.size()) + "/root/run/libvirt/qemu";
-  }
-  return "";
+  if (uri.rfind("qemu+unix:///system", 0) != 0) return "";
+  const auto at = uri.find("socket=");
+  if (at == std::string::npos) return "/run/libvirt/qemu";
+  std::string sock = uri.substr(at + 7, uri.find('&', at) == std::string::npos ? std::string::npos : uri.find('&', at) - at - 7);
+  // A stable socket path may be a symlink into /proc/PID/root (the lab's): follow it, each
+  // time, since PID changes when that host restarts.
+  char target[4096];
+  if (ssize_t n = readlink(sock.c_str(), target, sizeof target - 1); n > 0) sock.assign(target, static_cast<size_t>(n));
+  const std::string tail = "/run/libvirt/libvirt-sock";
+  if (sock.size() < tail.size() || sock.compare(sock.size() - tail.size(), tail.size(), tail) != 0) return "";
+  return sock.substr(0, sock.size() - tail.size()) + "/run/libvirt/qemu";
 }
 
 namespace {
@@ -101,7 +105,6 @@ Status Controller::LoadHost(const HostRecord& rec) {
   host->config = HostConfigToJson(*cfg);
   host->labels = cfg->labels;
   host->vm_options = cfg->vm_options;
-  host->local_qemu_run_dir = LocalQemuRunDir(rec.uri);
   if (auto s = cluster_.AddHost(HostState(rec.name, *topo, cfg->partition), cfg->labels); !s) return s;
   auto hv = connect_(rec.uri);
   if (hv) host->hypervisor = std::move(*hv);
@@ -459,8 +462,8 @@ json Controller::ActualPinning(ManagedHost& host, const PlacedVm& vm, std::vecto
   check("libvirt", "emulator threads", a.emulator, dom->emulator_pin);
   if (!dom->active) diffs->push_back("domain is not running");
   // The kernel's view, where this machine can see the QEMU process.
-  if (!host.local_qemu_run_dir.empty() && dom->active) {
-    auto pid = ReadQemuPid(host.local_qemu_run_dir, vm.spec.name);
+  if (const std::string run_dir = LocalQemuRunDir(host.uri); !run_dir.empty() && dom->active) {
+    auto pid = ReadQemuPid(run_dir, vm.spec.name);
     auto proc = pid ? ReadProcAffinity(*pid) : Result<ProcAffinity>(pid.error());
     if (!proc) {
       diffs->push_back("/proc: " + proc.error().message);

@@ -7,6 +7,7 @@
 
 #include <cstdlib>
 #include <filesystem>
+#include <unistd.h>
 
 #include "store/sqlite_store.h"
 
@@ -177,6 +178,24 @@ TEST_F(ControllerTest, HostWithVmsCannotBeRemoved) {
   ASSERT_TRUE(controller_->DeleteVm("a").ok());
   ASSERT_TRUE(controller_->RemoveHost("t1").ok());
   EXPECT_TRUE(controller_->ListHosts()->empty());
+}
+
+}  // namespace
+}  // namespace corepin
+
+namespace corepin {
+namespace {
+
+TEST(LocalQemuRunDir, FollowsTheLabsSocketSymlink) {
+  EXPECT_EQ(LocalQemuRunDir("qemu:///system"), "/run/libvirt/qemu");
+  EXPECT_EQ(LocalQemuRunDir("qemu+unix:///system?socket=/proc/42/root/run/libvirt/libvirt-sock"), "/proc/42/root/run/libvirt/qemu");
+  EXPECT_EQ(LocalQemuRunDir("qemu+ssh://root@h1/system"), "");
+  EXPECT_EQ(LocalQemuRunDir("test:///default"), "");
+  char tmpl[] = "/tmp/corepin-sock-XXXXXX";
+  std::string dir = mkdtemp(tmpl);
+  ASSERT_EQ(symlink("/proc/77/root/run/libvirt/libvirt-sock", (dir + "/libvirt-sock").c_str()), 0);
+  EXPECT_EQ(LocalQemuRunDir("qemu+unix:///system?socket=" + dir + "/libvirt-sock"), "/proc/77/root/run/libvirt/qemu");
+  std::filesystem::remove_all(dir);
 }
 
 }  // namespace

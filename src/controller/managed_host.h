@@ -22,14 +22,12 @@ struct ManagedHost {
   std::unique_ptr<Hypervisor> hypervisor; // null while the host is unreachable
   std::string connect_error;              // why it is unreachable
   std::vector<std::string> warnings;      // from the partition check
-  // Where libvirt keeps QEMU pid files for this host when it runs on this machine, so that
-  // /proc can confirm pinning; empty for a remote host.
-  std::string local_qemu_run_dir;
 };
 
-// "/run/libvirt/qemu" for qemu:///system, "/proc/PID/root/run/libvirt/qemu" for a host
-// reached through qemu+unix:///system?socket=/proc/PID/root/run/libvirt/libvirt-sock; empty
-// for anything remote.
+// Where libvirt keeps QEMU pid files for a host that runs on this machine, so that /proc can
+// confirm pinning: "/run/libvirt/qemu" for qemu:///system, "/proc/PID/root/run/libvirt/qemu"
+// for qemu+unix:///system?socket=/proc/PID/root/run/libvirt/libvirt-sock (or a symlink to
+// such a socket, as the lab's hosts have); empty for anything remote.
 std::string LocalQemuRunDir(const std::string& uri);
 
 }  // namespace corepin
