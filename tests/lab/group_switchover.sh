@@ -1,0 +1,120 @@
+#!/usr/bin/env bash
+# In the lab, as a newcomer would do it: three lab hosts (racks r1..r3) added to corepind by
+# URI, an ACT/SBY group of the lab guest deployed across two of them with the service on
+# VLAN 100 (the third holds the healing reserve), a client on the top-of-rack bridge in
+# VLAN 100 sending UDP to the service address. Checks that
+#   - the answer comes from the ACT, and only the ACT's port is on VLAN 100 in OVS;
+#   - after `corepin group switchover` the answer comes from the former SBY;
+#   - a tag changed by hand cuts the service, and `corepin reconcile` puts it back;
+#   - each member's vCPU thread is pinned as corepin says (/proc through the host's anchor);
+#   - after `group delete` and `lab down` nothing is left.
+# Needs root and lab/packages.txt. Exit 77 (skipped) unless COREPIN_LAB=1.
+#   tests/lab/group_switchover.sh BUILD_DIR
+set -euo pipefail
+build=$(cd "${1:?usage: group_switchover.sh BUILD_DIR}" && pwd)
+top=$(cd "$(dirname "$0")/../.." && pwd)
+if [ "${COREPIN_LAB:-}" != 1 ]; then echo "skipped: set COREPIN_LAB=1 to run the lab test"; exit 77; fi
+lab="$top/lab/lab"
+cli="$build/src/cli/corepin"
+work=$(mktemp -d /tmp/corepin-lab-group.XXXXXX)
+port=$((20000 + RANDOM % 20000))
+export COREPIN_URL="http://127.0.0.1:$port"
+client=cpgrp
+daemon=""
+lab_ours=0
+
+fail() { echo "FAIL: $*" >&2; [ -f "$work/corepind.log" ] && tail -20 "$work/corepind.log" >&2; exit 1; }
+cleanup() {
+  set +e
+  [ -n "$daemon" ] && "$cli" group delete fw >/dev/null 2>&1
+  [ -n "$daemon" ] && kill "$daemon" 2>/dev/null && wait "$daemon" 2>/dev/null
+  if [ "$lab_ours" = 1 ]; then "$lab" client del "$client" >/dev/null 2>&1; "$lab" down >/dev/null 2>&1; fi
+  rm -rf "$work"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+"$lab" status --json | jq -e '.up' >/dev/null 2>&1 && fail "a lab is already up (not this test's); take it down with lab/lab down"
+lab_ours=1
+"$lab" up 3 >/dev/null || fail "lab up 3"
+status=$("$lab" status --json)
+ovsdb=$(echo "$status" | jq -r .ovsdb)
+vsctl() { ovs-vsctl --db="$ovsdb" "$@"; }
+"$top/lab/guest/build" "$work/guest" >/dev/null || fail "guest build"
+
+"$build/src/daemon/corepind" --db "$work/corepin.db" --listen "127.0.0.1:$port" --switch "ovsdb:$ovsdb" >>"$work/corepind.log" 2>&1 &
+daemon=$!
+for _ in $(seq 100); do curl -sf "$COREPIN_URL/v1/health" >/dev/null && break; sleep 0.1; done
+for i in 1 2 3; do
+  uri=$(echo "$status" | jq -r ".hosts[$((i - 1))].uri")
+  "$cli" host add "h$i" --uri "$uri" --housekeeping 0 --bridge "lab-h$i" --disable-offload --domain-type qemu \
+    --label "rack=r$i" >/dev/null || fail "host add h$i"
+done
+
+cat >"$work/fw.yaml" <<YAML
+name: fw
+members: [{name: fw-a, role: act}, {name: fw-b, role: sby}]
+domains: [rack]
+vm:
+  vcpus: 1
+  memory_mib: 128
+  image:
+    kernel: $work/guest/vmlinux
+    initrd: $work/guest/initrd.img
+    cmdline: "console=ttyS0 quiet panic=-1 corepin.name={name} corepin.role={role} corepin.addr=198.18.0.10/24 corepin.port=7777 corepin.garp_ms=200"
+  interfaces: [{name: svc, mac: "52:54:00:c0:7e:10"}]
+service: {vlan: 100}
+YAML
+"$cli" group create -f "$work/fw.yaml" >/dev/null || fail "group create"
+"$lab" client add "$client" 198.18.0.100/24 100 >/dev/null || fail "client add"
+
+ask() { ip netns exec "lab-$client" sh -c "echo ping | socat -t 1 - UDP:198.18.0.10:7777" 2>/dev/null || true; }
+# Waits up to $2 seconds for an answer that starts with $1.
+expect_answer() {
+  local deadline=$((SECONDS + $2)) got=""
+  while [ $SECONDS -lt $deadline ]; do
+    got=$(ask)
+    case "$got" in "$1"*) echo "ok: answer \"$got\""; return 0 ;; esac
+    sleep 0.2
+  done
+  fail "expected an answer from $1, last got \"$got\""
+}
+expect_silence() {
+  local got
+  got=$(ask)
+  [ -z "$got" ] || fail "expected no answer, got \"$got\""
+  echo "ok: no answer"
+}
+act_port() { vsctl --bare --columns=name find port tag=100; }
+
+expect_answer "fw-a ACT" 90
+[ "$(act_port | wc -l)" == 1 ] || fail "not exactly one port on VLAN 100: $(act_port)"
+
+# Pinning of each member in /proc, through its host's anchor.
+for vm in fw-a fw-b; do
+  "$cli" vm show "$vm" --json | jq -e '.pinning_verified == true' >/dev/null || fail "$vm pinning not verified"
+done
+echo "ok: both members' pinning verified in libvirt and /proc"
+
+"$cli" group switchover fw >/dev/null || fail "switchover"
+expect_answer "fw-b" 10
+"$cli" group show fw --json | jq -e '.members[] | select(.vm == "fw-b") | .role == "act"' >/dev/null || fail "fw-b is not ACT"
+
+# By hand: the ACT's port leaves VLAN 100; the service stops; reconcile restores it.
+p=$(act_port)
+vsctl set port "$p" tag=7
+sleep 0.3
+expect_silence
+"$cli" reconcile --json | jq -e '[.differences[] | select(.kind == "switch-port-by-hand")] | length == 1' >/dev/null ||
+  fail "reconcile did not report the hand-changed port"
+[ "$(vsctl get port "$p" tag)" == 100 ] || fail "tag not restored on $p"
+expect_answer "fw-b" 10
+
+"$cli" group delete fw >/dev/null || fail "group delete"
+[ -z "$(act_port)" ] || fail "a port is still on VLAN 100 after delete"
+kill "$daemon"; wait "$daemon" 2>/dev/null || true; daemon=""
+"$lab" client del "$client" >/dev/null
+"$lab" down >/dev/null || fail "lab down"
+lab_ours=0
+[ ! -e /run/netns/corepin-lab ] || fail "the lab's network namespace is left behind"
+echo "PASS: lab group switchover"
