@@ -63,6 +63,48 @@ Controller::Controller(StateStore* store, HypervisorFactory connect, ControllerO
     : store_(store), connect_(std::move(connect)), options_(std::move(options)),
       cluster_(ClusterOptions{.failures_tolerated = options_.failures_tolerated}) {}
 
+Controller::~Controller() {
+  watch_.reset();  // no more wake-ups from the switch
+  {
+    std::lock_guard lock(bg_mu_);
+    bg_stop_ = true;
+  }
+  bg_cv_.notify_all();
+  if (background_.joinable()) background_.join();
+}
+
+void Controller::StartBackground() {
+  if (options_.reconcile_interval_ms <= 0) return;
+  if (switch_->managed()) {
+    // A port changed by hand wakes the reconcile at once; it runs on our thread, not the watch's.
+    auto watch = switch_->Watch([this](const WatchUpdate& u) {
+      bool by_hand = false;
+      for (const auto& p : u.ports) by_hand |= p.port.by_hand;
+      if (!by_hand) return;
+      {
+        std::lock_guard lock(bg_mu_);
+        bg_wake_ = true;
+      }
+      bg_cv_.notify_all();
+    });
+    if (watch) watch_ = std::move(*watch);
+    else Event("switch.watch-failed", switch_->uri(), watch.error().message);
+  }
+  background_ = std::thread([this] { BackgroundLoop(); });
+}
+
+void Controller::BackgroundLoop() {
+  std::unique_lock lock(bg_mu_);
+  while (!bg_stop_) {
+    bg_cv_.wait_for(lock, std::chrono::milliseconds(options_.reconcile_interval_ms), [this] { return bg_stop_ || bg_wake_; });
+    if (bg_stop_) break;
+    bg_wake_ = false;
+    lock.unlock();
+    (void)Reconcile();
+    lock.lock();
+  }
+}
+
 void Controller::Event(const std::string& kind, const std::string& subject, const std::string& message) {
   std::fprintf(stderr, "corepind: event %s %s: %s\n", kind.c_str(), subject.c_str(), message.c_str());
   (void)store_->AppendEvent({.kind = kind, .subject = subject, .message = message});
@@ -177,6 +219,7 @@ Status Controller::Start() {
   json report = ReconcileLocked();
   std::fprintf(stderr, "corepind: started: %zu hosts, %zu groups, %zu differences with the hypervisors and switch\n",
                hosts_.size(), cluster_.groups().size(), report["differences"].size());
+  StartBackground();
   return Status::Ok();
 }
 

@@ -19,7 +19,9 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <condition_variable>
 #include <mutex>
+#include <thread>
 #include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
@@ -39,6 +41,9 @@ using HypervisorFactory = std::function<Result<std::unique_ptr<Hypervisor>>(cons
 struct ControllerOptions {
   int failures_tolerated = 1;       // k of the healing reserve
   std::string switch_uri = "none";  // switch_driver.h: ovsdb:unix:PATH, ovsdb:tcp:HOST:PORT, none
+  // Reconcile in the background every this many ms (0: only when asked), and at once when the
+  // switch reports a port changed by hand.
+  int reconcile_interval_ms = 0;
 };
 
 // A placement that found no host: why, per host and NUMA node, and the full explanation.
@@ -52,6 +57,7 @@ struct NoFit {
 class Controller {
  public:
   Controller(StateStore* store, HypervisorFactory connect, ControllerOptions options = {});
+  ~Controller();  // stops the background reconcile
 
   // Loads hosts, groups and VMs from the store, connects to each host (an unreachable host is
   // kept, marked disconnected and unschedulable), rebuilds placement and the reserve plan,
@@ -117,6 +123,8 @@ class Controller {
   Result<std::vector<PortState>> DesiredPorts(const std::string& only_group = "");
   nlohmann::json ReconcileLocked();
   void Event(const std::string& kind, const std::string& subject, const std::string& message);
+  void StartBackground();
+  void BackgroundLoop();
 
   std::mutex mu_;
   StateStore* store_;
@@ -125,6 +133,13 @@ class Controller {
   Cluster cluster_;
   std::unique_ptr<SwitchDriver> switch_;
   std::map<std::string, std::unique_ptr<ManagedHost>> hosts_;
+
+  // Background reconcile: woken by its interval, by a hand change on the switch, or to stop.
+  std::mutex bg_mu_;
+  std::condition_variable bg_cv_;
+  bool bg_stop_ = false, bg_wake_ = false;
+  std::thread background_;
+  std::unique_ptr<SwitchWatch> watch_;
 };
 
 }  // namespace corepin

@@ -4,6 +4,7 @@
 
 #include <cstdlib>
 #include <filesystem>
+#include <thread>
 
 #include "controller/controller.h"
 #include "driver/domain_xml.h"
@@ -27,11 +28,11 @@ class GroupsTest : public ::testing::Test {
     store_.reset();
     std::filesystem::remove_all(dir_);
   }
-  void Open(const std::string& switch_uri = "none") {
+  void Open(const std::string& switch_uri = "none", int reconcile_interval_ms = 0) {
     controller_.reset();
     store_.reset();
     store_ = std::move(*OpenSqliteStore(dir_ + "/state.db"));
-    controller_ = std::make_unique<Controller>(store_.get(), ConnectHypervisor, ControllerOptions{1, switch_uri});
+    controller_ = std::make_unique<Controller>(store_.get(), ConnectHypervisor, ControllerOptions{1, switch_uri, reconcile_interval_ms});
     Status s = controller_->Start();
     ASSERT_TRUE(s.ok()) << s.error().message;
   }
@@ -194,6 +195,31 @@ TEST_F(GroupsTest, ServiceVlanFollowsTheActInOvsdb) {
   ASSERT_TRUE(controller_->Switchover("fw", json::object()).ok());
   EXPECT_EQ(tag(pa), "100\n");
   EXPECT_EQ((*controller_->ShowVm("fw-a"))["role"], "act");
+}
+
+// With the background reconcile on, a tag changed by hand is put back without anyone asking:
+// the switch's monitor wakes the reconcile long before its (here: one minute) interval.
+TEST_F(GroupsTest, HandChangeIsPutBackInTheBackground) {
+  auto ovsdb = testing::TestOvsdbServer::Start();
+  ASSERT_TRUE(ovsdb.ok()) << ovsdb.error().message;
+  auto& db = **ovsdb;
+  const std::string pa = PortName("fw-a", "svc"), pb = PortName("fw-b", "svc");
+  ASSERT_TRUE(db.Vsctl({"add-br", "br-int", "--", "set", "bridge", "br-int", "datapath_type=netdev"}).ok());
+  for (const auto& p : {pa, pb}) ASSERT_TRUE(db.Vsctl({"add-port", "br-int", p}).ok());
+  Open(db.unix_uri(), 60000);
+  AddHosts(3);
+  ASSERT_TRUE(CreatePair(R"(,"service":{"vlan":100})").ok());
+  ASSERT_TRUE(db.Vsctl({"set", "port", pa, "tag=7"}).ok());
+  std::string tag;
+  for (int i = 0; i < 100 && tag != "100\n"; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    tag = *db.Vsctl({"get", "port", pa, "tag"});
+  }
+  EXPECT_EQ(tag, "100\n") << "the hand change was not put back within 5 s";
+  bool event = false;
+  auto events = controller_->Events(0, 1000);
+  for (const auto& e : *events) event |= e["kind"] == "reconcile.switch-port-by-hand";
+  EXPECT_TRUE(event);
 }
 
 }  // namespace
