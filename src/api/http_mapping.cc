@@ -19,12 +19,15 @@ void ReplyError(httplib::Response& res, const Error& error) {
 }
 
 void ReplyCreateError(httplib::Response& res, const Error& error, const NoFit& no_fit) {
-  if (error.code != ErrorCode::kUnprocessable || no_fit.rejections.empty()) return ReplyError(res, error);
+  const bool placement_refused = !no_fit.rejections.empty() || no_fit.explanation.is_object();
+  if (error.code != ErrorCode::kUnprocessable || !placement_refused) return ReplyError(res, error);
   json rejections = json::array();
   for (const auto& r : no_fit.rejections) rejections.push_back(RejectionToJson(r));
-  std::string summary = no_fit.Summary();
-  if (summary.empty()) summary = error.message;
-  ReplyJson(res, 422, json{{"error", summary}, {"rejections", rejections}});
+  // The controller's message is the no-fit summary (NoFit::Summary), with the refusal first.
+  std::string message = error.message.empty() ? no_fit.Summary() : error.message;
+  ReplyJson(res, 422, json{{"error", message},
+                           {"rejections", rejections},
+                           {"explanation", no_fit.explanation.is_object() ? no_fit.explanation : json::object()}});
 }
 
 Result<json> ParseJsonObject(const std::string& body) {

@@ -20,8 +20,9 @@ void ReplyJson(httplib::Response& res, int status, const nlohmann::json& body);
 // Status = the ErrorCode value (they are HTTP statuses), body {"error": message}.
 void ReplyError(httplib::Response& res, const Error& error);
 
-// A CreateVm that found no host: 422 {"error": summary, "rejections": [...]} when `no_fit`
-// has rejections, otherwise a plain ReplyError.
+// A CreateVm or CreateGroup that found no placement: 422 {"error": summary, "rejections": [...],
+// "explanation": {...}} when `no_fit` was filled (rejections per host and NUMA node, and the
+// searches of the explanation), otherwise a plain ReplyError.
 void ReplyCreateError(httplib::Response& res, const Error& error, const NoFit& no_fit);
 
 // The request body as a JSON object: 400 with the parser's message when it is not JSON, or

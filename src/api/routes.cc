@@ -10,7 +10,7 @@ using httplib::Response;
 
 namespace {
 
-constexpr char kName[] = "([^/]+)";  // a path segment: a host or VM name
+constexpr char kName[] = "([^/]+)";  // a path segment: a host, VM or group name
 
 // Replies with the value (status `ok_status`) or the error.
 void Reply(Response& res, const Result<json>& r, int ok_status = 200) {
@@ -21,6 +21,24 @@ void Reply(Response& res, const Result<json>& r, int ok_status = 200) {
 void ReplyDeleted(Response& res, const Status& s, const std::string& name) {
   if (s.ok()) return ReplyJson(res, 200, json{{"deleted", name}});
   ReplyError(res, s.error());
+}
+
+// The body of POST /v1/whatif: {"failed": ["h1", ...]}, at least one host name.
+Result<std::vector<std::string>> FailedHosts(const json& body) {
+  constexpr char kExample[] = "; e.g. {\"failed\": [\"h1\"]}";
+  for (const auto& [k, v] : body.items())
+    if (k != "failed") return Invalid("unknown field \"" + k + "\"; the what-if field is failed" + kExample);
+  if (!body.contains("failed")) return Invalid(std::string("failed: missing; name the hosts that fail") + kExample);
+  const json& failed = body["failed"];
+  if (!failed.is_array()) return Invalid("failed: must be a list of host names, got " + std::string(failed.type_name()) + kExample);
+  if (failed.empty()) return Invalid(std::string("failed: empty; name at least one host that fails") + kExample);
+  std::vector<std::string> out;
+  for (const auto& h : failed) {
+    if (!h.is_string() || h.get<std::string>().empty())
+      return Invalid("failed: each entry must be a host name string, got " + h.dump() + kExample);
+    out.push_back(h.get<std::string>());
+  }
+  return out;
 }
 
 }  // namespace
@@ -52,6 +70,39 @@ void RegisterRoutes(httplib::Server& server, Controller& c) {
   server.Delete(vms + "/" + kName, [&c](const Request& req, Response& res) {
     ReplyDeleted(res, c.DeleteVm(req.matches[1]), req.matches[1]);
   });
+
+  const std::string groups = "/v1/groups";
+  server.Post(groups, [&c](const Request& req, Response& res) {
+    auto body = ParseJsonObject(req.body);
+    if (!body) return ReplyError(res, body.error());
+    NoFit no_fit;
+    auto r = c.CreateGroup(*body, &no_fit);
+    if (r.ok()) return ReplyJson(res, 201, *r);
+    ReplyCreateError(res, r.error(), no_fit);
+  });
+  server.Get(groups, [&c](const Request&, Response& res) { Reply(res, c.ListGroups()); });
+  server.Get(groups + "/" + kName, [&c](const Request& req, Response& res) { Reply(res, c.ShowGroup(req.matches[1])); });
+  server.Delete(groups + "/" + kName, [&c](const Request& req, Response& res) {
+    ReplyDeleted(res, c.DeleteGroup(req.matches[1]), req.matches[1]);
+  });
+  server.Post(groups + "/" + kName + "/switchover", [&c](const Request& req, Response& res) {
+    // No body means the defaults, as {} does: the first SBY takes over from the only ACT.
+    auto body = req.body.empty() ? Result<json>(json::object()) : ParseJsonObject(req.body);
+    if (!body) return ReplyError(res, body.error());
+    for (const char* field : {"to", "from"})
+      if (body->contains(field) && !(*body)[field].is_string())
+        return ReplyError(res, Invalid(std::string(field) + ": must be a member VM's name, got " + (*body)[field].dump()));
+    Reply(res, c.Switchover(req.matches[1], *body));
+  });
+
+  server.Post("/v1/whatif", [&c](const Request& req, Response& res) {
+    auto body = ParseJsonObject(req.body);
+    if (!body) return ReplyError(res, body.error());
+    auto failed = FailedHosts(*body);
+    if (!failed) return ReplyError(res, failed.error());
+    Reply(res, c.WhatIf(*failed));
+  });
+  server.Get("/v1/reserve", [&c](const Request&, Response& res) { Reply(res, c.Reserve()); });
 
   server.Post("/v1/reconcile", [&c](const Request&, Response& res) { Reply(res, c.Reconcile()); });
   server.Get("/v1/events", [&c](const Request& req, Response& res) {

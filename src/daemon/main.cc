@@ -1,7 +1,7 @@
 // corepind: the corepin daemon. Opens the state store, starts the Controller (which resumes
 // interrupted operations and reconciles), and serves the REST API until SIGTERM or SIGINT.
 //
-//   corepind [--db PATH] [--listen HOST:PORT]
+//   corepind [--db PATH] [--listen HOST:PORT] [--failures-tolerated K] [--switch URI]
 //
 // Logs to stderr: one line per request (here), and one per event (by the Controller).
 #include <signal.h>
@@ -17,12 +17,18 @@
 #include "api/api_server.h"
 #include "controller/controller.h"
 #include "driver/hypervisor.h"
+#include "driver/switch/switch_driver.h"
 #include "store/sqlite_store.h"
 
 namespace corepin {
 namespace {
 
 std::mutex log_mu;
+
+// The largest k accepted, a sanity bound: the planner keeps every failure set of up to k hosts
+// (their number grows as hosts^k). Whether the cluster can carry k is the planner's to say; it
+// refuses, with the numbers, a group that would break the guarantee.
+constexpr int kMaxFailuresTolerated = 8;
 
 // "2024-05-01T12:00:00.123Z message", one line, whole.
 void Log(const std::string& line) {
@@ -54,12 +60,30 @@ bool ParseListen(const std::string& text, std::string* host, int* port) {
   }
 }
 
+// A whole non-negative decimal number, at most `max`.
+bool ParseCount(const std::string& text, int max, int* out) {
+  if (text.empty() || text.size() > 9 || text.find_first_not_of("0123456789") != std::string::npos) return false;
+  *out = std::stoi(text);
+  return *out <= max;
+}
+
 int Main(int argc, char** argv) {
   CLI::App app{"corepind: the corepin daemon (pins every vCPU of KVM VMs to exact pCPUs via libvirt)"};
   std::string db = "/var/lib/corepin/corepin.db";
   std::string listen = "127.0.0.1:7480";
   app.add_option("--db", db, "SQLite state file (its directory is created)")->capture_default_str();
   app.add_option("--listen", listen, "address to serve the REST API on, HOST:PORT")->capture_default_str();
+  // Taken as text and checked below, so that a bad value gets corepind's message and exit 2.
+  std::string failures = "1";
+  std::string switch_uri = "none";
+  app.add_option("--failures-tolerated", failures,
+                 "k: simultaneous host failures the healing reserve covers (0 turns the reserve off)")
+      ->type_name("K")
+      ->capture_default_str();
+  app.add_option("--switch", switch_uri,
+                 "switch driver URI: none, ovsdb:unix:/var/run/openvswitch/db.sock or ovsdb:tcp:HOST:PORT")
+      ->type_name("URI")
+      ->capture_default_str();
   CLI11_PARSE(app, argc, argv);
 
   std::string host;
@@ -68,6 +92,18 @@ int Main(int argc, char** argv) {
     std::cerr << "corepind: --listen " << listen << ": expected HOST:PORT, e.g. 127.0.0.1:7480\n";
     return 2;
   }
+  ControllerOptions options;
+  if (!ParseCount(failures, kMaxFailuresTolerated, &options.failures_tolerated)) {
+    std::cerr << "corepind: --failures-tolerated " << failures << ": expected a whole number of hosts 0.."
+              << kMaxFailuresTolerated << " (the default is 1: any single host failure is healed)\n";
+    return 2;
+  }
+  // Only the URI's form is checked here; the switch is first contacted by Start's reconcile.
+  if (auto sw = OpenSwitchDriver(switch_uri); !sw.ok()) {
+    std::cerr << "corepind: --switch: " << sw.error().message << "\n";  // names the URI and the forms
+    return 2;
+  }
+  options.switch_uri = switch_uri;
 
   // Block the stop signals in every thread (they inherit the mask) and take them in one
   // thread with sigwait, so that no handler runs at an arbitrary point.
@@ -95,7 +131,7 @@ int Main(int argc, char** argv) {
   Log("state store " + db);
 
   // The Controller itself logs each event it records, and Start's summary, to stderr.
-  Controller controller(store->get(), [](const std::string& uri) { return ConnectHypervisor(uri); });
+  Controller controller(store->get(), [](const std::string& uri) { return ConnectHypervisor(uri); }, options);
   // Bind before Start: a second corepind on a busy port must fail before it touches any host.
   ApiServer api(controller, [](const std::string& line) { Log(line); });
   auto bound = api.Bind(host, port);
@@ -109,7 +145,8 @@ int Main(int argc, char** argv) {
     return 1;
   }
 
-  Log("serving the API on http://" + listen);
+  Log("serving the API on http://" + listen + " (failures tolerated: " + std::to_string(options.failures_tolerated) +
+      ", switch: " + switch_uri + ")");
 
   std::thread signal_thread([&] {
     int sig = 0;
