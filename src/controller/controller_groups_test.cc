@@ -52,6 +52,16 @@ class GroupsTest : public ::testing::Test {
                     R"("vm":{"vcpus":4,"smt":"isolate","memory_mib":4096,"interfaces":[{"name":"svc"}]})" + extra + "}"),
         &no_fit);
   }
+  // A private ovsdb-server with bridge br-int and the service ports of fw-a and fw-b (libvirt
+  // would add them on a real host when the VMs start).
+  static Result<std::unique_ptr<testing::TestOvsdbServer>> StartOvsdbWithPorts() {
+    auto db = testing::TestOvsdbServer::Start();
+    if (!db) return db.error();
+    if (auto r = (*db)->Vsctl({"add-br", "br-int", "--", "set", "bridge", "br-int", "datapath_type=netdev"}); !r) return r.error();
+    for (const auto& p : {PortName("fw-a", "svc"), PortName("fw-b", "svc")})
+      if (auto r = (*db)->Vsctl({"add-port", "br-int", p}); !r) return r.error();
+    return db;
+  }
   std::string HostOf(const json& group, const std::string& vm) {
     for (const auto& m : group["members"])
       if (m["vm"] == vm) return m["host"];
@@ -156,12 +166,10 @@ TEST_F(GroupsTest, InterruptedCreateIsUndoneOnStart) {
 // transaction, a tag changed by hand put back by reconcile, and a switch that is down refusing
 // the switchover with nothing changed.
 TEST_F(GroupsTest, ServiceVlanFollowsTheActInOvsdb) {
-  auto ovsdb = testing::TestOvsdbServer::Start();
+  auto ovsdb = StartOvsdbWithPorts();
   ASSERT_TRUE(ovsdb.ok()) << ovsdb.error().message;
   auto& db = **ovsdb;
   const std::string pa = PortName("fw-a", "svc"), pb = PortName("fw-b", "svc");
-  ASSERT_TRUE(db.Vsctl({"add-br", "br-int", "--", "set", "bridge", "br-int", "datapath_type=netdev"}).ok());
-  for (const auto& p : {pa, pb}) ASSERT_TRUE(db.Vsctl({"add-port", "br-int", p}).ok());
   Open(db.unix_uri());
   AddHosts(3);
   auto g = CreatePair(R"(,"service":{"vlan":100})");
@@ -200,12 +208,10 @@ TEST_F(GroupsTest, ServiceVlanFollowsTheActInOvsdb) {
 // With the background reconcile on, a tag changed by hand is put back without anyone asking:
 // the switch's monitor wakes the reconcile long before its (here: one minute) interval.
 TEST_F(GroupsTest, HandChangeIsPutBackInTheBackground) {
-  auto ovsdb = testing::TestOvsdbServer::Start();
+  auto ovsdb = StartOvsdbWithPorts();
   ASSERT_TRUE(ovsdb.ok()) << ovsdb.error().message;
   auto& db = **ovsdb;
   const std::string pa = PortName("fw-a", "svc"), pb = PortName("fw-b", "svc");
-  ASSERT_TRUE(db.Vsctl({"add-br", "br-int", "--", "set", "bridge", "br-int", "datapath_type=netdev"}).ok());
-  for (const auto& p : {pa, pb}) ASSERT_TRUE(db.Vsctl({"add-port", "br-int", p}).ok());
   Open(db.unix_uri(), 60000);
   AddHosts(3);
   ASSERT_TRUE(CreatePair(R"(,"service":{"vlan":100})").ok());

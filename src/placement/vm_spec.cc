@@ -101,14 +101,25 @@ bool IsValidName(const std::string& name) {
   return true;
 }
 
+namespace {
+
+// "group:NAME" -> NAME, checked: the one parser for vCPU and emulator thread groups.
+Result<std::string> ParseGroupRef(const std::string& text) {
+  std::string name = text.substr(6);
+  if (!IsValidName(name)) return Invalid("\"" + text + "\": group name must match [A-Za-z0-9][A-Za-z0-9_.-]{0,62}");
+  return name;
+}
+
+}  // namespace
+
 Result<VcpuPolicy> VcpuPolicy::Parse(const std::string& text) {
   VcpuPolicy p;
   if (text == "dedicated") return p;
   if (text.rfind("group:", 0) == 0) {
+    auto g = ParseGroupRef(text);
+    if (!g) return g.error();
     p.kind = Kind::kGroup;
-    p.group = text.substr(6);
-    if (!IsValidName(p.group))
-      return Invalid("\"" + text + "\": group name must match [A-Za-z0-9][A-Za-z0-9_.-]{0,62}");
+    p.group = *g;
     return p;
   }
   if (text.rfind("pinned:", 0) == 0) {
@@ -137,10 +148,10 @@ Result<EmulatorPolicy> EmulatorPolicy::Parse(const std::string& text) {
     return p;
   }
   if (text.rfind("group:", 0) == 0) {
+    auto g = ParseGroupRef(text);
+    if (!g) return g.error();
     p.kind = Kind::kGroup;
-    p.group = text.substr(6);
-    if (!IsValidName(p.group))
-      return Invalid("\"" + text + "\": group name must match [A-Za-z0-9][A-Za-z0-9_.-]{0,62}");
+    p.group = *g;
     return p;
   }
   return Invalid("\"" + text + "\" is not an emulator thread policy; use housekeeping, isolate or group:NAME");
