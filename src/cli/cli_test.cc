@@ -52,9 +52,9 @@ TEST(CoreMap, TwoPcpuHost) {
             "    core 0    0 HK\n"
             "    core 1    1 fw1:v0 dedicated\n"
             "\n"
-            "HK housekeeping, . free, -- not allocatable, VM:vN POLICY vCPU N of VM,\n"
-            "VM emu its emulator threads, grp G (VM xN) group G's shared pCPU,\n"
-            "(sibling of X) SMT sibling kept empty for X\n");
+            "HK housekeeping, . free, R held for healing (reserve), -- not allocatable,\n"
+            "VM:vN POLICY vCPU N of VM, VM emu its emulator threads,\n"
+            "grp G (VM xN) group G's shared pCPU, (sibling of X) SMT sibling kept empty for X\n");
 }
 
 TEST(CoreMap, EveryUseHasItsLabel) {
@@ -66,6 +66,28 @@ TEST(CoreMap, EveryUseHasItsLabel) {
   EXPECT_EQ(PcpuLabel(Pcpu(5, "sibling", "fw1", "sibling kept empty, smt isolate")), "(sibling of fw1)");
   EXPECT_EQ(PcpuLabel(Pcpu(6, "sibling", "group:ctl", "sibling kept empty for group ctl")), "(sibling of grp ctl)");
   EXPECT_EQ(PcpuLabel(Pcpu(7, "not-allocatable")), "--");
+  EXPECT_EQ(PcpuLabel(Pcpu(8, "reserve")), "R");
+}
+
+// pCPUs held for healing: R in the map, their list in the header, apart from the node's free ones.
+TEST(CoreMap, ReservePcpusAreShownApart) {
+  json h = TwoPcpuHost();
+  h["allocatable"] = "1-3";
+  h["topology"]["nodes"][0]["pcpus"] = "0-3";
+  h["topology"]["nodes"][0]["free_pcpus"] = "2-3";
+  h["cores"].push_back({{"socket", 0}, {"node", 0}, {"core", 2}, {"pcpus", {Pcpu(2, "reserve")}}});
+  h["cores"].push_back({{"socket", 0}, {"node", 0}, {"core", 3}, {"pcpus", {Pcpu(3, "free")}}});
+  h["reserve"] = {{"pcpus", "2"}};
+  const std::string map = RenderCoreMap(h);
+  EXPECT_NE(map.find("  housekeeping 0   allocatable 1-3   free 1 pCPUs\n"
+                     "  healing reserve 2 (1 pCPUs held for VMs of failed hosts)\n"),
+            std::string::npos)
+      << map;
+  EXPECT_NE(map.find("  node 0  pCPUs 0-3, free 3, reserve 2\n"), std::string::npos) << map;
+  EXPECT_NE(map.find("    core 2    2 R\n"), std::string::npos) << map;
+  EXPECT_NE(map.find("    core 3    3 .\n"), std::string::npos) << map;
+  EXPECT_NE(map.find("R held for healing"), std::string::npos) << map;
+  EXPECT_EQ(RenderCoreMap(TwoPcpuHost()).find("healing reserve"), std::string::npos);
 }
 
 // SMT host, two nodes: siblings on one line, nodes under their socket, within 80 columns.
@@ -174,12 +196,203 @@ TEST(Views, ListsAndEmptyLists) {
   EXPECT_NE(RenderHostList(json::array()).find("no hosts"), std::string::npos);
   EXPECT_NE(RenderVmList(json::array()).find("no VMs"), std::string::npos);
   EXPECT_EQ(RenderHostList(json::parse(R"([{"name":"local","uri":"qemu:///system","connected":true,"pcpus":2,
-                                            "allocatable":1,"free":0,"vms":1,"nodes":1}])")),
-            "NAME   URI             CONNECTED  PCPUS  ALLOCATABLE  FREE  VMS  NODES\n"
-            "local  qemu:///system  yes        2      1            0     1    1\n");
+                                            "allocatable":1,"free":0,"reserve":0,"vms":1,"nodes":1,"labels":{}},
+                                           {"name":"h2","uri":"fixture:2s32c-smt2#h2","connected":true,"pcpus":128,
+                                            "allocatable":126,"free":126,"reserve":4,"vms":0,"nodes":2,
+                                            "labels":{"power":"a","rack":"r1"}}])")),
+            "NAME   URI                    CONNECTED  PCPUS  ALLOCATABLE  FREE  RESERVE  VMS  NODES  LABELS\n"
+            "local  qemu:///system         yes        2      1            0     0        1    1      -\n"
+            "h2     fixture:2s32c-smt2#h2  yes        128    126          122   4        0    2      power=a,rack=r1\n");
   EXPECT_EQ(RenderReconcile(json{{"checked_hosts", 2}, {"differences", json::array()}}), "checked 2 hosts: no differences\n");
   EXPECT_NE(RenderReconcile(json::parse(R"({"checked_hosts":1,"differences":[{"host":"h","vm":"a","kind":"missing-domain",
             "message":"domain a is gone"}]})")).find("missing-domain  domain a is gone"), std::string::npos);
+}
+
+// The explanation of a 1+1 placement: a member search with its candidates, and a healing
+// target search with its rejections (per host and NUMA node).
+json Explanation() {
+  return json::parse(R"J({
+    "notes": ["reserve grew by 4 pCPUs on h4"],
+    "searches": [
+      {"vm": "fw-act1", "purpose": "place act", "hosts_total": 3, "hosts_considered": 3, "hosts_feasible": 2,
+       "rejected": {"pCPUs": 1}, "chosen": "h1",
+       "examples": [{"host": "h3", "reasons": [], "nodes": [{"node": 0, "reason": "2 free pCPUs, needs 4"},
+                                                           {"node": 1, "reason": "0 free pCPUs, needs 4"}]}],
+       "top": [{"host": "h1", "score": 0.5317460317460317, "parts": {"nic": 0.0, "pack": 0.031746031746031744, "spread": 1.0}},
+               {"host": "h2", "score": 0.25, "parts": {"nic": 0.0, "pack": 0.5, "spread": 0.0}}],
+       "summary": "fw-act1 (place act): 3 hosts, 3 considered, 2 feasible; rejected: 1 pCPUs; chose h1"},
+      {"vm": "fw-act1", "purpose": "healing target if h1 fails", "hosts_total": 3, "hosts_considered": 3, "hosts_feasible": 1,
+       "rejected": {"host failed (in the scenario)": 1, "pinned pCPU": 1}, "chosen": "h2",
+       "examples": [{"host": "h3", "reasons": ["pinned:5: pCPU 5 is taken by nat1"], "nodes": []}],
+       "top": [{"host": "h2", "score": -4.0, "parts": {"free_pcpus_left": 122.0, "new_reserve_pcpus": 4.0}}],
+       "summary": "fw-act1 (healing target if h1 fails): 3 hosts, 3 considered, 1 feasible; rejected: 1 host failed (in the scenario), 1 pinned pCPU; chose h2"}
+    ]})J");
+}
+
+TEST(Explain, SummaryCandidatesAndRejectionsPerSearch) {
+  EXPECT_EQ(RenderExplanation(Explanation()),
+            "fw-act1 (place act): 3 hosts, 3 considered, 2 feasible; rejected: 1 pCPUs; chose h1\n"
+            "    HOST  SCORE  NIC  PACK   SPREAD\n"
+            "    h1 *  0.532  0    0.032  1\n"
+            "    h2    0.25   0    0.5    0\n"
+            "    rejected: host h3 node0: 2 free pCPUs, needs 4\n"
+            "    rejected: host h3 node1: 0 free pCPUs, needs 4\n"
+            "fw-act1 (healing target if h1 fails): 3 hosts, 3 considered, 1 feasible; rejected: 1 host failed (in the scenario), "
+            "1 pinned pCPU; chose h2\n"
+            "    HOST  SCORE  FREE_PCPUS_LEFT  NEW_RESERVE_PCPUS\n"
+            "    h2 *  -4     122              4\n"
+            "    rejected: host h3: pinned:5: pCPU 5 is taken by nat1\n"
+            "note: reserve grew by 4 pCPUs on h4\n");
+  EXPECT_EQ(RenderExplanation(json::object()), "no explanation recorded\n");
+}
+
+// A no-fit 422 that carries an explanation: the refusal, then each search (its examples are
+// the rejections, so they are not listed twice).
+TEST(Explain, NoFitErrorPrintsTheExplanation) {
+  json search = Explanation()["searches"][0];
+  search["chosen"] = "";
+  search["hosts_feasible"] = 0;
+  search["top"] = json::array();
+  search["summary"] = "big (place act): 3 hosts, 3 considered, 0 feasible; rejected: 3 pCPUs; none chosen";
+  json body = {{"error", "group big: no host for member big (act, 100 vCPUs): ...\nhost h3 node0: 2 free pCPUs, needs 4"},
+               {"rejections", json::array({search["examples"][0]})},
+               {"explanation", {{"refusal", "group big: no host for member big"}, {"notes", json::array()}, {"searches", {search}}}}};
+  EXPECT_EQ(RenderApiError(422, body),
+            "group big: no host for member big (act, 100 vCPUs): ...\n"
+            "  big (place act): 3 hosts, 3 considered, 0 feasible; rejected: 3 pCPUs; none chosen\n"
+            "      rejected: host h3 node0: 2 free pCPUs, needs 4\n"
+            "      rejected: host h3 node1: 0 free pCPUs, needs 4");
+  // A refusal with no search (a failure-domain label no host has) is the message alone.
+  json label = {{"error", "group p: failure domain power: no host has label power (labels in use: rack)"},
+                {"rejections", json::array()},
+                {"explanation", {{"refusal", "group p: failure domain power: ..."}, {"notes", json::array()}, {"searches", json::array()}}}};
+  EXPECT_EQ(RenderApiError(422, label), "group p: failure domain power: no host has label power (labels in use: rack)");
+}
+
+// GET /v1/groups/{name}: members with role, host and pCPUs; service; healing targets.
+TEST(Groups, ShowListsMembersServiceAndHealingTargets) {
+  json g = json::parse(R"({
+    "name": "fw", "state": "running", "domains": ["rack"], "protect": true,
+    "service": {"vlan": 100, "parking_vlan": 4094, "interface": "svc"},
+    "vm": {"name": "fw", "vcpus": 4, "smt": "prefer", "numa": "single", "memory_mib": 1024, "page_size": "4K"},
+    "members": [{"vm": "fw-act1", "role": "act", "host": "h1", "pcpus": "1-2,65-66"},
+                {"vm": "fw-sby1", "role": "sby", "host": "h3", "pcpus": "3-4,67-68"}],
+    "heals": [{"if_failed": ["h1"], "target": {"vm": "fw-act1", "from": "h1", "host": "h2", "pcpus": "1-2,65-66", "seq": 2,
+                                               "assignment": {"host": "h2", "vcpu_pcpus": [1, 65, 2, 66]}}},
+              {"if_failed": ["h3"], "target": {"vm": "fw-sby1", "from": "h3", "host": "h4", "pcpus": "1-2,65-66", "seq": 1,
+                                               "assignment": {"host": "h4", "vcpu_pcpus": [1, 65, 2, 66]}}}]})");
+  EXPECT_EQ(RenderGroup(g),
+            "group fw: running\n"
+            "  members: 4 vCPUs, smt prefer, numa single, memory 1024 MiB (4K pages)\n"
+            "  failure domains: host, rack\n"
+            "  healing reserve: protected\n"
+            "  service: VLAN 100 on interface svc of the ACT; SBYs parked on VLAN 4094\n"
+            "\n"
+            "  VM       ROLE  HOST  PCPUS\n"
+            "  fw-act1  ACT   h1    1-2,65-66\n"
+            "  fw-sby1  SBY   h3    3-4,67-68\n"
+            "\n"
+            "  healing targets (held in the reserve):\n"
+            "  IF FAILED  VM       TO  PCPUS      BY VCPU\n"
+            "  h1         fw-act1  h2  1-2,65-66  1,65,2,66\n"
+            "  h3         fw-sby1  h4  1-2,65-66  1,65,2,66\n");
+
+  // The reply of POST /v1/groups has the pCPUs and targets under "placement".
+  json created = g;
+  created.erase("heals");
+  for (auto& m : created["members"]) m.erase("pcpus");
+  created["service"] = nullptr;
+  created["protect"] = false;
+  created["domains"] = json::array();
+  created["placement"] = json::parse(R"({"ok": true,
+    "placed": [{"vm": "fw-act1", "role": "act", "host": "h1", "assignment": {"host": "h1", "vcpu_pcpus": [1, 65, 2, 66]}},
+               {"vm": "fw-sby1", "role": "sby", "host": "h3", "assignment": {"host": "h3", "vcpu_pcpus": [3, 67, 4, 68]}}],
+    "heals": [], "explanation": {"searches": [], "notes": []}})");
+  const std::string text = RenderGroup(created);
+  EXPECT_NE(text.find("  fw-act1  ACT   h1    1-2,65-66\n  fw-sby1  SBY   h3    3-4,67-68\n"), std::string::npos) << text;
+  EXPECT_NE(text.find("  failure domains: host only\n"), std::string::npos) << text;
+  EXPECT_NE(text.find("  healing reserve: opted out (no targets held)\n"), std::string::npos) << text;
+  EXPECT_NE(text.find("  service: none"), std::string::npos) << text;
+  EXPECT_EQ(text.find("healing targets"), std::string::npos) << text;
+}
+
+TEST(Groups, ListAndSwitchover) {
+  EXPECT_NE(RenderGroupList(json::array()).find("no groups"), std::string::npos);
+  EXPECT_EQ(RenderGroupList(json::parse(R"([{"name": "fw", "state": "running", "domains": ["rack", "power"], "protect": true,
+      "service": {"vlan": 100, "parking_vlan": 4094, "interface": "svc"},
+      "members": [{"vm": "fw-act1", "role": "act", "host": "h1"}, {"vm": "fw-sby1", "role": "sby", "host": "h3"}]}])")),
+            "NAME  STATE    DOMAINS     PROTECTED  VLAN  MEMBERS\n"
+            "fw    running  rack,power  yes        100   fw-act1 ACT on h1, fw-sby1 SBY on h3\n");
+  EXPECT_EQ(RenderSwitchover(json::parse(R"({"name": "fw", "state": "running", "elapsed_ms": 3.0756,
+      "switch": "1 port changed: br-h3/fw-sby1-svc: tag=4094 -> tag=100 service",
+      "members": [{"vm": "fw-act1", "role": "sby", "host": "h1"}, {"vm": "fw-sby1", "role": "act", "host": "h3"}]})")),
+            "group fw switched over in 3.1 ms\n"
+            "  VM       ROLE  HOST\n"
+            "  fw-act1  SBY   h1\n"
+            "  fw-sby1  ACT   h3\n"
+            "  switch: 1 port changed: br-h3/fw-sby1-svc: tag=4094 -> tag=100 service\n");
+}
+
+TEST(WhatIf, WithinTheGuaranteeEveryMoveIsExact) {
+  json r = json::parse(R"({"failed": ["h1"], "k": 1, "within_guarantee": true, "lost": [], "searches": [],
+    "moves": [{"vm": "fw-act1", "group": "fw", "role": "act", "from": "h1", "to": "h2", "vcpu_pcpus": [1, 65, 2, 66],
+               "assignment": {"host": "h2", "vcpu_pcpus": [1, 65, 2, 66]}, "precomputed": true}]})");
+  EXPECT_EQ(RenderWhatIf(r),
+            "if h1 fails: 1 VM healed, 0 cannot be healed\n"
+            "  within the guarantee (k = 1): every protected VM has a precomputed target\n"
+            "\n"
+            "  VM       GROUP  ROLE  FROM  TO  PCPUS      TARGET       BY VCPU\n"
+            "  fw-act1  fw     ACT   h1    h2  1-2,65-66  precomputed  1,65,2,66\n");
+  r["moves"] = json::array();
+  EXPECT_NE(RenderWhatIf(r).find("nothing to heal"), std::string::npos);
+}
+
+// Beyond k: targets found now, a standalone VM (a group of one named after it), and a loss.
+TEST(WhatIf, BeyondTheGuaranteeSaysWhatCannotBeHealedAndWhy) {
+  json r = json::parse(R"({"failed": ["h1", "h3"], "k": 1, "within_guarantee": false,
+    "moves": [{"vm": "fw-act1", "group": "fw", "role": "act", "from": "h1", "to": "h4", "vcpu_pcpus": [1, 65, 2, 66], "precomputed": false},
+              {"vm": "solo", "group": "solo", "role": "act", "from": "h3", "to": "h2", "vcpu_pcpus": [3, 67], "precomputed": false}],
+    "lost": [{"vm": "fw-sby1", "group": "fw", "role": "sby", "from": "h3",
+              "reason": "no host left outside rack r2 and the group's other hosts"}],
+    "searches": [{"summary": "fw-act1 (healing target if h1+h3 fail): 4 hosts, 1 considered, 1 feasible; chose h4"}]})");
+  EXPECT_EQ(RenderWhatIf(r),
+            "if h1, h3 fail: 2 VMs healed, 1 cannot be healed\n"
+            "  beyond the guarantee: 2 hosts fail, the reserve covers k = 1; targets not precomputed were searched now in free "
+            "capacity (best effort)\n"
+            "\n"
+            "  VM       GROUP  ROLE  FROM  TO  PCPUS      TARGET     BY VCPU\n"
+            "  fw-act1  fw     ACT   h1    h4  1-2,65-66  found now  1,65,2,66\n"
+            "  solo     -      -     h3    h2  3,67       found now  3,67\n"
+            "\n"
+            "  cannot be healed:\n"
+            "  VM       GROUP  ROLE  FROM  WHY\n"
+            "  fw-sby1  fw     SBY   h3    no host left outside rack r2 and the group's other hosts\n"
+            "\n"
+            "  searched now:\n"
+            "    fw-act1 (healing target if h1+h3 fail): 4 hosts, 1 considered, 1 feasible; chose h4\n");
+  // Within k, but a protected VM had no precomputed target: the reserve is degraded.
+  r["failed"] = {"h1"};
+  EXPECT_NE(RenderWhatIf(r).find("NOT within the guarantee (k = 1)"), std::string::npos) << RenderWhatIf(r);
+}
+
+TEST(Reserve, PerHostPcpusMemoryAndSlots) {
+  json r = json::parse(R"({"k": 1, "scenarios": 2, "targets": 3, "reserved_pcpus": 9, "allocatable_pcpus": 504,
+    "hosts": [{"host": "h2", "pcpus": "1-2,65-66", "pcpu_count": 4, "group_slots": {},
+               "memory": [{"node": 0, "page_size": "4K", "mib": 1024}]},
+              {"host": "h4", "pcpus": "1-2,5,65-66", "pcpu_count": 5, "group_slots": {"ctl": 2},
+               "memory": [{"node": 0, "page_size": "4K", "mib": 1024}, {"node": 1, "page_size": "2M", "mib": 512}]}]})");
+  EXPECT_EQ(RenderReserve(r),
+            "healing reserve: k = 1 (any single host failure), 2 failure scenarios, 3 healing targets\n"
+            "  9 of 504 allocatable pCPUs held for healing\n"
+            "\n"
+            "  HOST  PCPUS        COUNT  MEMORY                               GROUP SLOTS\n"
+            "  h2    1-2,65-66    4      node0 1024 MiB 4K                    -\n"
+            "  h4    1-2,5,65-66  5      node0 1024 MiB 4K, node1 512 MiB 2M  ctl x2\n");
+  json empty = {{"k", 2}, {"scenarios", 0}, {"targets", 0}, {"reserved_pcpus", 0}, {"allocatable_pcpus", 0}, {"hosts", json::array()}};
+  EXPECT_EQ(RenderReserve(empty),
+            "healing reserve: k = 2 (any 2 simultaneous host failures), 0 failure scenarios, 0 healing targets\n"
+            "  0 of 0 allocatable pCPUs held for healing\n"
+            "  no host holds a reserve\n");
 }
 
 TEST(Table, PadsAllButTheLastColumn) {

@@ -5,6 +5,8 @@
 #include <set>
 #include <tuple>
 
+#include "common/cpuset.h"
+
 namespace corepin {
 
 using nlohmann::json;
@@ -42,6 +44,7 @@ std::string PcpuLabel(const json& p) {
   const std::string use = Str(p, "use"), owner = Str(p, "owner"), detail = Str(p, "detail");
   if (use == "housekeeping") return "HK";
   if (use == "free") return ".";
+  if (use == "reserve") return "R";  // free, but held for healing (the reserve)
   if (use == "not-allocatable") return "--";
   if (use == "emulator") return owner + " emu";
   if (use == "group") return "grp " + owner + (detail.empty() ? "" : " (" + detail + ")");
@@ -66,11 +69,18 @@ std::string RenderCoreMap(const json& h) {
 
   // Header: what the host is and how it is partitioned.
   int pcpu_count = 0, max_id = 0, free_count = 0;
+  std::map<int, CpuSet> reserve_by_node;  // pCPUs held for healing, per NUMA node
+  CpuSet reserve;
   for (const auto& c : cores)
     for (const auto& p : c["pcpus"]) {
       ++pcpu_count;
       max_id = std::max(max_id, Int(p, "id", 0));
       free_count += Str(p, "use") == "free";
+      const int id = Int(p, "id");
+      if (Str(p, "use") == "reserve" && id >= 0 && id < CpuSet::kMaxCpus) {
+        reserve_by_node[Int(c, "node")].Add(id);
+        reserve.Add(id);
+      }
     }
   const bool connected = h.value("connected", false);
   out += "host " + Str(h, "name") + "  " + Str(h, "uri") + "  " + (connected ? "connected" : "NOT CONNECTED") + "\n";
@@ -81,6 +91,8 @@ std::string RenderCoreMap(const json& h) {
          std::to_string(tpc) + (tpc == 1 ? " thread per core\n" : " threads per core\n");
   out += "  housekeeping " + Str(h, "housekeeping") + "   allocatable " + Str(h, "allocatable") + "   free " +
          std::to_string(free_count) + " pCPUs\n";
+  if (!reserve.Empty())
+    out += "  healing reserve " + reserve.ToString() + " (" + std::to_string(reserve.Size()) + " pCPUs held for VMs of failed hosts)\n";
   if (h.contains("labels") && h["labels"].is_object() && !h["labels"].empty()) {
     out += "  labels";
     for (const auto& [k, v] : h["labels"].items()) out += " " + k + "=" + (v.is_string() ? v.get<std::string>() : v.dump());
@@ -124,8 +136,17 @@ std::string RenderCoreMap(const json& h) {
     out += "  node " + std::to_string(node);
     if (node_info.count(node)) {
       const json& n = *node_info[node];
-      const std::string free = Str(n, "free_pcpus");
+      // The node's free pCPUs, less those the reserve holds (shown as R on their own).
+      std::string free = Str(n, "free_pcpus");
+      const CpuSet& held = reserve_by_node[node];
+      if (!held.Empty())
+        if (auto parsed = CpuSet::Parse(free); parsed.ok()) {
+          CpuSet rest = *parsed;
+          for (int p : held.ToVector()) rest.Remove(p);
+          free = rest.ToString();
+        }
       out += "  pCPUs " + Str(n, "pcpus") + ", free " + (free.empty() ? "none" : free);
+      if (!held.Empty()) out += ", reserve " + held.ToString();
       const std::string mem = MemoryText(n.contains("memory_free_mib") ? n["memory_free_mib"] : json());
       if (!mem.empty()) out += "\n          memory free: " + mem;
     }
@@ -148,9 +169,9 @@ std::string RenderCoreMap(const json& h) {
       out += line + "\n";
     }
   }
-  out += "\nHK housekeeping, . free, -- not allocatable, VM:vN POLICY vCPU N of VM,\n"
-         "VM emu its emulator threads, grp G (VM xN) group G's shared pCPU,\n"
-         "(sibling of X) SMT sibling kept empty for X\n";
+  out += "\nHK housekeeping, . free, R held for healing (reserve), -- not allocatable,\n"
+         "VM:vN POLICY vCPU N of VM, VM emu its emulator threads,\n"
+         "grp G (VM xN) group G's shared pCPU, (sibling of X) SMT sibling kept empty for X\n";
   return out;
 }
 

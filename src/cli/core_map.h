@@ -4,6 +4,7 @@
 //
 //   HK                   housekeeping (host OS, interrupts, libvirt)
 //   .                    free
+//   R                    free, but held for healing: the reserve (VMs of a failed host go here)
 //   fw1:v0 dedicated     vCPU 0 of VM fw1, with its policy
 //   fw1 emu              VM fw1's emulator threads (emulator policy isolate)
 //   grp ctl (fw1 x2)     the shared pCPU of group ctl and the slots each VM uses there

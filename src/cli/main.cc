@@ -33,15 +33,23 @@ Result<std::pair<std::string, std::string>> SplitAssign(const std::string& optio
   return std::pair{text.substr(0, eq), text.substr(eq + 1)};
 }
 
-Result<json> ReadSpecFile(const std::string& path) {
+// A spec file (YAML or JSON) that must be a map; `what` names it in the error: "a VM spec is a
+// map of fields (name, vcpus, ...)".
+Result<json> ReadSpecFile(const std::string& path, const std::string& what = "a VM spec is a map of fields (name, vcpus, ...)") {
   std::ifstream in(path);
   if (!in) return Invalid("cannot read " + path + ": " + std::strerror(errno));
   std::stringstream text;
   text << in.rdbuf();
   auto spec = SpecFileToJson(path, text.str());
   if (!spec) return Invalid(path + ": " + spec.error().message);
-  if (!spec->is_object()) return Invalid(path + ": a VM spec is a map of fields (name, vcpus, ...), got " + spec->type_name());
+  if (!spec->is_object()) return Invalid(path + ": " + what + ", got " + spec->type_name());
   return spec;
+}
+
+// The text of a created VM or group, and with --explain how its placement was chosen.
+std::string WithExplanation(std::string text, const json& explanation, bool explain) {
+  if (!explain) return text;
+  return text + "\nexplanation (* the chosen host):\n" + RenderExplanation(explanation.is_null() ? json::object() : explanation);
 }
 
 int Main(int argc, char** argv) {
@@ -61,9 +69,10 @@ int Main(int argc, char** argv) {
   // host ...
   CLI::App* host = app.add_subcommand("host", "KVM hosts (libvirt connections) and their core maps");
   host->require_subcommand(1);
-  std::string host_name, uri, housekeeping, allocatable;
+  std::string host_name, uri, housekeeping, allocatable, bridge, domain_type;
   std::vector<std::string> physnets, labels;
   int64_t reserved_memory = -1, group_limit = -1;
+  bool disable_offload = false;
   CLI::App* host_add = host->add_subcommand("add", "add a host: connect, read its topology, partition its pCPUs");
   host_add->add_option("NAME", host_name, "host name")->required();
   host_add->add_option("--uri", uri, "libvirt URI, e.g. qemu:///system or qemu+ssh://root@h1/system")->required();
@@ -73,6 +82,10 @@ int Main(int argc, char** argv) {
   host_add->add_option("--label", labels, "failure-domain label KEY=VALUE, e.g. rack=r1 (repeatable)");
   host_add->add_option("--reserved-memory", reserved_memory, "MiB per NUMA node kept for the host");
   host_add->add_option("--group-member-limit", group_limit, "most vCPUs sharing one group pCPU");
+  host_add->add_option("--bridge", bridge, "Open vSwitch bridge the VMs' interfaces join, e.g. br-vms");
+  host_add->add_flag("--disable-offload", disable_offload, "turn checksum/TSO offloads off on VM interfaces");
+  host_add->add_option("--domain-type", domain_type, "libvirt domain type: kvm, or qemu where KVM cannot be used")
+      ->check(CLI::IsMember({"kvm", "qemu"}));
   on(host_add, {[&](ApiClient& c) -> Result<json> {
                   json req = {{"name", host_name}, {"uri", uri}, {"housekeeping", housekeeping}};
                   if (!allocatable.empty()) req["allocatable"] = allocatable;
@@ -90,6 +103,9 @@ int Main(int argc, char** argv) {
                   }
                   if (reserved_memory >= 0) req["reserved_memory_mib_per_node"] = reserved_memory;
                   if (group_limit >= 0) req["group_member_limit"] = group_limit;
+                  if (!bridge.empty()) req["bridge"] = bridge;
+                  if (disable_offload) req["disable_offload"] = true;
+                  if (!domain_type.empty()) req["domain_type"] = domain_type;
                   return c.Post("/v1/hosts", req);
                 },
                 [](const json& h) { return "host " + h.value("name", "") + " added\n\n" + RenderCoreMap(h); }});
@@ -106,10 +122,12 @@ int Main(int argc, char** argv) {
   CLI::App* vm = app.add_subcommand("vm", "VMs: create with exact pinning, inspect, delete");
   vm->require_subcommand(1);
   std::string spec_file, vm_host, vm_name;
+  bool explain = false;
   CLI::App* vm_create = vm->add_subcommand("create", "create a VM from a spec file (YAML or JSON)");
   vm_create->add_option("-f,--file", spec_file, "VM spec, FILE.yaml or FILE.json (see docs/api.md)")->required();
   vm_create->add_option("--host", vm_host, "put it on this host (default: the best-fitting host)");
   vm_create->add_option("--name", vm_name, "VM name (overrides the file's)");
+  vm_create->add_flag("--explain", explain, "also print how the host was chosen: hosts considered, rejections, scores");
   on(vm_create, {[&](ApiClient& c) -> Result<json> {
                    auto spec = ReadSpecFile(spec_file);
                    if (!spec) return spec.error();
@@ -117,7 +135,10 @@ int Main(int argc, char** argv) {
                    if (!vm_host.empty()) (*spec)["host"] = vm_host;
                    return c.Post("/v1/vms", *spec);
                  },
-                 [](const json& v) { return "VM " + v.value("name", "") + " created\n\n" + RenderVm(v); }});
+                 [&](const json& v) {
+                   return WithExplanation("VM " + v.value("name", "") + " created\n\n" + RenderVm(v),
+                                          v.contains("explanation") ? v["explanation"] : json(), explain);
+                 }});
   on(vm->add_subcommand("list", "list VMs"), {[](ApiClient& c) { return c.Get("/v1/vms"); }, RenderVmList});
   CLI::App* vm_show = vm->add_subcommand("show", "show a VM's vCPU -> pCPU pinning, intended and actual");
   vm_show->add_option("NAME", vm_name, "VM name")->required();
@@ -126,6 +147,54 @@ int Main(int argc, char** argv) {
   vm_delete->add_option("NAME", vm_name, "VM name")->required();
   on(vm_delete, {[&](ApiClient& c) { return c.Delete("/v1/vms/" + PathSegment(vm_name)); },
                  [](const json& j) { return "VM " + j.value("deleted", "") + " deleted\n"; }});
+
+  // group ...
+  CLI::App* group = app.add_subcommand("group", "redundancy groups: ACT/SBY VMs on hosts that cannot fail together");
+  group->require_subcommand(1);
+  std::string group_name, switch_to, switch_from;
+  CLI::App* group_create = group->add_subcommand("create", "place and start a group from a file (YAML or JSON)");
+  group_create->add_option("-f,--file", spec_file, "group request, FILE.yaml or FILE.json (see docs/api.md)")->required();
+  group_create->add_flag("--explain", explain, "also print how each member's host and healing target were chosen");
+  on(group_create, {[&](ApiClient& c) -> Result<json> {
+                      auto req = ReadSpecFile(spec_file, "a group request is a map of fields (name, vm, act, sby, ...)");
+                      if (!req) return req.error();
+                      return c.Post("/v1/groups", *req);
+                    },
+                    [&](const json& g) {
+                      const json& placement = g.contains("placement") ? g["placement"] : json();
+                      return WithExplanation("group " + g.value("name", "") + " created\n\n" + RenderGroup(g),
+                                             placement.is_object() && placement.contains("explanation") ? placement["explanation"] : json(),
+                                             explain);
+                    }});
+  on(group->add_subcommand("list", "list groups"), {[](ApiClient& c) { return c.Get("/v1/groups"); }, RenderGroupList});
+  CLI::App* group_show = group->add_subcommand("show", "show a group: members, roles, hosts, pCPUs, healing targets");
+  group_show->add_option("NAME", group_name, "group name")->required();
+  on(group_show, {[&](ApiClient& c) { return c.Get("/v1/groups/" + PathSegment(group_name)); }, RenderGroup});
+  CLI::App* group_delete = group->add_subcommand("delete", "stop and remove every member, freeing pCPUs and reserve");
+  group_delete->add_option("NAME", group_name, "group name")->required();
+  on(group_delete, {[&](ApiClient& c) { return c.Delete("/v1/groups/" + PathSegment(group_name)); },
+                    [](const json& j) { return "group " + j.value("deleted", "") + " deleted\n"; }});
+  CLI::App* group_switch = group->add_subcommand("switchover", "planned role change: a SBY becomes ACT, the ACT SBY");
+  group_switch->add_option("NAME", group_name, "group name")->required();
+  group_switch->add_option("--to", switch_to, "the SBY that becomes ACT (default: the first SBY)");
+  group_switch->add_option("--from", switch_from, "the ACT that steps down (needed when the group has several)");
+  on(group_switch, {[&](ApiClient& c) {
+                      json req = json::object();
+                      if (!switch_to.empty()) req["to"] = switch_to;
+                      if (!switch_from.empty()) req["from"] = switch_from;
+                      return c.Post("/v1/groups/" + PathSegment(group_name) + "/switchover", req);
+                    },
+                    RenderSwitchover});
+
+  // whatif, reserve
+  CLI::App* whatif = app.add_subcommand("whatif", "ask what would happen, without changing anything");
+  whatif->require_subcommand(1);
+  std::vector<std::string> failed_hosts;
+  CLI::App* whatif_fail = whatif->add_subcommand("fail", "if these hosts fail: where each VM goes, on which pCPUs");
+  whatif_fail->add_option("HOST", failed_hosts, "hosts that fail together")->required();
+  on(whatif_fail, {[&](ApiClient& c) { return c.Post("/v1/whatif", json{{"failed", failed_hosts}}); }, RenderWhatIf});
+  on(app.add_subcommand("reserve", "the healing reserve: pCPUs held per host, k, failure scenarios"),
+     {[](ApiClient& c) { return c.Get("/v1/reserve"); }, RenderReserve});
 
   // reconcile, events
   on(app.add_subcommand("reconcile", "compare every host's domains with the stored state"),

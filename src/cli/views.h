@@ -13,10 +13,27 @@ std::string RenderVm(const nlohmann::json& vm);             // GET /v1/vms/{name
 std::string RenderReconcile(const nlohmann::json& report);  // POST /v1/reconcile
 std::string RenderEvents(const nlohmann::json& events);     // GET /v1/events
 
+// Redundancy groups. RenderGroup takes the view of GET /v1/groups/{name} (members with their
+// pCPUs, healing targets under "heals") or of POST /v1/groups (the same from "placement").
+std::string RenderGroupList(const nlohmann::json& groups);     // GET /v1/groups
+std::string RenderGroup(const nlohmann::json& group);          // GET /v1/groups/{name}
+std::string RenderSwitchover(const nlohmann::json& reply);     // POST /v1/groups/{name}/switchover
+std::string RenderWhatIf(const nlohmann::json& report);        // POST /v1/whatif
+std::string RenderReserve(const nlohmann::json& reserve);      // GET /v1/reserve
+
+// An explanation (a placement's or a refusal's): for each host search its summary line, the
+// best candidates with their scores, and the example rejections per host and NUMA node:
+//   fw-act1 (place act): 4 hosts, 4 considered, 3 feasible; rejected: 1 pCPUs; chose h1
+//     HOST  SCORE  NIC  PACK   SPREAD
+//     h1    0.532  0    0.032  1
+//     rejected: host h4 node0: 2 free pCPUs, needs 4
+std::string RenderExplanation(const nlohmann::json& explanation);
+
 // The message of an error reply (without "error: "): its "error" field, and for a no-fit 422
 // one indented line per rejection reason, per host and NUMA node:
 //   no host can take this VM
 //     host local node0: 1 free pCPUs, needs 2
+// or, when the reply carries an explanation, its first line and the explanation.
 std::string RenderApiError(int status, const nlohmann::json& body);
 
 }  // namespace corepin
