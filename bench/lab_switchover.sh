@@ -22,6 +22,15 @@
 #                  entry's ageing) fixes it. With the guest's default of 1000 ms the answer
 #                  moves up to a second after the switch step; 10 ms keeps that wait small.
 #   KEEP_LOGS=1    keep the work directory (corepind log, guest consoles) even on success
+#   CLIENT_PORT=access|flows   how the client joins VLAN 100 (default access):
+#                  access  `lab client add ... 100`: an access port tagged 100 on the ToR, as a
+#                          real client would sit;
+#                  flows   an untagged ToR port, put on VLAN 100 by OpenFlow rules on lab-tor
+#                          (tag pushed on the way in, stripped on the way out). A workaround:
+#                          corepind's OVSDB switch driver refuses a switchover while any port it
+#                          does not manage carries the service VLAN, the client's access port
+#                          included ("lc-... holds service VLAN 100 ... corepin does not manage
+#                          it"). VM ports, uplinks and MAC learning are the same in both modes.
 # Needs root, lab/packages.txt, curl, jq, socat. Refuses to run while a lab is already up.
 set -uo pipefail
 
@@ -30,6 +39,7 @@ BUILD=${BUILD:-$ROOT/build-bench}
 LAB=$ROOT/lab/lab
 GUEST_DIR=$BUILD/lab-guest
 GARP_MS=${GARP_MS:-10}
+CLIENT_PORT=${CLIENT_PORT:-access}
 
 GROUP=bench                 # members bench-act1 and bench-sby1
 CLIENT=cpbench              # netns lab-cpbench, ToR port lc-cpbench
@@ -111,6 +121,21 @@ wait_until() {
   until "$@"; do [ $SECONDS -lt $deadline ] || return 1; sleep 0.2; done
 }
 
+# The client on VLAN 100 without a tagged port (CLIENT_PORT=flows, see above): its ToR port is a
+# trunk; OpenFlow on lab-tor tags what the client sends and untags what is for it. Frames from
+# the hosts arrive on lab-tor tagged (the uplinks are trunks), so they match dl_vlan=100.
+client_on_vlan_by_flows() {
+  local port=lc-$CLIENT mac of=(ovs-ofctl --timeout=10)
+  mac=$(ip netns exec "lab-$CLIENT" cat /sys/class/net/eth0/address) || return 1
+  export OVS_RUNDIR  # ovs-ofctl finds lab-tor's management socket there
+  OVS_RUNDIR=$(dirname "${OVSDB#unix:}")
+  "${of[@]}" add-flow lab-tor "priority=300,in_port=$port,actions=mod_vlan_vid:$VLAN,NORMAL" &&
+    "${of[@]}" add-flow lab-tor "priority=200,dl_vlan=$VLAN,dl_dst=$mac,actions=strip_vlan,output:$port" &&
+    # Broadcasts (ARP, the guests' gratuitous ARPs): an untagged copy for the client, and the
+    # usual flooding (which also hands the client a tagged copy its kernel ignores).
+    "${of[@]}" add-flow lab-tor "priority=200,dl_vlan=$VLAN,dl_dst=ff:ff:ff:ff:ff:ff,actions=strip_vlan,output:$port,mod_vlan_vid:$VLAN,NORMAL"
+}
+
 ask_service() { # one UDP request from the client namespace; the answer (empty after 0.3 s)
   ip netns exec "lab-$CLIENT" sh -c "echo hello | socat -t 0.3 - UDP:$SERVICE_ADDR:$SERVICE_PORT" 2>/dev/null
 }
@@ -129,6 +154,7 @@ build_guest() {
 # --- 1. build, lab, guest --------------------------------------------------------------------
 
 [ "$(id -u)" = 0 ] || die "needs root (the lab, network namespaces)"
+case $CLIENT_PORT in access | flows) ;; *) die "CLIENT_PORT=$CLIENT_PORT: expected access or flows" ;; esac
 for tool in curl jq socat ss; do command -v $tool >/dev/null || die "$tool is missing"; done
 
 if [ -z "${SKIP_BUILD:-}" ]; then
@@ -189,7 +215,13 @@ log "creating group $GROUP (1+1, domains rack, service VLAN $VLAN)"
 api POST /v1/groups "$group" >"$WORK/group.json" || die "creating group $GROUP failed"
 jq -r '.members[] | "lab_switchover:   \(.vm) \(.role) on \(.host)"' "$WORK/group.json" >&2
 
-"$LAB" client add "$CLIENT" "$CLIENT_ADDR" "$VLAN" >/dev/null || die "lab client add failed"
+if [ "$CLIENT_PORT" = access ]; then
+  "$LAB" client add "$CLIENT" "$CLIENT_ADDR" "$VLAN" >/dev/null || die "lab client add failed"
+else
+  log "client on VLAN $VLAN by OpenFlow rules on lab-tor (CLIENT_PORT=flows)"
+  "$LAB" client add "$CLIENT" "$CLIENT_ADDR" >/dev/null || die "lab client add failed"
+  client_on_vlan_by_flows || die "adding the client's flows on lab-tor failed"
+fi
 
 # Both guests must be serving before the first switchover, or round 1 would time a boot. The
 # SBY cannot be asked (its port is parked), so read each guest's console.

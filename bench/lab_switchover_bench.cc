@@ -70,6 +70,7 @@ struct Options {
   double round_timeout_s = 30;           // steadiness, and the new ACT's first answer, per round
   double aim_ms = 50;                    // issue 5: the switch step under 50 ms
   std::string json_out;                  // also write every round as JSON here
+  std::string tcp_nodelay = "on";        // off: cpp-httplib's default (Nagle), for comparison
 };
 
 const char kUsage[] =
@@ -86,13 +87,14 @@ const char kUsage[] =
     "  --first-answer-timeout-s S  first answer from the ACT at start (default 60)\n"
     "  --round-timeout-s S       per round: steady answers, then the new ACT's first answer (default 30)\n"
     "  --aim-ms MS               the verdict's bound on the switch step (default 50)\n"
-    "  --json PATH               write the rounds and the summary as JSON\n";
+    "  --json PATH               write the rounds and the summary as JSON\n"
+    "  --tcp-nodelay on|off      TCP_NODELAY on the HTTP connection (default on; off is cpp-httplib's default)\n";
 
 Options ParseArgs(int argc, char** argv) {
   Options o;
   std::map<std::string, std::string*> text = {{"--api", &o.api},       {"--group", &o.group},
                                               {"--netns", &o.netns},   {"--target", &o.target},
-                                              {"--json", &o.json_out}};
+                                              {"--json", &o.json_out}, {"--tcp-nodelay", &o.tcp_nodelay}};
   std::map<std::string, double*> number = {{"--interval-ms", &o.interval_ms},
                                            {"--steady-ms", &o.steady_ms},
                                            {"--late-ms", &o.late_ms},
@@ -124,6 +126,7 @@ Options ParseArgs(int argc, char** argv) {
     }
   }
   if (o.group.empty() || o.netns.empty()) throw std::runtime_error(std::string("--group and --netns are required\n") + kUsage);
+  if (o.tcp_nodelay != "on" && o.tcp_nodelay != "off") throw std::runtime_error("--tcp-nodelay " + o.tcp_nodelay + ": on or off");
   if (o.rounds < 20) throw std::runtime_error("--rounds " + std::to_string(o.rounds) + ": at least 20 (p99 needs them)");
   return o;
 }
@@ -342,10 +345,14 @@ std::string ActOf(const json& group) {
 
 class Corepind {
  public:
-  explicit Corepind(const std::string& url) : http_(url) {
+  Corepind(const std::string& url, bool tcp_nodelay) : http_(url) {
     http_.set_connection_timeout(5);
     http_.set_read_timeout(120);  // a switchover waits for the switch; never cut it short
     http_.set_keep_alive(true);   // one connection for every call: no connect in the timed call
+    // cpp-httplib writes a request's headers and body in two writes. With Nagle's algorithm
+    // the body waits for the ACK of the headers, which the server delays (~40 ms on Linux):
+    // that would be timed as part of the switchover.
+    http_.set_tcp_nodelay(tcp_nodelay);
   }
 
   json ShowGroup(const std::string& group) { return Call("GET", "/v1/groups/" + group, nullptr); }
@@ -449,7 +456,8 @@ void PrintRound(int number, const Round& r) {
 }
 
 json Report(const std::vector<Round>& rounds, const Options& o) {
-  json out = {{"group", o.group}, {"interval_ms", o.interval_ms}, {"margin_ms", o.margin_ms}, {"late_ms", o.late_ms}};
+  json out = {{"group", o.group},         {"interval_ms", o.interval_ms}, {"margin_ms", o.margin_ms},
+              {"late_ms", o.late_ms},     {"tcp_nodelay", o.tcp_nodelay == "on"}};
   json rs = json::array();
   for (const auto& r : rounds)
     rs.push_back({{"from", r.from}, {"to", r.to}, {"answer_ms", r.answer_ms}, {"switch_ms", r.switch_ms}, {"rest_ms", r.rest_ms},
@@ -489,13 +497,14 @@ bool PrintSummary(const std::vector<Round>& rounds, const Options& o, json* repo
 int Run(const Options& o) {
   const sockaddr_in target = ParseTarget(o.target);
   const int fd = OpenUdpInNetns(o.netns, target);  // before any thread starts
-  Corepind api(o.api);
+  Corepind api(o.api, o.tcp_nodelay == "on");
   std::string act = ActOf(api.ShowGroup(o.group));
 
   Traffic traffic(fd, o.interval_ms);
   traffic.Start();
-  std::printf("lab_switchover_bench: group %s, service %s from netns %s, one request every %s ms, %d rounds\n", o.group.c_str(),
-              o.target.c_str(), o.netns.c_str(), Fixed(o.interval_ms, 3).c_str(), o.rounds);
+  std::printf("lab_switchover_bench: group %s, service %s from netns %s, one request every %s ms, %d rounds, API %s (TCP_NODELAY %s)\n",
+              o.group.c_str(), o.target.c_str(), o.netns.c_str(), Fixed(o.interval_ms, 3).c_str(), o.rounds, o.api.c_str(),
+              o.tcp_nodelay.c_str());
   if (!WaitFor(o.first_answer_timeout_s, [&] { return traffic.FirstAnswerBy(act, Clock::time_point::min()).has_value(); }))
     throw std::runtime_error("no answer from the ACT " + act + " within " + Fixed(o.first_answer_timeout_s, 0) + " s");
 
