@@ -326,10 +326,7 @@ TEST_F(ApiTest, GroupAcrossRacksWithWhatIfReserveAndSwitchover) {
 }
 
 // A group with no service network needs no bridge on its hosts.
-// DISABLED: Controller::CreateGroup tests `if (service)` (the Result, always ok here) instead of
-// `if (*service)` (the optional), so it refuses every group on bridgeless hosts, and then
-// builds that message from a member of the group it has just deleted.
-TEST_F(ApiTest, DISABLED_GroupWithoutServiceNeedsNoBridge) {
+TEST_F(ApiTest, GroupWithoutServiceNeedsNoBridge) {
   for (const char* name : {"b1", "b2"}) {
     json req = {{"name", name}, {"uri", std::string("fixture:2s32c-smt2#") + name}, {"housekeeping", "0,64"}};
     ASSERT_EQ(Call("POST", "/v1/hosts", req.dump()).status, 201);

@@ -72,12 +72,13 @@ Result<json> Controller::CreateGroup(const json& request, NoFit* no_fit) {
     return e;
   }
   const RedundancyGroup& g = *cluster_.FindGroup(req->name);
-  if (service)
+  if (*service)
     for (const auto& m : g.members)
       if (hosts_.at(m.host)->vm_options.bridge.empty()) {
+        Error e = Unprocessable("group " + req->name + ": member " + m.vm + " was placed on host " + m.host +
+                                ", which has no bridge for VM interfaces; set the host's \"bridge\" or use hosts that have one");
         (void)cluster_.DeleteGroup(req->name);
-        return Unprocessable("group " + req->name + ": member " + m.vm + " was placed on host " + m.host +
-                             ", which has no bridge for VM interfaces; set the host's \"bridge\" or use hosts that have one");
+        return e;
       }
   StoredGroup stored{*req, g.members, *service};
   GroupRecord rec{.name = req->name, .config_json = StoredGroupToJson(stored).dump(), .state = std::string(kGroupCreating)};
@@ -109,7 +110,7 @@ Result<json> Controller::CreateGroup(const json& request, NoFit* no_fit) {
   // The service goes to the ACT's port; the SBYs' are parked.
   rec.state = std::string(kGroupRunning);
   if (auto s = store_->UpdateGroup(rec); !s) return undo(s.error());
-  if (service && switch_->managed()) {
+  if (*service && switch_->managed()) {
     auto ports = DesiredPorts(req->name);
     auto report = ports ? switch_->Apply(*ports, "place group " + req->name) : Result<SwitchReport>(ports.error());
     if (!report) return undo(report.error());
