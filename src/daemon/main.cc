@@ -2,6 +2,7 @@
 // interrupted operations and reconciles), and serves the REST API until SIGTERM or SIGINT.
 //
 //   corepind [--db PATH] [--listen HOST:PORT] [--failures-tolerated K] [--switch URI]
+//            [--reconcile-interval SECONDS]
 //
 // Logs to stderr: one line per request (here), and one per event (by the Controller).
 #include <signal.h>
@@ -84,6 +85,12 @@ int Main(int argc, char** argv) {
                  "switch driver URI: none, ovsdb:unix:/var/run/openvswitch/db.sock or ovsdb:tcp:HOST:PORT")
       ->type_name("URI")
       ->capture_default_str();
+  std::string reconcile = "10";
+  app.add_option("--reconcile-interval", reconcile,
+                 "seconds between background reconciles of hypervisors and switch (0: only on request); a port "
+                 "changed by hand on the switch is reconciled at once")
+      ->type_name("SECONDS")
+      ->capture_default_str();
   CLI11_PARSE(app, argc, argv);
 
   std::string host;
@@ -104,6 +111,12 @@ int Main(int argc, char** argv) {
     return 2;
   }
   options.switch_uri = switch_uri;
+  int reconcile_s = 0;
+  if (!ParseCount(reconcile, 86400, &reconcile_s)) {
+    std::cerr << "corepind: --reconcile-interval " << reconcile << ": expected whole seconds 0..86400 (default 10)\n";
+    return 2;
+  }
+  options.reconcile_interval_ms = reconcile_s * 1000;
 
   // Block the stop signals in every thread (they inherit the mask) and take them in one
   // thread with sigwait, so that no handler runs at an arbitrary point.
