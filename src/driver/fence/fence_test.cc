@@ -271,6 +271,23 @@ TEST(FenceIpmi, UnknownUserSaysSo) {
   EXPECT_NE(s.error().message.find("unknown user name 'nobody'"), std::string::npos) << s.error().message;
 }
 
+TEST(FenceIpmi, CommandRefusedForLackOfPrivilegeFailsAtOnce) {
+  auto bmc = StartBmc();
+  ASSERT_TRUE(bmc);
+  auto d = Open(bmc->uri("&privlvl=user"));
+  ASSERT_TRUE(d);
+  auto s = d->Status();  // a user may read the power state
+  ASSERT_TRUE(s.ok()) << s.error().message;
+  auto t0 = Clock::now();
+  Status off = d->PowerOff(milliseconds(5000));
+  ASSERT_FALSE(off.ok());
+  EXPECT_LT(Since(t0).count(), 1000);
+  EXPECT_NE(off.error().message.find("'chassis power off': refused: the user lacks the privilege"), std::string::npos)
+      << off.error().message;
+  EXPECT_NE(off.error().message.find("Insufficient privilege level"), std::string::npos) << off.error().message;
+  EXPECT_TRUE(bmc->powered_on());
+}
+
 TEST(FenceIpmi, NothingListeningTimesOutFastNamingTheAddress) {
   int port = testing::FreeUdpPort();
   const std::string addr = "127.0.0.1:" + std::to_string(port);
