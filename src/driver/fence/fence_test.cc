@@ -49,7 +49,8 @@ std::unique_ptr<FenceDriver> Open(const std::string& uri) {
 // --- URIs -------------------------------------------------------------------------------------
 
 TEST(FenceUri, ParsesDecodesAndRedacts) {
-  auto t = ParseIpmiUri("ipmi://ad%6Din:p%40ss%3Aw0rd@127.0.0.1:16231?cipher=17&timeout=0.5&privlvl=operator&poll_ms=50");
+  auto t = ParseIpmiUri(
+      "ipmi://ad%6Din:p%40ss%3Aw0rd@127.0.0.1:16231?cipher=17&timeout=0.5&privlvl=operator&poll_ms=50");
   ASSERT_TRUE(t.ok()) << t.error().message;
   EXPECT_EQ(t->host, "127.0.0.1");
   EXPECT_EQ(t->port, 16231);
@@ -137,7 +138,8 @@ TEST(FenceNone, EveryCallFailsSayingTheHostIsNotHealed) {
   auto s = d->Status();
   ASSERT_FALSE(s.ok());
   EXPECT_EQ(s.error().code, ErrorCode::kUnprocessable);
-  for (const Error& e : {s.error(), d->PowerOff(kDefaultPowerTimeout).error(), d->PowerOn(kDefaultPowerTimeout).error()}) {
+  for (const Error& e :
+       {s.error(), d->PowerOff(kDefaultPowerTimeout).error(), d->PowerOn(kDefaultPowerTimeout).error()}) {
     EXPECT_NE(e.message.find("host has no working BMC; it will not be healed automatically"), std::string::npos)
         << e.message;
   }

@@ -195,7 +195,8 @@ corepin::Status IpmitoolFence::SetPower(Power want, milliseconds timeout) {
     msg += "power " + verb + " sent " + std::to_string(sends) + " time(s), " + std::to_string(accepted) +
            " accepted" + (last_cmd.empty() ? "" : " (" + last_cmd + ")") + "; power status read " +
            std::to_string(reads) + " time(s), last " + (last_read.empty() ? "unanswered" : last_read);
-    if (sends + reads > answered) msg += "; " + std::to_string(sends + reads - answered) + " call(s) unanswered, first: " + first_error;
+    if (sends + reads > answered)
+      msg += "; " + std::to_string(sends + reads - answered) + " call(s) unanswered, first: " + first_error;
   }
   msg += want == Power::kOff ? "; the host may still be running" : "; the host may still be off";
   return Unavailable(msg);
