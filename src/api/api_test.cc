@@ -83,13 +83,12 @@ class ApiTest : public ::testing::Test {
     EXPECT_EQ(r.body["name"], "local");
   }
 
-  // Simulated 128-pCPU hosts h1..hN, two per rack (h1, h2 in r1; h3, h4 in r2; ...), each
-  // with a bridge for VM interfaces.
+  // Simulated 128-pCPU hosts h1..hN, two per rack (h1, h2 in r1; h3, h4 in r2; ...).
   void AddFixtureHosts(int n) {
     for (int i = 1; i <= n; ++i) {
       const std::string name = "h" + std::to_string(i);
       json req = {{"name", name}, {"uri", "fixture:2s32c-smt2#" + name}, {"housekeeping", "0,64"},
-                  {"labels", {{"rack", "r" + std::to_string((i + 1) / 2)}}}, {"bridge", "br-" + name}};
+                  {"labels", {{"rack", "r" + std::to_string((i + 1) / 2)}}}};
       Reply r = Call("POST", "/v1/hosts", req.dump());
       ASSERT_EQ(r.status, 201) << r.body.dump();
       rack_[name] = req["labels"]["rack"];
@@ -333,6 +332,19 @@ TEST_F(ApiTest, GroupWithoutServiceNeedsNoBridge) {
   }
   Reply r = Call("POST", "/v1/groups", R"({"name":"fw","vm":{"vcpus":2,"memory_mib":512},"act":1,"sby":1,"protect":false})");
   EXPECT_EQ(r.status, 201) << r.body.dump();
+}
+
+// VMs and groups share one namespace, and a standalone VM is a group of one named after it.
+// DISABLED: the controller accepts a member named like its own group; `DELETE /v1/vms/g` then
+// takes it for a standalone VM and deletes the member, leaving group g "running" with a member
+// that no longer exists (and what-if cannot tell the member from a standalone VM).
+TEST_F(ApiTest, DISABLED_MemberNamedLikeItsGroupIsRefused) {
+  AddFixtureHosts(2);
+  Reply r = Call("POST", "/v1/groups", R"({"name":"g","vm":{"vcpus":1,"memory_mib":256},"members":[{"name":"g","role":"act"}]})");
+  EXPECT_TRUE(r.status == 400 || r.status == 409) << r.status << ": " << r.body.dump();
+  EXPECT_NE(Message(r).find("g"), std::string::npos) << Message(r);
+  EXPECT_EQ(Call("GET", "/v1/groups").body, json::array());
+  EXPECT_EQ(Call("GET", "/v1/vms").body, json::array());
 }
 
 // Each bad group, what-if or switchover request gets its 4xx and a message naming the problem,
