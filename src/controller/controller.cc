@@ -59,9 +59,16 @@ void NoFit::Fill(const GroupOutcome& o) {
     for (const auto& r : s.examples) rejections.push_back(r);
 }
 
+namespace {
+ClusterOptions ClusterOptionsFor(const ControllerOptions& o) {
+  ClusterOptions c;
+  c.failures_tolerated = o.failures_tolerated;
+  return c;
+}
+}  // namespace
+
 Controller::Controller(StateStore* store, HypervisorFactory connect, ControllerOptions options)
-    : store_(store), connect_(std::move(connect)), options_(std::move(options)),
-      cluster_(ClusterOptions{.failures_tolerated = options_.failures_tolerated}) {}
+    : store_(store), connect_(std::move(connect)), options_(std::move(options)), cluster_(ClusterOptionsFor(options_)) {}
 
 Controller::~Controller() {
   watch_.reset();  // no more wake-ups from the switch
@@ -342,6 +349,10 @@ Result<json> Controller::CreateVm(const json& req, NoFit* no_fit) {
   GroupOutcome placed = cluster_.PlaceGroup(GroupRequest{spec->name, *spec, {{spec->name, Role::kAct, wanted_host}}, {}, false});
   if (!placed.ok()) {
     no_fit->Fill(placed);
+    // Inside the cluster a standalone VM is a group of one; say "VM" to the operator.
+    std::string& refusal = no_fit->explanation["refusal"].get_ref<std::string&>();
+    const std::string group_prefix = "group " + spec->name + ": no host for member " + spec->name;
+    if (refusal.rfind(group_prefix, 0) == 0) refusal = "VM " + spec->name + ": no host" + refusal.substr(group_prefix.size());
     Error e = placed.status.error();
     e.message = no_fit->Summary();
     return e;

@@ -17,12 +17,6 @@ namespace {
 
 std::string RoleName(Role r) { return r == Role::kAct ? "ACT" : "SBY"; }
 
-Result<StoredGroup> LoadGroup(StateStore* store, const std::string& name) {
-  auto rec = store->GetGroup(name);
-  if (!rec) return NotFound("group " + name + " does not exist; list groups with corepin group list");
-  return StoredGroupFromJson(json::parse(rec->config_json, nullptr, false));
-}
-
 }  // namespace
 
 Result<std::vector<PortState>> Controller::DesiredPorts(const std::string& only_group) {
@@ -60,6 +54,9 @@ Result<json> Controller::CreateGroup(const json& request, NoFit* no_fit) {
   if (store_->GetGroup(req->name)) return Conflict("group " + req->name + " already exists");
   if (store_->GetVm(req->name)) return Conflict("name " + req->name + " is a VM's; VMs and groups share one namespace");
   for (const auto& m : req->members) {
+    if (m.name == req->name)
+      return Conflict("member " + m.name + " has the group's own name; VMs and groups share one namespace, name it e.g. " +
+                      req->name + "-a");
     if (auto vm = store_->GetVm(m.name); vm) return Conflict("VM " + m.name + " already exists on host " + vm->host);
     if (!m.host.empty())
       if (auto h = FindHost(m.host); !h) return h.error();
