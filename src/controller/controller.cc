@@ -139,8 +139,9 @@ void Controller::MarkReachable(ManagedHost& h, bool reachable) {
     Event("reserve.degraded", h.name, "host " + std::string(reachable ? "back" : "unreachable") + ": " + s.error().message);
 }
 
-// Builds the host from its stored record into the cluster; connects when it can.
-Status Controller::LoadHost(const HostRecord& rec) {
+// Builds the host from its stored record into the cluster; connects when it can (unless given
+// a connection already open).
+Status Controller::LoadHost(const HostRecord& rec, std::unique_ptr<Hypervisor> connected) {
   auto host = std::make_unique<ManagedHost>();
   host->name = rec.name;
   host->uri = rec.uri;
@@ -155,9 +156,13 @@ Status Controller::LoadHost(const HostRecord& rec) {
   host->labels = cfg->labels;
   host->vm_options = cfg->vm_options;
   if (auto s = cluster_.AddHost(HostState(rec.name, *topo, cfg->partition), cfg->labels); !s) return s;
-  auto hv = connect_(rec.uri);
-  if (hv) host->hypervisor = std::move(*hv);
-  else host->connect_error = hv.error().message;
+  if (connected) {
+    host->hypervisor = std::move(connected);
+  } else if (auto hv = connect_(rec.uri); hv) {
+    host->hypervisor = std::move(*hv);
+  } else {
+    host->connect_error = hv.error().message;
+  }
   ManagedHost& h = *host;
   hosts_[rec.name] = std::move(host);
   if (!h.hypervisor) MarkReachable(h, false);
@@ -283,7 +288,7 @@ Result<json> Controller::AddHost(const json& req) {
   if (!warnings) return Invalid("host " + name + ": " + warnings.error().message);
   HostRecord rec{.name = name, .uri = uri, .config_json = HostConfigToJson(*cfg).dump(), .topology_xml = HostTopologyToXml(*topo)};
   if (auto s = store_->PutHost(rec); !s) return s.error();
-  if (auto s = LoadHost(rec); !s) {
+  if (auto s = LoadHost(rec, std::move(*hv)); !s) {
     (void)store_->DeleteHost(name);
     return s.error();
   }

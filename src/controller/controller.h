@@ -107,7 +107,7 @@ class Controller {
   Result<ManagedHost*> FindHost(const std::string& name);
   const HostState& StateOf(const ManagedHost& h) const { return cluster_.FindHost(h.name)->state; }
   const PlacedVm* Placed(const std::string& vm) const;
-  Status LoadHost(const HostRecord& record);
+  Status LoadHost(const HostRecord& record, std::unique_ptr<Hypervisor> connected = nullptr);
   void MarkReachable(ManagedHost& host, bool reachable);
   Status RestoreFromStore(std::vector<VmRecord>* interrupted_vms, std::vector<GroupRecord>* interrupted_groups);
   Status ResumeVm(const VmRecord& vm);

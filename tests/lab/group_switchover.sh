@@ -17,6 +17,7 @@ if [ "${COREPIN_LAB:-}" != 1 ]; then echo "skipped: set COREPIN_LAB=1 to run the
 lab="$top/lab/lab"
 cli="$build/src/cli/corepin"
 work=$(mktemp -d /tmp/corepin-lab-group.XXXXXX)
+chmod 755 "$work"  # QEMU (user libvirt-qemu) reads the guest kernel from here
 port=$((20000 + RANDOM % 20000))
 export COREPIN_URL="http://127.0.0.1:$port"
 client=cpgrp
