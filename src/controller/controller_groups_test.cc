@@ -178,6 +178,9 @@ TEST_F(GroupsTest, ServiceVlanFollowsTheActInOvsdb) {
   EXPECT_EQ(tag(pa), "100\n");
   EXPECT_EQ(tag(pb), "4094\n");
 
+  // A client's access port on the service VLAN, on another bridge (the top of rack), is normal.
+  ASSERT_TRUE(db.Vsctl({"add-br", "tor", "--", "set", "bridge", "tor", "datapath_type=netdev"}).ok());
+  ASSERT_TRUE(db.Vsctl({"add-port", "tor", "client1", "tag=100"}).ok());
   auto s = controller_->Switchover("fw", json::object());
   ASSERT_TRUE(s.ok()) << s.error().message;
   EXPECT_EQ(tag(pa), "4094\n");

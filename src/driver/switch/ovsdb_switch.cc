@@ -225,10 +225,13 @@ Result<Plan> OvsdbSwitch::MakePlan(std::vector<PortState> desired) {
     if (auto why = Locate(*snap, d.bridge, d.port)) missing.push_back(d.port + " (" + *why + ")");
   if (!missing.empty()) return Failed(NotFound("not found"), missing);
 
-  // A port corepin is not given, tagged with a service VLAN, would share the service: refuse
-  // rather than touch a port that is not ours.
+  // A port corepin is not given, tagged with a service VLAN on a bridge where corepin's VM ports
+  // are, would share the service: refuse rather than touch a port that is not ours. Other
+  // bridges (top of rack, clients, uplinks) carry the service VLAN by design.
   Plan plan;
   std::set<std::string> given(names.begin(), names.end());
+  std::set<std::string> vm_bridges;
+  for (const auto& d : desired) vm_bridges.insert(d.bridge);
   std::map<int, std::string> service;  // VLAN -> desired service port
   for (const auto& d : desired) {
     if (!d.service) continue;
@@ -238,7 +241,7 @@ Result<Plan> OvsdbSwitch::MakePlan(std::vector<PortState> desired) {
   std::vector<std::string> conflicts;
   for (const auto& [name, row] : snap->ports) {
     const auto& tag = row.actual.state.tag;
-    if (!tag || !service.count(*tag)) continue;
+    if (!tag || !service.count(*tag) || !vm_bridges.count(row.actual.state.bridge)) continue;
     plan.service_vlan_holders[*tag].push_back(name);
     if (!given.count(name))
       conflicts.push_back(name + " (on " + (row.actual.state.bridge.empty() ? "no bridge" : row.actual.state.bridge) +

@@ -117,7 +117,8 @@ class SwitchDriver {
   // (with `reason` recorded in the switch's log). Rejected before anything is written:
   // invalid states (Invalid: VLAN out of 1..4094, two ports on one service VLAN, ...), a
   // missing bridge or port (NotFound), a port that corepin is not given holding one of the
-  // service VLANs (Conflict). The switch unreachable: Unavailable. Every error names the
+  // service VLANs on a bridge of the given ports (Conflict; ports on other bridges, such as a
+  // top-of-rack bridge's client and uplink ports, carry the service VLAN by design). The switch unreachable: Unavailable. Every error names the
   // port(s) and the problem; nothing was changed, and the same call can be retried.
   virtual Result<SwitchReport> Apply(const std::vector<PortState>& desired, const std::string& reason) = 0;
 
