@@ -241,9 +241,9 @@ Result<Plan> OvsdbSwitch::MakePlan(std::vector<PortState> desired) {
   std::vector<std::string> conflicts;
   for (const auto& [name, row] : snap->ports) {
     const auto& tag = row.actual.state.tag;
-    if (!tag || !service.count(*tag) || !vm_bridges.count(row.actual.state.bridge)) continue;
-    plan.service_vlan_holders[*tag].push_back(name);
-    if (!given.count(name))
+    if (!tag || !service.count(*tag)) continue;
+    plan.service_vlan_holders[*tag].push_back(name);  // the write is guarded on all of them
+    if (!given.count(name) && vm_bridges.count(row.actual.state.bridge))
       conflicts.push_back(name + " (on " + (row.actual.state.bridge.empty() ? "no bridge" : row.actual.state.bridge) +
                           ") holds service VLAN " + std::to_string(*tag) + " of port " + service[*tag] +
                           " but corepin does not manage it: remove its tag, or give it to corepin");
