@@ -15,7 +15,7 @@
 #   sudo bench/lab_switchover.sh [lab_switchover_bench options, e.g. --rounds 50 --interval-ms 1]
 #
 # Environment:
-#   BUILD=DIR      build tree (default build-bench); the targets are built there unless SKIP_BUILD=1
+#   BUILD=DIR      build tree (default build); the targets are built there unless SKIP_BUILD=1
 #   GARP_MS=MS     the guest's gratuitous ARP period (default 10). ACT and SBY share one MAC,
 #                  so after the switch moves the service VLAN only the ToR's MAC table still
 #                  points at the old ACT's host: the new ACT's next gratuitous ARP (or the
@@ -26,16 +26,14 @@
 #                  access  `lab client add ... 100`: an access port tagged 100 on the ToR, as a
 #                          real client would sit;
 #                  flows   an untagged ToR port, put on VLAN 100 by OpenFlow rules on lab-tor
-#                          (tag pushed on the way in, stripped on the way out). A workaround:
-#                          corepind's OVSDB switch driver refuses a switchover while any port it
-#                          does not manage carries the service VLAN, the client's access port
-#                          included ("lc-... holds service VLAN 100 ... corepin does not manage
-#                          it"). VM ports, uplinks and MAC learning are the same in both modes.
+#                          (tag pushed on the way in, stripped on the way out): a client behind
+#                          a VLAN-tagging switch. VM ports, uplinks and MAC learning are the
+#                          same in both modes.
 # Needs root, lab/packages.txt, curl, jq, socat. Refuses to run while a lab is already up.
 set -uo pipefail
 
 ROOT=$(cd "$(dirname "$(readlink -f "$0")")/.." && pwd)
-BUILD=${BUILD:-$ROOT/build-bench}
+BUILD=${BUILD:-$ROOT/build}
 LAB=$ROOT/lab/lab
 GUEST_DIR=$BUILD/lab-guest
 GARP_MS=${GARP_MS:-10}
