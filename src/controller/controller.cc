@@ -63,6 +63,8 @@ namespace {
 ClusterOptions ClusterOptionsFor(const ControllerOptions& o) {
   ClusterOptions c;
   c.failures_tolerated = o.failures_tolerated;
+  c.weights = o.weights;
+  c.seed = o.seed;
   return c;
 }
 }  // namespace

@@ -40,6 +40,8 @@ using HypervisorFactory = std::function<Result<std::unique_ptr<Hypervisor>>(cons
 
 struct ControllerOptions {
   int failures_tolerated = 1;       // k of the healing reserve
+  RankWeights weights;              // how the scheduler ranks hosts (cluster.h)
+  uint64_t seed = 1;                // ties between equal hosts are broken by a hash of this seed
   std::string switch_uri = "none";  // switch_driver.h: ovsdb:unix:PATH, ovsdb:tcp:HOST:PORT, none
   // Reconcile in the background every this many ms (0: only when asked), and at once when the
   // switch reports a port changed by hand.

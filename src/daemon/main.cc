@@ -2,7 +2,7 @@
 // interrupted operations and reconciles), and serves the REST API until SIGTERM or SIGINT.
 //
 //   corepind [--db PATH] [--listen HOST:PORT] [--failures-tolerated K] [--switch URI]
-//            [--reconcile-interval SECONDS]
+//            [--reconcile-interval SECONDS] [--rank-weights nic=1,pack=1,spread=0.5] [--seed N]
 //
 // Logs to stderr: one line per request (here), and one per event (by the Controller).
 #include <signal.h>
@@ -13,6 +13,7 @@
 #include <filesystem>
 #include <iostream>
 #include <mutex>
+#include <sstream>
 #include <thread>
 
 #include "api/api_server.h"
@@ -68,6 +69,25 @@ bool ParseCount(const std::string& text, int max, int* out) {
   return *out <= max;
 }
 
+// "nic=1,pack=1,spread=0.5" into the scheduler's ranking weights; parts left out keep their default.
+bool ParseWeights(const std::string& text, RankWeights* w) {
+  std::stringstream in(text);
+  std::string item;
+  while (std::getline(in, item, ',')) {
+    const auto eq = item.find('=');
+    if (eq == std::string::npos) return false;
+    const std::string key = item.substr(0, eq), value = item.substr(eq + 1);
+    char* end = nullptr;
+    const double v = std::strtod(value.c_str(), &end);
+    if (value.empty() || *end != '\0' || v < 0 || v > 100) return false;
+    if (key == "nic") w->nic = v;
+    else if (key == "pack") w->pack = v;
+    else if (key == "spread") w->spread = v;
+    else return false;
+  }
+  return true;
+}
+
 int Main(int argc, char** argv) {
   CLI::App app{"corepind: the corepin daemon (pins every vCPU of KVM VMs to exact pCPUs via libvirt)"};
   std::string db = "/var/lib/corepin/corepin.db";
@@ -90,6 +110,14 @@ int Main(int argc, char** argv) {
                  "seconds between background reconciles of hypervisors and switch (0: only on request); a port "
                  "changed by hand on the switch is reconciled at once")
       ->type_name("SECONDS")
+      ->capture_default_str();
+  std::string weights = "nic=1,pack=1,spread=0.5";
+  app.add_option("--rank-weights", weights,
+                 "how hosts are ranked: NIC locality, best-fit packing, spreading the ACTs of different groups")
+      ->type_name("nic=W,pack=W,spread=W")
+      ->capture_default_str();
+  std::string seed = "1";
+  app.add_option("--seed", seed, "seed of the tie-breaks between equal hosts (placements are deterministic for a seed)")
       ->capture_default_str();
   CLI11_PARSE(app, argc, argv);
 
@@ -117,6 +145,17 @@ int Main(int argc, char** argv) {
     return 2;
   }
   options.reconcile_interval_ms = reconcile_s * 1000;
+  if (!ParseWeights(weights, &options.weights)) {
+    std::cerr << "corepind: --rank-weights " << weights
+              << ": expected nic=W,pack=W,spread=W with each W a number 0..100 (any of the three may be left out)\n";
+    return 2;
+  }
+  int seed_value = 0;
+  if (!ParseCount(seed, 999999999, &seed_value)) {
+    std::cerr << "corepind: --seed " << seed << ": expected a whole number\n";
+    return 2;
+  }
+  options.seed = static_cast<uint64_t>(seed_value);
 
   // Block the stop signals in every thread (they inherit the mask) and take them in one
   // thread with sigwait, so that no handler runs at an arbitrary point.
