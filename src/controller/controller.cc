@@ -73,7 +73,8 @@ Controller::Controller(StateStore* store, HypervisorFactory connect, ControllerO
     : store_(store), connect_(std::move(connect)), options_(std::move(options)), cluster_(ClusterOptionsFor(options_)) {}
 
 Controller::~Controller() {
-  watch_.reset();  // no more wake-ups from the switch
+  watch_.reset();  // no more wake-ups from the switch or the hypervisors
+  for (auto& [name, h] : hosts_) h->stop_watch.reset();
   {
     std::lock_guard lock(bg_mu_);
     bg_stop_ = true;
@@ -89,17 +90,56 @@ void Controller::StartBackground() {
     auto watch = switch_->Watch([this](const WatchUpdate& u) {
       bool by_hand = false;
       for (const auto& p : u.ports) by_hand |= p.port.by_hand;
-      if (!by_hand) return;
-      {
-        std::lock_guard lock(bg_mu_);
-        bg_wake_ = true;
-      }
-      bg_cv_.notify_all();
+      if (by_hand) Wake();
     });
     if (watch) watch_ = std::move(*watch);
     else Event("switch.watch-failed", switch_->uri(), watch.error().message);
   }
+  for (auto& [name, h] : hosts_) WatchHost(*h);
   background_ = std::thread([this] { BackgroundLoop(); });
+}
+
+// A VM that stops on its own (QEMU killed, guest crashed) wakes the reconcile, which restarts it.
+void Controller::WatchHost(ManagedHost& h) {
+  if (options_.reconcile_interval_ms <= 0 || !h.hypervisor || h.stop_watch) return;
+  auto w = h.hypervisor->WatchStops([this](const std::string&, const std::string&) { Wake(); });
+  if (w) h.stop_watch = std::move(*w);
+  else Event("host.watch-failed", h.name, w.error().message);
+}
+
+void Controller::Wake() {
+  {
+    std::lock_guard lock(bg_mu_);
+    bg_wake_ = true;
+  }
+  bg_cv_.notify_all();
+}
+
+void Controller::RestartInPlace(ManagedHost& host, const PlacedVm& vm, json* diffs) {
+  const std::string& name = vm.spec.name;
+  auto& times = restarts_[name];
+  const auto now = std::chrono::steady_clock::now();
+  std::erase_if(times, [&](auto t) { return now - t > kRestartWindow; });
+  auto note = [&](const std::string& kind, const std::string& msg) {
+    diffs->push_back({{"host", host.name}, {"vm", name}, {"kind", kind}, {"message", msg}});
+    Event(kind == "vm-restarted" ? "vm.restarted" : "alarm." + kind, name, msg);
+  };
+  if (static_cast<int>(times.size()) >= kMaxRestarts) {
+    note("vm-crash-loop", "VM " + name + " on " + host.name + " stopped again after " + std::to_string(times.size()) +
+                              " restarts within 10 minutes; left down: look at its console log, then move or delete it");
+    return;
+  }
+  times.push_back(now);
+  if (auto s = host.hypervisor->Start(name); !s) {
+    note("vm-restart-failed", "VM " + name + " on " + host.name + " stopped and could not be started again: " + s.error().message);
+    return;
+  }
+  std::vector<std::string> pin_diffs;
+  ActualPinning(host, vm, &pin_diffs);
+  std::string text;
+  for (const auto& d : pin_diffs) text += "; " + d;
+  note("vm-restarted", "VM " + name + " on " + host.name + " had stopped; started again in place" +
+                           (pin_diffs.empty() ? ", pinning verified" : " but its pinning differs" + text));
 }
 
 void Controller::BackgroundLoop() {
@@ -295,6 +335,7 @@ Result<json> Controller::AddHost(const json& req) {
     return s.error();
   }
   ManagedHost& host = *hosts_[name];
+  WatchHost(host);
   Event("host.added", name, uri + ": " + std::to_string(topo->pcpus.size()) + " pCPUs, housekeeping " +
                                 cfg->partition.housekeeping.ToString() + ", allocatable " + cfg->partition.allocatable.ToString());
   // A host may already run corepin domains (re-added after a remove): say so.
@@ -560,6 +601,7 @@ json Controller::ReconcileLocked() {
         h->hypervisor = std::move(*hv);
         h->connect_error.clear();
         MarkReachable(*h, true);
+        WatchHost(*h);
       } else {
         h->connect_error = hv.error().message;
         note(name, "", "host-unreachable", "host " + name + " is unreachable: " + h->connect_error);
@@ -579,6 +621,10 @@ json Controller::ReconcileLocked() {
       auto placed = state.vms().find(d.name);
       if (placed == state.vms().end()) {
         note(name, d.name, "unknown-domain", "domain " + d.name + " on host " + name + " carries corepin metadata but is not in the store");
+        continue;
+      }
+      if (!d.active) {
+        RestartInPlace(*h, placed->second, &diffs);
         continue;
       }
       std::vector<std::string> vm_diffs;

@@ -19,6 +19,7 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <chrono>
 #include <condition_variable>
 #include <mutex>
 #include <thread>
@@ -127,6 +128,14 @@ class Controller {
   void Event(const std::string& kind, const std::string& subject, const std::string& message);
   void StartBackground();
   void BackgroundLoop();
+  void Wake();
+  void WatchHost(ManagedHost& host);  // when the background reconcile runs
+  // A VM whose domain stopped on its own is started again in place, with the same pinning,
+  // unless it keeps crashing (kMaxRestarts within kRestartWindow): then an alarm, and it stays down.
+  void RestartInPlace(ManagedHost& host, const PlacedVm& vm, nlohmann::json* diffs);
+  static constexpr int kMaxRestarts = 3;
+  static constexpr std::chrono::minutes kRestartWindow{10};
+  std::map<std::string, std::vector<std::chrono::steady_clock::time_point>> restarts_;  // VM -> recent restarts
 
   std::mutex mu_;
   StateStore* store_;

@@ -6,6 +6,9 @@
 #include <libvirt/libvirt.h>
 
 #include <cstdlib>
+#include <chrono>
+#include <thread>
+#include <signal.h>
 #include <filesystem>
 #include <fstream>
 
@@ -45,11 +48,13 @@ class ControllerE2E : public ::testing::Test {
     store_.reset();
     if (!dir_.empty()) std::filesystem::remove_all(dir_);
   }
-  void Open() {
+  void Open(int reconcile_interval_ms = 0) {
     controller_.reset();
     store_.reset();
     store_ = std::move(*OpenSqliteStore(dir_ + "/state.db"));
-    controller_ = std::make_unique<Controller>(store_.get(), ConnectHypervisor);
+    ControllerOptions options;
+    options.reconcile_interval_ms = reconcile_interval_ms;
+    controller_ = std::make_unique<Controller>(store_.get(), ConnectHypervisor, options);
     Status s = controller_->Start();
     ASSERT_TRUE(s.ok()) << s.error().message;
   }
@@ -141,6 +146,33 @@ TEST_F(ControllerE2E, RestartRebuildsStateAndAgreesWithLibvirt) {
   auto report = controller_->Reconcile();
   EXPECT_TRUE((*report)["differences"].empty()) << report->dump(2);
   ExpectProcMatches("corepin-e2e-restart", {1}, "0");
+}
+
+// QEMU killed: libvirt's lifecycle event wakes the background reconcile (its interval here is a
+// minute, so only the event can explain a quick restart), which starts the VM again in place;
+// the new QEMU's threads are pinned exactly as before.
+TEST_F(ControllerE2E, KilledQemuIsRestartedInPlace) {
+  Open(60000);
+  NoFit no_fit;
+  auto vm = controller_->CreateVm(json{{"name", "corepin-e2e-crash"}, {"vcpus", 2}, {"policy", "group:g"}, {"memory_mib", 64}}, &no_fit);
+  ASSERT_TRUE(vm.ok()) << vm.error().message;
+  auto pid = ReadQemuPid("/run/libvirt/qemu", "corepin-e2e-crash");
+  ASSERT_TRUE(pid.ok());
+  ASSERT_EQ(kill(*pid, SIGKILL), 0);
+  Result<int> again = NotFound("not yet");
+  for (int i = 0; i < 150; ++i) {  // up to 15 s
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    again = ReadQemuPid("/run/libvirt/qemu", "corepin-e2e-crash");
+    if (again.ok() && *again != *pid) break;
+  }
+  ASSERT_TRUE(again.ok() && *again != *pid) << "the VM was not restarted";
+  std::this_thread::sleep_for(std::chrono::milliseconds(500));  // the restart's verification
+  ExpectProcMatches("corepin-e2e-crash", {1, 1}, "0");
+  bool restarted = false;
+  auto events = controller_->Events(0, 1000);
+  for (const auto& e : *events) restarted |= e["kind"] == "vm.restarted" && e["subject"] == "corepin-e2e-crash";
+  EXPECT_TRUE(restarted);
+  EXPECT_EQ((*controller_->ShowVm("corepin-e2e-crash"))["pinning_verified"], true);
 }
 
 TEST_F(ControllerE2E, LibvirtFailureRollsBackEverything) {

@@ -32,7 +32,10 @@ class GroupsTest : public ::testing::Test {
     controller_.reset();
     store_.reset();
     store_ = std::move(*OpenSqliteStore(dir_ + "/state.db"));
-    controller_ = std::make_unique<Controller>(store_.get(), ConnectHypervisor, ControllerOptions{1, switch_uri, reconcile_interval_ms});
+    ControllerOptions options;
+    options.switch_uri = switch_uri;
+    options.reconcile_interval_ms = reconcile_interval_ms;
+    controller_ = std::make_unique<Controller>(store_.get(), ConnectHypervisor, options);
     Status s = controller_->Start();
     ASSERT_TRUE(s.ok()) << s.error().message;
   }

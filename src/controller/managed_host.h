@@ -20,6 +20,9 @@ struct ManagedHost {
   std::map<std::string, std::string> labels;
   DomainHostOptions vm_options;           // how VMs are built here (bridge, offloads, domain type)
   std::unique_ptr<Hypervisor> hypervisor; // null while the host is unreachable
+  // Follows the host's domains stopping on their own; declared after `hypervisor` so that it
+  // is destroyed first (it deregisters over that connection).
+  std::unique_ptr<Hypervisor::LifecycleWatch> stop_watch;
   std::string connect_error;              // why it is unreachable
   std::vector<std::string> warnings;      // from the partition check
 };

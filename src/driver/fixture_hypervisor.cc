@@ -63,6 +63,20 @@ class FixtureHypervisor : public Hypervisor {
     return Save(*doms);
   }
 
+  Status Start(const std::string& name) override {
+    std::lock_guard lock(FileMutex());
+    auto doms = Load();
+    if (!doms) return doms.error();
+    if (!doms->contains(name)) return NotFound("domain " + name + " is not on " + uri_);
+    (*doms)[name]["active"] = true;
+    return Save(*doms);
+  }
+
+  // A simulated host's domains never stop by themselves.
+  Result<std::unique_ptr<LifecycleWatch>> WatchStops(std::function<void(const std::string&, const std::string&)>) override {
+    return std::make_unique<LifecycleWatch>();
+  }
+
   Status DestroyAndUndefine(const std::string& name) override {
     std::lock_guard lock(FileMutex());
     auto doms = Load();

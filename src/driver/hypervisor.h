@@ -9,6 +9,7 @@
 // libvirt's own message.
 #pragma once
 
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -55,6 +56,17 @@ class Hypervisor {
   // Defines a persistent domain and starts it. A domain of that name already there is a
   // Conflict and is left untouched. On any failure nothing this call created stays behind.
   virtual Status DefineAndStart(const DomainRequest& request) = 0;
+
+  // Starts a defined domain that is not running (its definition carries its pinning).
+  virtual Status Start(const std::string& name) = 0;
+
+  // Calls `on_stop(vm, why)` when a domain stops unexpectedly (QEMU crashed or was killed,
+  // the guest crashed), on libvirt's event thread, until the returned watch is destroyed.
+  // Keep the callback short: it should only wake someone up.
+  struct LifecycleWatch {
+    virtual ~LifecycleWatch() = default;
+  };
+  virtual Result<std::unique_ptr<LifecycleWatch>> WatchStops(std::function<void(const std::string& vm, const std::string& why)> on_stop) = 0;
 
   // Stops (hard) and undefines a domain. An absent domain is fine.
   virtual Status DestroyAndUndefine(const std::string& name) = 0;

@@ -63,6 +63,25 @@ CpuSet FromCpumap(const unsigned char* map, int maplen) {
 // that flag); a managed save or snapshot an operator made must not block the undefine.
 constexpr unsigned kUndefineFlags = VIR_DOMAIN_UNDEFINE_MANAGED_SAVE | VIR_DOMAIN_UNDEFINE_SNAPSHOTS_METADATA;
 
+// A registration of libvirt lifecycle events, reporting the stops nobody asked for.
+struct StopWatch : Hypervisor::LifecycleWatch {
+  virConnectPtr conn = nullptr;
+  int id = -1;
+  std::function<void(const std::string&, const std::string&)> on_stop;
+  ~StopWatch() override {
+    if (id >= 0) virConnectDomainEventDeregisterAny(conn, id);
+  }
+  static int OnLifecycle(virConnectPtr, virDomainPtr dom, int event, int detail, void* opaque) {
+    const char* why = nullptr;
+    if (event == VIR_DOMAIN_EVENT_STOPPED && detail == VIR_DOMAIN_EVENT_STOPPED_FAILED) why = "QEMU failed or was killed";
+    if (event == VIR_DOMAIN_EVENT_STOPPED && detail == VIR_DOMAIN_EVENT_STOPPED_CRASHED) why = "the guest crashed";
+    if (event == VIR_DOMAIN_EVENT_STOPPED && detail == VIR_DOMAIN_EVENT_STOPPED_SHUTDOWN) why = "the guest shut down";
+    if (event == VIR_DOMAIN_EVENT_CRASHED) why = "the guest crashed";
+    if (why) static_cast<StopWatch*>(opaque)->on_stop(virDomainGetName(dom), why);
+    return 0;
+  }
+};
+
 class LibvirtHypervisor : public Hypervisor {
  public:
   LibvirtHypervisor(std::string uri, virConnectPtr conn) : uri_(std::move(uri)), conn_(conn) {}
@@ -116,6 +135,27 @@ class LibvirtHypervisor : public Hypervisor {
       return Unavailable(msg);
     }
     return Status::Ok();
+  }
+
+  Status Start(const std::string& name) override {
+    DomainPtr dom(virDomainLookupByName(conn_, name.c_str()));
+    if (!dom) {
+      if (virGetLastErrorCode() == VIR_ERR_NO_DOMAIN) return NotFound("VM '" + name + "': no such domain on " + uri_);
+      return Unavailable("VM '" + name + "': cannot look it up on " + uri_ + ": " + LastError());
+    }
+    if (virDomainIsActive(dom.get()) == 1) return Status::Ok();
+    if (virDomainCreate(dom.get()) < 0) return Unavailable("VM '" + name + "': libvirt could not start it on " + uri_ + ": " + LastError());
+    return Status::Ok();
+  }
+
+  Result<std::unique_ptr<LifecycleWatch>> WatchStops(std::function<void(const std::string&, const std::string&)> on_stop) override {
+    auto watch = std::make_unique<StopWatch>();
+    watch->conn = conn_;
+    watch->on_stop = std::move(on_stop);
+    watch->id = virConnectDomainEventRegisterAny(conn_, nullptr, VIR_DOMAIN_EVENT_ID_LIFECYCLE,
+                                                 VIR_DOMAIN_EVENT_CALLBACK(&StopWatch::OnLifecycle), watch.get(), nullptr);
+    if (watch->id < 0) return Unavailable(Where() + "cannot follow domain lifecycle events: " + LastError());
+    return std::unique_ptr<LifecycleWatch>(std::move(watch));
   }
 
   Status DestroyAndUndefine(const std::string& name) override {
