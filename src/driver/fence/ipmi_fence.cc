@@ -5,7 +5,7 @@
 #include <thread>
 #include <vector>
 
-#include "driver/fence/subprocess.h"
+#include "common/subprocess.h"
 
 namespace corepin::fence {
 namespace {

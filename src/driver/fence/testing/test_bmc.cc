@@ -16,7 +16,7 @@
 #include <sstream>
 #include <thread>
 
-#include "driver/fence/subprocess.h"
+#include "common/subprocess.h"
 
 namespace corepin::testing {
 namespace {
@@ -63,9 +63,9 @@ int FreeUdpPort() {
 }
 
 Result<std::unique_ptr<TestBmc>> TestBmc::Start(const TestBmcOptions& options) {
-  if (fence::FindProgram("ipmi_sim").empty())
+  if (FindProgram("ipmi_sim").empty())
     return NotFound("ipmi_sim not found: install openipmi (src/driver/fence/packages.txt)");
-  if (fence::FindProgram("ipmitool").empty())
+  if (FindProgram("ipmitool").empty())
     return NotFound("ipmitool not found: install ipmitool (src/driver/fence/packages.txt)");
   for (char c : options.user + options.password)
     if (c == '"' || c == '\\' || c == '\n') return Invalid("TestBmc: no '\"', '\\' or newline in user or password");
@@ -128,7 +128,7 @@ Status TestBmc::Launch() {
                              "  user 2 true \"" + options_.user + "\" \"" + options_.password +
                                  "\" admin 10 none md2 md5 straight\n",
             0600);
-  std::string sim = fence::FindProgram("ipmi_sim");
+  std::string sim = FindProgram("ipmi_sim");
   std::vector<std::string> args = {sim, "-n", "-p", "-c", d + "/lan.conf", "-f", d + "/sim.emu", "-s", d + "/state"};
   std::vector<char*> argv;
   for (auto& a : args) argv.push_back(a.data());
@@ -150,7 +150,7 @@ Status TestBmc::Launch() {
   }
   pid_ = pid;
   // Ready when it answers a power status (up to 5 s).
-  std::vector<std::string> ask = {fence::FindProgram("ipmitool"), "-I", "lanplus", "-C", "3", "-H", "127.0.0.1",
+  std::vector<std::string> ask = {FindProgram("ipmitool"), "-I", "lanplus", "-C", "3", "-H", "127.0.0.1",
                                   "-p", std::to_string(port_), "-U", options_.user, "-E", "-N", "1", "-R", "1",
                                   "chassis", "power", "status"};
   std::vector<std::string> env = {"PATH=/usr/bin:/bin", "IPMI_PASSWORD=" + options_.password};
@@ -161,7 +161,7 @@ Status TestBmc::Launch() {
       pid_ = -1;
       return Internal("ipmi_sim exited at start on port " + std::to_string(port_) + ": " + ReadFile(log));
     }
-    auto r = fence::RunProcess(ask, env, std::chrono::milliseconds(500));
+    auto r = RunProcess(ask, env, std::chrono::milliseconds(500));
     if (r.ok() && r->exit_code == 0) return Status::Ok();
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
   }
@@ -170,17 +170,7 @@ Status TestBmc::Launch() {
 }
 
 void TestBmc::Stop() {
-  if (pid_ <= 0) return;
-  ::kill(pid_, SIGTERM);
-  for (int i = 0; i < 100; ++i) {  // 2 s, then SIGKILL
-    if (::waitpid(pid_, nullptr, WNOHANG) == pid_) {
-      pid_ = -1;
-      return;
-    }
-    std::this_thread::sleep_for(std::chrono::milliseconds(20));
-  }
-  ::kill(pid_, SIGKILL);
-  ::waitpid(pid_, nullptr, 0);
+  StopChild(pid_, std::chrono::seconds(2));
   pid_ = -1;
 }
 

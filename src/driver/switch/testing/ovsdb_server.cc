@@ -1,5 +1,7 @@
 #include "driver/switch/testing/ovsdb_server.h"
 
+#include "common/subprocess.h"
+
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <signal.h>
@@ -36,16 +38,6 @@ std::vector<char*> Argv(const std::vector<std::string>& args) {
   return v;
 }
 
-// The path of a program in PATH, /usr/sbin or /usr/bin (root's tools live in sbin).
-std::string Find(const std::string& name) {
-  std::string path = std::getenv("PATH") ? std::getenv("PATH") : "";
-  path += ":/usr/sbin:/usr/bin:/sbin:/bin";
-  std::stringstream ss(path);
-  for (std::string d; std::getline(ss, d, ':');)
-    if (!d.empty() && ::access((d + "/" + name).c_str(), X_OK) == 0) return d + "/" + name;
-  return "";
-}
-
 int FreeTcpPort() {
   int fd = ::socket(AF_INET, SOCK_STREAM, 0);
   sockaddr_in a{};
@@ -71,7 +63,7 @@ bool CanConnect(const std::string& path) {
 }  // namespace
 
 Result<std::string> RunTool(const std::vector<std::string>& argv) {
-  std::string exe = Find(argv.at(0));
+  std::string exe = FindProgram(argv.at(0));
   if (exe.empty()) return NotFound(argv[0] + " not found: install openvswitch-switch (src/driver/switch/packages.txt)");
   int out[2], err[2];
   if (::pipe2(out, O_CLOEXEC) != 0 || ::pipe2(err, O_CLOEXEC) != 0) return Internal("pipe failed");
@@ -100,7 +92,7 @@ Result<std::string> RunTool(const std::vector<std::string>& argv) {
 }
 
 Result<std::unique_ptr<TestOvsdbServer>> TestOvsdbServer::Start(bool tcp) {
-  std::string server = Find("ovsdb-server");
+  std::string server = FindProgram("ovsdb-server");
   if (server.empty() || ::access(kSchema, R_OK) != 0)
     return NotFound("ovsdb-server or " + std::string(kSchema) +
                     " missing: install openvswitch-switch (src/driver/switch/packages.txt)");
@@ -118,7 +110,7 @@ Result<std::unique_ptr<TestOvsdbServer>> TestOvsdbServer::Start(bool tcp) {
 }
 
 Status TestOvsdbServer::Launch() {
-  std::string server = Find("ovsdb-server");
+  std::string server = FindProgram("ovsdb-server");
   std::string db = db_path(), log = dir_ + "/ovsdb-server.log";
   std::vector<std::string> args = {server, db, "--remote=punix:" + sock_, "--unixctl=" + dir_ + "/ctl",
                                    "--no-chdir", "--log-file=" + log, "-vconsole:off"};
@@ -159,17 +151,7 @@ Status TestOvsdbServer::Restart() {
 }
 
 void TestOvsdbServer::Stop() {
-  if (pid_ <= 0) return;
-  ::kill(pid_, SIGTERM);
-  for (int i = 0; i < 100; ++i) {  // 5 s, then SIGKILL
-    if (::waitpid(pid_, nullptr, WNOHANG) == pid_) {
-      pid_ = -1;
-      return;
-    }
-    std::this_thread::sleep_for(std::chrono::milliseconds(50));
-  }
-  ::kill(pid_, SIGKILL);
-  ::waitpid(pid_, nullptr, 0);
+  StopChild(pid_, std::chrono::seconds(5));
   pid_ = -1;
 }
 

@@ -1,9 +1,12 @@
-// RunProcess: runs a helper program (ipmitool) with a hard deadline, for the fence driver.
+// Child processes: RunProcess runs a helper program (e.g. ipmitool) with a hard deadline;
+// StopChild ends a long-running child (a test's server) by its pid; FindProgram finds a tool.
 //
 // The child gets exactly the environment it is given (secrets go there, never in argv),
 // /dev/null as stdin, no other inherited descriptor, and its own process group, which gets
 // SIGKILL when the deadline passes. Safe to call from several threads at once.
 #pragma once
+
+#include <sys/types.h>
 
 #include <chrono>
 #include <string>
@@ -11,7 +14,7 @@
 
 #include "common/status.h"
 
-namespace corepin::fence {
+namespace corepin {
 
 struct ProcessResult {
   bool timed_out = false;  // killed at the deadline
@@ -24,7 +27,10 @@ struct ProcessResult {
 Result<ProcessResult> RunProcess(const std::vector<std::string>& argv, const std::vector<std::string>& env,
                                  std::chrono::milliseconds timeout);
 
+// SIGTERM to `pid`, waits up to `grace` for it to exit, then SIGKILL and wait. Reaps it.
+void StopChild(pid_t pid, std::chrono::milliseconds grace);
+
 // The path of `name` in PATH, /usr/sbin, /usr/bin, /sbin or /bin; "" when absent.
 std::string FindProgram(const std::string& name);
 
-}  // namespace corepin::fence
+}  // namespace corepin

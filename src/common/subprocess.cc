@@ -1,4 +1,4 @@
-#include "driver/fence/subprocess.h"
+#include "common/subprocess.h"
 
 #include <fcntl.h>
 #include <poll.h>
@@ -12,7 +12,7 @@
 #include <sstream>
 #include <thread>
 
-namespace corepin::fence {
+namespace corepin {
 namespace {
 
 using Clock = std::chrono::steady_clock;
@@ -124,4 +124,16 @@ Result<ProcessResult> RunProcess(const std::vector<std::string>& argv, const std
   return r;
 }
 
-}  // namespace corepin::fence
+void StopChild(pid_t pid, std::chrono::milliseconds grace) {
+  if (pid <= 0) return;
+  ::kill(pid, SIGTERM);
+  const auto deadline = std::chrono::steady_clock::now() + grace;
+  while (std::chrono::steady_clock::now() < deadline) {
+    if (::waitpid(pid, nullptr, WNOHANG) == pid) return;
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  ::kill(pid, SIGKILL);
+  ::waitpid(pid, nullptr, 0);
+}
+
+}  // namespace corepin
