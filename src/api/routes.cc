@@ -53,6 +53,7 @@ void RegisterRoutes(httplib::Server& server, Controller& c) {
   });
   server.Get(hosts, [&c](const Request&, Response& res) { Reply(res, c.ListHosts()); });
   server.Get(hosts + "/" + kName, [&c](const Request& req, Response& res) { Reply(res, c.ShowHost(req.matches[1])); });
+  server.Get(hosts + "/" + kName + "/power", [&c](const Request& req, Response& res) { Reply(res, c.PowerStatus(req.matches[1])); });
   server.Delete(hosts + "/" + kName, [&c](const Request& req, Response& res) {
     ReplyDeleted(res, c.RemoveHost(req.matches[1]), req.matches[1]);
   });

@@ -84,6 +84,8 @@ int Main(int argc, char** argv) {
   host_add->add_option("--group-member-limit", group_limit, "most vCPUs sharing one group pCPU");
   host_add->add_option("--bridge", bridge, "Open vSwitch bridge the VMs' interfaces join, e.g. br-vms");
   host_add->add_flag("--disable-offload", disable_offload, "turn checksum/TSO offloads off on VM interfaces");
+  std::string bmc;
+  host_add->add_option("--bmc", bmc, "the host's BMC as a fence URI, e.g. ipmi://admin:secret@10.0.0.5:623?cipher=3");
   host_add->add_option("--domain-type", domain_type, "libvirt domain type: kvm, or qemu where KVM cannot be used")
       ->check(CLI::IsMember({"kvm", "qemu"}));
   on(host_add, {[&](ApiClient& c) -> Result<json> {
@@ -106,6 +108,7 @@ int Main(int argc, char** argv) {
                   if (!bridge.empty()) req["bridge"] = bridge;
                   if (disable_offload) req["disable_offload"] = true;
                   if (!domain_type.empty()) req["domain_type"] = domain_type;
+                  if (!bmc.empty()) req["bmc"] = bmc;
                   return c.Post("/v1/hosts", req);
                 },
                 [](const json& h) { return "host " + h.value("name", "") + " added\n\n" + RenderCoreMap(h); }});
@@ -113,6 +116,13 @@ int Main(int argc, char** argv) {
   CLI::App* host_show = host->add_subcommand("show", "show a host's core map: every pCPU and what uses it");
   host_show->add_option("NAME", host_name, "host name")->required();
   on(host_show, {[&](ApiClient& c) { return c.Get("/v1/hosts/" + PathSegment(host_name)); }, RenderCoreMap});
+  CLI::App* host_power = host->add_subcommand("power", "ask the host's BMC for its power state");
+  host_power->add_option("NAME", host_name, "host name")->required();
+  on(host_power, {[&](ApiClient& c) { return c.Get("/v1/hosts/" + PathSegment(host_name) + "/power"); },
+                  [](const json& p) {
+                    return "host " + p.value("host", "") + ": power " + p.value("power", "?") + " (BMC " + p.value("bmc", "") +
+                           " answered in " + std::to_string(p.value("took_ms", 0)) + " ms)\n";
+                  }});
   CLI::App* host_remove = host->add_subcommand("remove", "forget a host (it must have no VMs)");
   host_remove->add_option("NAME", host_name, "host name")->required();
   on(host_remove, {[&](ApiClient& c) { return c.Delete("/v1/hosts/" + PathSegment(host_name)); },

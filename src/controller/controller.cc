@@ -197,6 +197,9 @@ Status Controller::LoadHost(const HostRecord& rec, std::unique_ptr<Hypervisor> c
   host->config = HostConfigToJson(*cfg);
   host->labels = cfg->labels;
   host->vm_options = cfg->vm_options;
+  auto fence = OpenFenceDriver(cfg->bmc);
+  if (!fence) return Internal("stored BMC of host " + rec.name + " is invalid: " + fence.error().message);
+  host->fence = std::move(*fence);
   if (auto s = cluster_.AddHost(HostState(rec.name, *topo, cfg->partition), cfg->labels); !s) return s;
   if (connected) {
     host->hypervisor = std::move(connected);
@@ -378,6 +381,18 @@ Result<json> Controller::ShowHost(const std::string& name) {
   auto host = FindHost(name);
   if (!host) return host.error();
   return HostView(**host, StateOf(**host));
+}
+
+Result<json> Controller::PowerStatus(const std::string& name) {
+  std::lock_guard lock(mu_);
+  auto host = FindHost(name);
+  if (!host) return host.error();
+  FenceDriver& bmc = *(*host)->fence;
+  if (!bmc.can_fence()) return Unprocessable("host " + name + " has no BMC configured (bmc: none); add one with its fence URI");
+  auto state = bmc.Status();
+  if (!state) return Error{state.error().code, "host " + name + ": " + state.error().message};
+  return json{{"host", name}, {"bmc", bmc.uri()}, {"power", PowerName(state->power)},
+              {"took_ms", state->took.count()}, {"answer", state->answer}};
 }
 
 Result<json> Controller::CreateVm(const json& req, NoFit* no_fit) {

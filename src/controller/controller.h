@@ -73,6 +73,8 @@ class Controller {
   Status RemoveHost(const std::string& name);
   Result<nlohmann::json> ListHosts();
   Result<nlohmann::json> ShowHost(const std::string& name);  // with the core map and reserve
+  // The host's power as its BMC reports it (Unprocessable when it has none).
+  Result<nlohmann::json> PowerStatus(const std::string& name);
 
   // Standalone VMs. `request` is a VM spec (placement_json.h) plus an optional "host".
   // On no fit: error kUnprocessable, and *no_fit says why per host and node.

@@ -8,6 +8,7 @@
 
 #include "controller/controller.h"
 #include "driver/domain_xml.h"
+#include "driver/fence/testing/test_bmc.h"
 #include "driver/switch/testing/ovsdb_server.h"
 #include "store/sqlite_store.h"
 
@@ -232,6 +233,47 @@ TEST_F(GroupsTest, HandChangeIsPutBackInTheBackground) {
   auto events = controller_->Events(0, 1000);
   for (const auto& e : *events) event |= e["kind"] == "reconcile.switch-port-by-hand";
   EXPECT_TRUE(event);
+}
+
+}  // namespace
+}  // namespace corepin
+
+namespace corepin {
+namespace {
+
+// A host's BMC: configured by its fence URI, shown masked, asked for the power state.
+TEST(HostBmc, PowerStatusThroughTheBmcAndNoPasswordInViews) {
+  auto bmc = testing::TestBmc::Start();
+  ASSERT_TRUE(bmc.ok()) << bmc.error().message;
+  char tmpl[] = "/tmp/corepin-bmc-XXXXXX";
+  const std::string dir = mkdtemp(tmpl);
+  setenv("COREPIN_FIXTURE_STATE_DIR", (dir + "/fx").c_str(), 1);
+  {
+    auto store = std::move(*OpenSqliteStore(dir + "/state.db"));
+    Controller c(store.get(), ConnectHypervisor);
+    ASSERT_TRUE(c.Start().ok());
+    auto bad = c.AddHost({{"name", "h0"}, {"uri", "fixture:2s32c-smt2#h0"}, {"housekeeping", "0,64"}, {"bmc", "ipmi://nouser@1.2.3.4"}});
+    ASSERT_FALSE(bad.ok());
+    EXPECT_EQ(bad.error().code, ErrorCode::kInvalid);
+    EXPECT_NE(bad.error().message.find("bmc:"), std::string::npos) << bad.error().message;
+
+    const std::string uri = (*bmc)->uri();
+    auto h = c.AddHost({{"name", "h1"}, {"uri", "fixture:2s32c-smt2#h1"}, {"housekeeping", "0,64"}, {"bmc", uri}});
+    ASSERT_TRUE(h.ok()) << h.error().message;
+    const std::string password = uri.substr(uri.find(':', 7) + 1, uri.find('@') - uri.find(':', 7) - 1);
+    EXPECT_EQ(h->dump().find(password), std::string::npos) << "the BMC password shows in the host view";
+    EXPECT_EQ(c.ShowHost("h1")->dump().find(password), std::string::npos);
+
+    auto p = c.PowerStatus("h1");
+    ASSERT_TRUE(p.ok()) << p.error().message;
+    EXPECT_EQ((*p)["power"], (*bmc)->powered_on() ? "on" : "off");
+    (*bmc)->set_powered_on(false);
+    EXPECT_EQ((*c.PowerStatus("h1"))["power"], "off");
+
+    ASSERT_TRUE(c.AddHost({{"name", "h2"}, {"uri", "fixture:2s32c-smt2#h2"}, {"housekeeping", "0,64"}}).ok());
+    EXPECT_EQ(c.PowerStatus("h2").error().code, ErrorCode::kUnprocessable);
+  }
+  std::filesystem::remove_all(dir);
 }
 
 }  // namespace

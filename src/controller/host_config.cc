@@ -2,6 +2,8 @@
 
 #include <set>
 
+#include "driver/fence/fence_driver.h"
+
 namespace corepin {
 
 using nlohmann::json;
@@ -9,12 +11,12 @@ using nlohmann::json;
 Result<HostConfig> HostConfigFromJson(const json& j) {
   static const std::set<std::string> kFields = {"housekeeping", "allocatable", "physnets", "labels",
                                                 "reserved_memory_mib_per_node", "group_member_limit", "bridge",
-                                                "disable_offload", "domain_type"};
+                                                "disable_offload", "domain_type", "bmc"};
   if (!j.is_object()) return Invalid("host configuration must be a JSON object");
   for (const auto& [k, v] : j.items())
     if (!kFields.count(k))
       return Invalid("unknown field \"" + k + "\"; host fields are name, uri, housekeeping, allocatable, physnets, labels, "
-                     "reserved_memory_mib_per_node, group_member_limit, bridge, disable_offload, domain_type");
+                     "reserved_memory_mib_per_node, group_member_limit, bridge, disable_offload, domain_type, bmc");
   HostConfig c;
   if (!j.contains("housekeeping")) return Invalid("housekeeping: missing; name the pCPUs kept for the host OS, e.g. \"0\" or \"0,64\"");
   for (auto [key, set] : {std::pair{"housekeeping", &c.partition.housekeeping}, {"allocatable", &c.partition.allocatable}}) {
@@ -64,6 +66,11 @@ Result<HostConfig> HostConfigFromJson(const json& j) {
     if (c.vm_options.domain_type != "" && c.vm_options.domain_type != "kvm" && c.vm_options.domain_type != "qemu")
       return Invalid("domain_type: \"" + c.vm_options.domain_type + "\" is not \"\" (kvm when the host has it), \"kvm\" or \"qemu\"");
   }
+  if (j.contains("bmc")) {
+    if (!j["bmc"].is_string()) return Invalid("bmc: must be a fence URI string, e.g. \"ipmi://admin:secret@10.0.0.5:623\", or \"none\"");
+    c.bmc = j["bmc"].get<std::string>();
+    if (auto f = OpenFenceDriver(c.bmc); !f) return Invalid("bmc: " + f.error().message);
+  }
   return c;
 }
 
@@ -78,7 +85,8 @@ json HostConfigToJson(const HostConfig& c) {
           {"group_member_limit", c.partition.group_member_limit},
           {"bridge", c.vm_options.bridge},
           {"disable_offload", c.vm_options.disable_offload},
-          {"domain_type", c.vm_options.domain_type}};
+          {"domain_type", c.vm_options.domain_type},
+          {"bmc", c.bmc}};
 }
 
 }  // namespace corepin

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "driver/domain_xml.h"
+#include "driver/fence/fence_driver.h"
 #include "driver/hypervisor.h"
 
 namespace corepin {
@@ -25,6 +26,7 @@ struct ManagedHost {
   std::unique_ptr<Hypervisor::LifecycleWatch> stop_watch;
   std::string connect_error;              // why it is unreachable
   std::vector<std::string> warnings;      // from the partition check
+  std::unique_ptr<FenceDriver> fence;     // the host's BMC (the `none` driver when it has none)
 };
 
 // Where libvirt keeps QEMU pid files for a host that runs on this machine, so that /proc can

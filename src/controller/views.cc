@@ -42,6 +42,7 @@ json HostSummaryView(const ManagedHost& h, const HostState& s) {
 json HostView(const ManagedHost& h, const HostState& s) {
   const HostTopology& t = s.topology();
   json v = h.config;
+  v["bmc"] = h.fence ? h.fence->uri() : "none";  // the stored URI holds a password
   v["name"] = h.name;
   v["uri"] = h.uri;
   v["connected"] = h.hypervisor != nullptr;
