@@ -73,6 +73,7 @@ Controller::Controller(StateStore* store, HypervisorFactory connect, ControllerO
     : store_(store), connect_(std::move(connect)), options_(std::move(options)), cluster_(ClusterOptionsFor(options_)) {}
 
 Controller::~Controller() {
+  monitor_.reset();
   watch_.reset();  // no more wake-ups from the switch or the hypervisors
   for (auto& [name, h] : hosts_) h->stop_watch.reset();
   {
@@ -105,6 +106,29 @@ void Controller::WatchHost(ManagedHost& h) {
   auto w = h.hypervisor->WatchStops([this](const std::string&, const std::string&) { Wake(); });
   if (w) h.stop_watch = std::move(*w);
   else Event("host.watch-failed", h.name, w.error().message);
+}
+
+// A host stopped answering (or answers again): say so, with what its BMC reports.
+void Controller::OnHostChange(const std::string& host, bool suspected, std::chrono::milliseconds silent) {
+  std::string bmc_uri = "none";
+  {
+    std::lock_guard lock(mu_);
+    auto it = hosts_.find(host);
+    if (it == hosts_.end()) return;
+    bmc_uri = it->second->config.value("bmc", "none");
+  }
+  if (!suspected) {
+    Event("host.answering", host, "the hypervisor answers again");
+    return;
+  }
+  std::string power = "it has no BMC: it cannot be fenced, so it will not be healed automatically";
+  if (auto fence = OpenFenceDriver(bmc_uri); fence && (*fence)->can_fence()) {
+    auto state = (*fence)->Status();
+    power = state ? "its BMC reports power " + std::string(PowerName(state->power)) + " (answered in " +
+                        std::to_string(state->took.count()) + " ms)"
+                  : "its BMC does not answer either: " + state.error().message;
+  }
+  Event("host.suspected", host, "the hypervisor has not answered for " + std::to_string(silent.count()) + " ms; " + power);
 }
 
 void Controller::Wake() {
@@ -277,6 +301,12 @@ Status Controller::Start() {
   std::fprintf(stderr, "corepind: started: %zu hosts, %zu groups, %zu differences with the hypervisors and switch\n",
                hosts_.size(), cluster_.groups().size(), report["differences"].size());
   StartBackground();
+  if (options_.probe_interval_ms > 0) {
+    monitor_ = std::make_unique<HostMonitor>(
+        connect_, std::chrono::milliseconds(options_.probe_interval_ms), options_.probe_misses,
+        [this](const std::string& host, bool suspected, std::chrono::milliseconds silent) { OnHostChange(host, suspected, silent); });
+    for (const auto& [name, h] : hosts_) monitor_->Add(name, h->uri);
+  }
   return Status::Ok();
 }
 
@@ -339,6 +369,7 @@ Result<json> Controller::AddHost(const json& req) {
   }
   ManagedHost& host = *hosts_[name];
   WatchHost(host);
+  if (monitor_) monitor_->Add(name, uri);
   Event("host.added", name, uri + ": " + std::to_string(topo->pcpus.size()) + " pCPUs, housekeeping " +
                                 cfg->partition.housekeeping.ToString() + ", allocatable " + cfg->partition.allocatable.ToString());
   // A host may already run corepin domains (re-added after a remove): say so.
@@ -365,6 +396,7 @@ Status Controller::RemoveHost(const std::string& name) {
     return s;
   }
   hosts_.erase(name);
+  if (monitor_) monitor_->Remove(name);
   Event("host.removed", name, "");
   return Status::Ok();
 }

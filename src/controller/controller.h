@@ -28,6 +28,7 @@
 #include <vector>
 
 #include "common/status.h"
+#include "controller/host_monitor.h"
 #include "controller/managed_host.h"
 #include "driver/hypervisor.h"
 #include "driver/switch/switch_driver.h"
@@ -47,6 +48,10 @@ struct ControllerOptions {
   // Reconcile in the background every this many ms (0: only when asked), and at once when the
   // switch reports a port changed by hand.
   int reconcile_interval_ms = 0;
+  // Probe every host's hypervisor every this many ms (0: no host monitor); a host silent for
+  // probe_misses probes is suspected, and its BMC asked for its power state.
+  int probe_interval_ms = 0;
+  int probe_misses = 5;
 };
 
 // A placement that found no host: why, per host and NUMA node, and the full explanation.
@@ -132,6 +137,7 @@ class Controller {
   void BackgroundLoop();
   void Wake();
   void WatchHost(ManagedHost& host);  // when the background reconcile runs
+  void OnHostChange(const std::string& host, bool suspected, std::chrono::milliseconds silent_for);
   // A VM whose domain stopped on its own is started again in place, with the same pinning,
   // unless it keeps crashing (kMaxRestarts within kRestartWindow): then an alarm, and it stays down.
   void RestartInPlace(ManagedHost& host, const PlacedVm& vm, nlohmann::json* diffs);
@@ -153,6 +159,7 @@ class Controller {
   bool bg_stop_ = false, bg_wake_ = false;
   std::thread background_;
   std::unique_ptr<SwitchWatch> watch_;
+  std::unique_ptr<HostMonitor> monitor_;  // last: destroyed first, its callbacks use the rest
 };
 
 }  // namespace corepin

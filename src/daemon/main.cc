@@ -3,6 +3,7 @@
 //
 //   corepind [--db PATH] [--listen HOST:PORT] [--failures-tolerated K] [--switch URI]
 //            [--reconcile-interval SECONDS] [--rank-weights nic=1,pack=1,spread=0.5] [--seed N]
+//            [--probe-interval-ms MS] [--probe-misses N]
 //
 // Logs to stderr: one line per request (here), and one per event (by the Controller).
 #include <signal.h>
@@ -116,6 +117,10 @@ int Main(int argc, char** argv) {
                  "how hosts are ranked: NIC locality, best-fit packing, spreading the ACTs of different groups")
       ->type_name("nic=W,pack=W,spread=W")
       ->capture_default_str();
+  std::string probe_ms = "100", probe_misses = "5";
+  app.add_option("--probe-interval-ms", probe_ms, "probe every host's hypervisor this often (0: no host monitor)")
+      ->capture_default_str();
+  app.add_option("--probe-misses", probe_misses, "a host silent for this many probes is suspected")->capture_default_str();
   std::string seed = "1";
   app.add_option("--seed", seed, "seed of the tie-breaks between equal hosts (placements are deterministic for a seed)")
       ->capture_default_str();
@@ -148,6 +153,12 @@ int Main(int argc, char** argv) {
   if (!ParseWeights(weights, &options.weights)) {
     std::cerr << "corepind: --rank-weights " << weights
               << ": expected nic=W,pack=W,spread=W with each W a number 0..100 (any of the three may be left out)\n";
+    return 2;
+  }
+  if (!ParseCount(probe_ms, 60000, &options.probe_interval_ms) || !ParseCount(probe_misses, 1000, &options.probe_misses) ||
+      options.probe_misses < 1) {
+    std::cerr << "corepind: --probe-interval-ms " << probe_ms << " / --probe-misses " << probe_misses
+              << ": expected 0..60000 ms and 1..1000 probes (defaults 100 and 5)\n";
     return 2;
   }
   int seed_value = 0;

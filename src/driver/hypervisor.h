@@ -79,6 +79,10 @@ class Hypervisor {
 
   // The URI this hypervisor was connected with.
   virtual std::string uri() const = 0;
+
+  // One round trip to the hypervisor: ok when it answered. May block as long as the connection's
+  // keepalive allows (a frozen libvirtd), so callers probe from a thread of their own.
+  virtual Status Probe() = 0;
 };
 
 // Opens a libvirt connection (read-write), or a simulated host for a "fixture:" URI

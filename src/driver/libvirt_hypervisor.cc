@@ -89,6 +89,12 @@ class LibvirtHypervisor : public Hypervisor {
 
   std::string uri() const override { return uri_; }
 
+  Status Probe() override {
+    unsigned long version = 0;
+    if (virConnectGetLibVersion(conn_, &version) < 0) return Unavailable(Where() + "no answer: " + LastError());
+    return Status::Ok();
+  }
+
   Result<HostTopology> ReadTopology() override {
     std::string caps = Take(virConnectGetCapabilities(conn_));
     if (caps.empty()) return Unavailable(Where() + "cannot read capabilities: " + LastError());
