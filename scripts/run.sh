@@ -2,7 +2,7 @@
 # One command to run corepin on this machine: installs what is needed, builds, starts
 # libvirtd if it is not running, then runs corepind (state in /var/lib/corepin/corepin.db)
 # and adds this machine as host "local" (pCPU 0 kept for housekeeping) if it is not there yet.
-#   sudo scripts/run.sh            # Ctrl-C stops corepind
+#   scripts/run.sh                 # as root; Ctrl-C stops corepind
 # Environment: COREPIN_LISTEN (127.0.0.1:7480), COREPIN_DB, COREPIN_HOUSEKEEPING (0).
 set -euo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)

@@ -11,41 +11,18 @@
 # Needs root and lab/packages.txt. Exit 77 (skipped) unless COREPIN_LAB=1.
 #   tests/lab/group_switchover.sh BUILD_DIR
 set -euo pipefail
-build=$(cd "${1:?usage: group_switchover.sh BUILD_DIR}" && pwd)
-top=$(cd "$(dirname "$0")/../.." && pwd)
-if [ "${COREPIN_LAB:-}" != 1 ]; then echo "skipped: set COREPIN_LAB=1 to run the lab test"; exit 77; fi
-lab="$top/lab/lab"
-cli="$build/src/cli/corepin"
-work=$(mktemp -d /tmp/corepin-lab-group.XXXXXX)
-chmod 755 "$work"  # QEMU (user libvirt-qemu) reads the guest kernel from here
-port=$((20000 + RANDOM % 20000))
-export COREPIN_URL="http://127.0.0.1:$port"
+source "$(dirname "$0")/lib.sh" "$@"
 client=cpgrp
-daemon=""
-lab_ours=0
-
-fail() { echo "FAIL: $*" >&2; [ -f "$work/corepind.log" ] && tail -20 "$work/corepind.log" >&2; exit 1; }
-cleanup() {
-  set +e
+extra_cleanup() {
   [ -n "$daemon" ] && "$cli" group delete fw >/dev/null 2>&1
-  [ -n "$daemon" ] && kill "$daemon" 2>/dev/null && wait "$daemon" 2>/dev/null
-  if [ "$lab_ours" = 1 ]; then "$lab" client del "$client" >/dev/null 2>&1; "$lab" down >/dev/null 2>&1; fi
-  rm -rf "$work"
+  [ "$lab_ours" = 1 ] && "$lab" client del "$client" >/dev/null 2>&1
 }
-trap cleanup EXIT
-trap 'exit 130' INT TERM
 
-"$lab" status --json | jq -e '.up' >/dev/null 2>&1 && fail "a lab is already up (not this test's); take it down with lab/lab down"
-lab_ours=1
-"$lab" up 3 >/dev/null || fail "lab up 3"
-status=$("$lab" status --json)
+lab_up 3
 ovsdb=$(echo "$status" | jq -r .ovsdb)
 vsctl() { ovs-vsctl --db="$ovsdb" "$@"; }
 "$top/lab/guest/build" "$work/guest" >/dev/null || fail "guest build"
-
-"$build/src/daemon/corepind" --db "$work/corepin.db" --listen "127.0.0.1:$port" --switch "ovsdb:$ovsdb" >>"$work/corepind.log" 2>&1 &
-daemon=$!
-for _ in $(seq 100); do curl -sf "$COREPIN_URL/v1/health" >/dev/null && break; sleep 0.1; done
+start_corepind --switch "ovsdb:$ovsdb"
 for i in 1 2 3; do
   uri=$(echo "$status" | jq -r ".hosts[$((i - 1))].uri")
   "$cli" host add "h$i" --uri "$uri" --housekeeping 0 --bridge "lab-h$i" --disable-offload --domain-type qemu \
@@ -109,9 +86,6 @@ expect_answer "fw-b" 10
 
 "$cli" group delete fw >/dev/null || fail "group delete"
 [ -z "$(act_port)" ] || fail "a port is still on VLAN 100 after delete"
-kill "$daemon"; wait "$daemon" 2>/dev/null || true; daemon=""
 "$lab" client del "$client" >/dev/null
-"$lab" down >/dev/null || fail "lab down"
-lab_ours=0
-[ ! -e /run/netns/corepin-lab ] || fail "the lab's network namespace is left behind"
+finish_lab
 echo "PASS: lab group switchover"

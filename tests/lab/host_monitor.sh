@@ -6,35 +6,10 @@
 # Needs root and lab/packages.txt. Exit 77 (skipped) unless COREPIN_LAB=1.
 #   tests/lab/host_monitor.sh BUILD_DIR
 set -euo pipefail
-build=$(cd "${1:?usage: host_monitor.sh BUILD_DIR}" && pwd)
-top=$(cd "$(dirname "$0")/../.." && pwd)
-if [ "${COREPIN_LAB:-}" != 1 ]; then echo "skipped: set COREPIN_LAB=1 to run the lab test"; exit 77; fi
-lab="$top/lab/lab"
-cli="$build/src/cli/corepin"
-work=$(mktemp -d /tmp/corepin-lab-monitor.XXXXXX)
-port=$((20000 + RANDOM % 20000))
-export COREPIN_URL="http://127.0.0.1:$port"
-daemon=""
-lab_ours=0
+source "$(dirname "$0")/lib.sh" "$@"
 
-fail() { echo "FAIL: $*" >&2; [ -f "$work/corepind.log" ] && tail -20 "$work/corepind.log" >&2; exit 1; }
-cleanup() {
-  set +e
-  [ -n "$daemon" ] && kill "$daemon" 2>/dev/null && wait "$daemon" 2>/dev/null
-  [ "$lab_ours" = 1 ] && "$lab" down >/dev/null 2>&1
-  rm -rf "$work"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-
-"$lab" status --json | jq -e '.up' >/dev/null 2>&1 && fail "a lab is already up (not this test's); take it down with lab/lab down"
-lab_ours=1
-"$lab" up 2 >/dev/null || fail "lab up 2"
-status=$("$lab" status --json)
-"$build/src/daemon/corepind" --db "$work/corepin.db" --listen "127.0.0.1:$port" --probe-interval-ms 100 --probe-misses 5 \
-  >>"$work/corepind.log" 2>&1 &
-daemon=$!
-for _ in $(seq 100); do curl -sf "$COREPIN_URL/v1/health" >/dev/null && break; sleep 0.1; done
+lab_up 2
+start_corepind --probe-interval-ms 100 --probe-misses 5
 bmc_uri() {  # ipmi://USER:PASS@ADDR:PORT of lab host $1 (1-based)
   echo "$status" | jq -r ".hosts[$(($1 - 1))].bmc | \"ipmi://\(.user):\(.password)@\(.address):\(.port)?cipher=3\""
 }
@@ -73,7 +48,5 @@ done
   fail "h1 powered on again, but not answering within 10 s"
 echo "ok: h1 answers again after power-on"
 
-kill "$daemon"; wait "$daemon" 2>/dev/null || true; daemon=""
-"$lab" down >/dev/null || fail "lab down"
-lab_ours=0
+finish_lab
 echo "PASS: lab host monitor"

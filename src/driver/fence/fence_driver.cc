@@ -63,20 +63,6 @@ bool PercentDecode(const std::string& in, std::string& out) {
   return true;
 }
 
-std::string PercentEncode(const std::string& in) {
-  static const char* kHex = "0123456789ABCDEF";
-  std::string out;
-  for (unsigned char c : in) {
-    if (std::isalnum(c) || c == '-' || c == '.' || c == '_' || c == '~') {
-      out += static_cast<char>(c);
-    } else {
-      out += '%';
-      out += kHex[c >> 4];
-      out += kHex[c & 15];
-    }
-  }
-  return out;
-}
 
 bool AllDigits(const std::string& s) {
   if (s.empty()) return false;
@@ -126,6 +112,21 @@ class NoneFence : public FenceDriver {
 };
 
 }  // namespace
+
+std::string PercentEncode(const std::string& in) {
+  static const char* kHex = "0123456789ABCDEF";
+  std::string out;
+  for (unsigned char c : in) {
+    if (std::isalnum(c) || c == '-' || c == '.' || c == '_' || c == '~') {
+      out += static_cast<char>(c);
+    } else {
+      out += '%';
+      out += kHex[c >> 4];
+      out += kHex[c & 15];
+    }
+  }
+  return out;
+}
 
 std::string IpmiTarget::Address() const {
   std::string h = host.find(':') != std::string::npos ? "[" + host + "]" : host;

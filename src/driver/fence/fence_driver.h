@@ -82,6 +82,9 @@ class FenceDriver {
   virtual bool can_fence() const = 0;
 };
 
+// Percent-encodes everything but RFC 3986's unreserved characters (for users and passwords in URIs).
+std::string PercentEncode(const std::string& in);
+
 // A parsed ipmi:// URI (exposed for validation and tests; OpenFenceDriver is the usual entry).
 struct IpmiTarget {
   std::string host;  // as written, without IPv6 brackets

@@ -17,6 +17,7 @@
 #include <thread>
 
 #include "common/subprocess.h"
+#include "driver/fence/fence_driver.h"
 
 namespace corepin::testing {
 namespace {
@@ -31,21 +32,6 @@ std::string ReadFile(const std::string& path) {
 void WriteFile(const std::string& path, const std::string& text, mode_t mode = 0644) {
   std::ofstream(path) << text;
   ::chmod(path.c_str(), mode);
-}
-
-std::string Encode(const std::string& in) {
-  static const char* kHex = "0123456789ABCDEF";
-  std::string out;
-  for (unsigned char c : in) {
-    if (std::isalnum(c) || c == '-' || c == '.' || c == '_') {
-      out += static_cast<char>(c);
-    } else {
-      out += '%';
-      out += kHex[c >> 4];
-      out += kHex[c & 15];
-    }
-  }
-  return out;
 }
 
 }  // namespace
@@ -181,7 +167,7 @@ TestBmc::~TestBmc() {
 }
 
 std::string TestBmc::uri(const std::string& options) const {
-  return "ipmi://" + Encode(options_.user) + ":" + Encode(options_.password) + "@127.0.0.1:" + std::to_string(port_) +
+  return "ipmi://" + PercentEncode(options_.user) + ":" + PercentEncode(options_.password) + "@127.0.0.1:" + std::to_string(port_) +
          "?cipher=3" + options;
 }
 
