@@ -50,6 +50,34 @@ const char* const kMigrations[] = {
         updated_unix INTEGER NOT NULL
       );
     )sql",
+    // 2 -> 3: host states (failed, drained), more VM states (healing, lost, repinning, ...),
+    // and durable long operations (healings, drains). SQLite cannot change a CHECK in place:
+    // the vms table is rebuilt.
+    R"sql(
+      ALTER TABLE hosts ADD COLUMN state TEXT NOT NULL DEFAULT 'active'
+        CHECK (state IN ('active', 'failed', 'draining', 'drained'));
+      CREATE TABLE vms_v3 (
+        name            TEXT PRIMARY KEY NOT NULL,
+        host            TEXT NOT NULL REFERENCES hosts(name) ON DELETE RESTRICT,
+        spec_json       TEXT NOT NULL,
+        assignment_json TEXT NOT NULL,
+        state           TEXT NOT NULL CHECK (state IN ('creating', 'running', 'deleting', 'failed', 'healing',
+                                                       'lost', 'repinning', 'resizing', 'moving')),
+        updated_unix    INTEGER NOT NULL
+      );
+      INSERT INTO vms_v3 SELECT name, host, spec_json, assignment_json, state, updated_unix FROM vms;
+      DROP TABLE vms;
+      ALTER TABLE vms_v3 RENAME TO vms;
+      CREATE INDEX vms_by_host ON vms(host);
+      CREATE TABLE operations (
+        name         TEXT PRIMARY KEY NOT NULL,
+        kind         TEXT NOT NULL,
+        state        TEXT NOT NULL,
+        body_json    TEXT NOT NULL,
+        created_unix INTEGER NOT NULL,
+        updated_unix INTEGER NOT NULL
+      );
+    )sql",
 };
 static_assert(std::size(kMigrations) == kSqliteSchemaVersion);
 
@@ -99,7 +127,10 @@ class Stmt {
 };
 
 HostRecord ReadHost(const Stmt& s) {
-  return {s.Text(0), s.Text(1), s.Text(2), s.Text(3), s.Int(4)};
+  return {s.Text(0), s.Text(1), s.Text(2), s.Text(3), s.Int(4), s.Text(5)};
+}
+OperationRecord ReadOperation(const Stmt& s) {
+  return {s.Text(0), s.Text(1), s.Text(2), s.Text(3), s.Int(4), s.Int(5)};
 }
 VmRecord ReadVm(const Stmt& s) {
   return {s.Text(0), s.Text(1), s.Text(2), s.Text(3), s.Text(4), s.Int(5)};
@@ -111,9 +142,11 @@ EventRecord ReadEvent(const Stmt& s) {
 Status ValidateVm(const VmRecord& vm) {
   if (vm.name.empty()) return Invalid("VM name must not be empty");
   if (vm.host.empty()) return Invalid("VM " + Quote(vm.name) + ": host must not be empty");
-  if (!IsValidVmState(vm.state))
-    return Invalid("VM " + Quote(vm.name) + ": state " + Quote(vm.state) +
-                   " is not one of creating, running, deleting, failed");
+  if (!IsValidVmState(vm.state)) {
+    std::string states;
+    for (auto v : kVmStates) states += (states.empty() ? "" : ", ") + std::string(v);
+    return Invalid("VM " + Quote(vm.name) + ": state " + Quote(vm.state) + " is not one of " + states);
+  }
   return Status::Ok();
 }
 
@@ -131,6 +164,7 @@ class SqliteStore final : public StateStore {
   Result<HostRecord> GetHost(const std::string& name) override;
   Result<std::vector<HostRecord>> ListHosts() override;
   Status DeleteHost(const std::string& name) override;
+  Status SetHostState(const std::string& name, std::string_view state) override;
   Status InsertVm(const VmRecord& vm) override;
   Status UpdateVm(const VmRecord& vm) override;
   Result<VmRecord> GetVm(const std::string& name) override;
@@ -141,6 +175,11 @@ class SqliteStore final : public StateStore {
   Result<GroupRecord> GetGroup(const std::string& name) override;
   Result<std::vector<GroupRecord>> ListGroups() override;
   Status DeleteGroup(const std::string& name) override;
+  Status InsertOperation(const OperationRecord& op) override;
+  Status UpdateOperation(const OperationRecord& op) override;
+  Result<OperationRecord> GetOperation(const std::string& name) override;
+  Result<std::vector<OperationRecord>> ListOperations(const std::string& kind) override;
+  Status DeleteOperation(const std::string& name) override;
   Result<int64_t> AppendEvent(const EventRecord& e) override;
   Result<std::vector<EventRecord>> ListEvents(int64_t after_id, int limit) override;
   Status RunInTransaction(const std::function<Status()>& fn) override;
@@ -320,12 +359,13 @@ Result<bool> SqliteStore::HostExists(const std::string& name) {
 
 Status SqliteStore::PutHost(const HostRecord& h) {
   if (h.name.empty()) return Invalid("host name must not be empty");
+  if (!IsValidHostState(h.state)) return Invalid("host " + Quote(h.name) + ": state " + Quote(h.state) + " is not active, failed, draining or drained");
   std::lock_guard lock(mu_);
   auto st = Prepare(
-      "INSERT INTO hosts(name, uri, config_json, topology_xml, created_unix) VALUES(?1, ?2, ?3, ?4, ?5)");
+      "INSERT INTO hosts(name, uri, config_json, topology_xml, created_unix, state) VALUES(?1, ?2, ?3, ?4, ?5, ?6)");
   if (!st.ok()) return st.error();
   int rc = st->Bind(1, h.name).Bind(2, h.uri).Bind(3, h.config_json).Bind(4, h.topology_xml)
-               .Bind(5, OrNowUnix(h.created_unix)).Step();
+               .Bind(5, OrNowUnix(h.created_unix)).Bind(6, h.state).Step();
   if (rc == SQLITE_CONSTRAINT_PRIMARYKEY) return Conflict("host " + Quote(h.name) + " already exists");
   if (rc != SQLITE_DONE) return SqlError(rc, "insert host " + Quote(h.name));
   return Status::Ok();
@@ -333,7 +373,7 @@ Status SqliteStore::PutHost(const HostRecord& h) {
 
 Result<HostRecord> SqliteStore::GetHost(const std::string& name) {
   std::lock_guard lock(mu_);
-  auto st = Prepare("SELECT name, uri, config_json, topology_xml, created_unix FROM hosts WHERE name = ?1");
+  auto st = Prepare("SELECT name, uri, config_json, topology_xml, created_unix, state FROM hosts WHERE name = ?1");
   if (!st.ok()) return st.error();
   int rc = st->Bind(1, name).Step();
   if (rc == SQLITE_ROW) return ReadHost(*st);
@@ -343,7 +383,7 @@ Result<HostRecord> SqliteStore::GetHost(const std::string& name) {
 
 Result<std::vector<HostRecord>> SqliteStore::ListHosts() {
   std::lock_guard lock(mu_);
-  auto st = Prepare("SELECT name, uri, config_json, topology_xml, created_unix FROM hosts ORDER BY name");
+  auto st = Prepare("SELECT name, uri, config_json, topology_xml, created_unix, state FROM hosts ORDER BY name");
   if (!st.ok()) return st.error();
   std::vector<HostRecord> out;
   int rc;
@@ -367,6 +407,17 @@ Status SqliteStore::DeleteHost(const std::string& name) {
   int rc = st->Bind(1, name).Step();
   if (rc == SQLITE_CONSTRAINT_FOREIGNKEY) return Conflict("host " + Quote(name) + " still has VMs; delete or move them first");
   if (rc != SQLITE_DONE) return SqlError(rc, "delete host " + Quote(name));
+  return Status::Ok();
+}
+
+Status SqliteStore::SetHostState(const std::string& name, std::string_view state) {
+  if (!IsValidHostState(state)) return Invalid("host " + Quote(name) + ": state " + Quote(std::string(state)) + " is not active, failed, draining or drained");
+  std::lock_guard lock(mu_);
+  auto st = Prepare("UPDATE hosts SET state = ?2 WHERE name = ?1");
+  if (!st.ok()) return st.error();
+  int rc = st->Bind(1, name).Bind(2, state).Step();
+  if (rc != SQLITE_DONE) return SqlError(rc, "set state of host " + Quote(name));
+  if (sqlite3_changes(db_) == 0) return NotFound("host " + Quote(name) + " not found");
   return Status::Ok();
 }
 
@@ -505,6 +556,64 @@ Status SqliteStore::DeleteGroup(const std::string& name) {
   int rc = st->Bind(1, name).Step();
   if (rc != SQLITE_DONE) return SqlError(rc, "delete group " + Quote(name));
   if (sqlite3_changes(db_) == 0) return NotFound("group " + Quote(name) + " not found");
+  return Status::Ok();
+}
+
+Status SqliteStore::InsertOperation(const OperationRecord& op) {
+  if (op.name.empty() || op.kind.empty() || op.state.empty()) return Invalid("operation name, kind and state must not be empty");
+  std::lock_guard lock(mu_);
+  auto st = Prepare(
+      "INSERT INTO operations(name, kind, state, body_json, created_unix, updated_unix) VALUES(?1, ?2, ?3, ?4, ?5, ?6)");
+  if (!st.ok()) return st.error();
+  int rc = st->Bind(1, op.name).Bind(2, op.kind).Bind(3, op.state).Bind(4, op.body_json)
+               .Bind(5, OrNowUnix(op.created_unix)).Bind(6, OrNowUnix(op.updated_unix)).Step();
+  if (rc == SQLITE_CONSTRAINT_PRIMARYKEY) return Conflict("operation " + Quote(op.name) + " already exists");
+  if (rc != SQLITE_DONE) return SqlError(rc, "insert operation " + Quote(op.name));
+  return Status::Ok();
+}
+
+Status SqliteStore::UpdateOperation(const OperationRecord& op) {
+  if (op.state.empty()) return Invalid("operation " + Quote(op.name) + ": state must not be empty");
+  std::lock_guard lock(mu_);
+  auto st = Prepare("UPDATE operations SET state = ?2, body_json = ?3, updated_unix = ?4 WHERE name = ?1");
+  if (!st.ok()) return st.error();
+  int rc = st->Bind(1, op.name).Bind(2, op.state).Bind(3, op.body_json).Bind(4, OrNowUnix(op.updated_unix)).Step();
+  if (rc != SQLITE_DONE) return SqlError(rc, "update operation " + Quote(op.name));
+  if (sqlite3_changes(db_) == 0) return NotFound("operation " + Quote(op.name) + " not found");
+  return Status::Ok();
+}
+
+Result<OperationRecord> SqliteStore::GetOperation(const std::string& name) {
+  std::lock_guard lock(mu_);
+  auto st = Prepare("SELECT name, kind, state, body_json, created_unix, updated_unix FROM operations WHERE name = ?1");
+  if (!st.ok()) return st.error();
+  int rc = st->Bind(1, name).Step();
+  if (rc == SQLITE_ROW) return ReadOperation(*st);
+  if (rc == SQLITE_DONE) return NotFound("operation " + Quote(name) + " not found");
+  return SqlError(rc, "read operation " + Quote(name));
+}
+
+Result<std::vector<OperationRecord>> SqliteStore::ListOperations(const std::string& kind) {
+  std::lock_guard lock(mu_);
+  auto st = Prepare(
+      "SELECT name, kind, state, body_json, created_unix, updated_unix FROM operations "
+      "WHERE ?1 = '' OR kind = ?1 ORDER BY created_unix, name");
+  if (!st.ok()) return st.error();
+  st->Bind(1, kind);
+  std::vector<OperationRecord> out;
+  int rc;
+  while ((rc = st->Step()) == SQLITE_ROW) out.push_back(ReadOperation(*st));
+  if (rc != SQLITE_DONE) return SqlError(rc, "list operations");
+  return out;
+}
+
+Status SqliteStore::DeleteOperation(const std::string& name) {
+  std::lock_guard lock(mu_);
+  auto st = Prepare("DELETE FROM operations WHERE name = ?1");
+  if (!st.ok()) return st.error();
+  int rc = st->Bind(1, name).Step();
+  if (rc != SQLITE_DONE) return SqlError(rc, "delete operation " + Quote(name));
+  if (sqlite3_changes(db_) == 0) return NotFound("operation " + Quote(name) + " not found");
   return Status::Ok();
 }
 

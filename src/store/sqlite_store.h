@@ -18,7 +18,7 @@ namespace corepin {
 
 // The schema version this build writes. Opening a file of an older version upgrades it in
 // place; a newer version is refused (Unprocessable) rather than misread.
-inline constexpr int kSqliteSchemaVersion = 2;
+inline constexpr int kSqliteSchemaVersion = 3;
 
 // Opens (creating if needed) the store at `path`, applies pending migrations and runs a quick
 // integrity check.

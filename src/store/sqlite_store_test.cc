@@ -314,16 +314,73 @@ TEST_F(SqliteStoreTest, Groups) {
   EXPECT_EQ(store_->DeleteGroup("fw").error().code, ErrorCode::kNotFound);
 }
 
-// A file written by schema version 1 (no groups table) is upgraded in place, keeping its rows.
-TEST_F(SqliteStoreTest, VersionOneFileIsUpgraded) {
-  ASSERT_TRUE(store_->PutHost(Host("h1")).ok());
+// A file written by schema version 2 (as corepind wrote it before host states and operations)
+// is upgraded in place, keeping its rows; the new states and tables work after.
+TEST_F(SqliteStoreTest, VersionTwoFileIsUpgraded) {
   store_.reset();
-  RawQuery(path_, "DROP TABLE groups");
-  RawQuery(path_, "UPDATE schema_version SET version = 1");
+  fs::remove(path_);
+  sqlite3* db = nullptr;
+  ASSERT_EQ(sqlite3_open_v2(path_.c_str(), &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, nullptr), SQLITE_OK);
+  const char* v2 = R"sql(
+    CREATE TABLE schema_version (version INTEGER NOT NULL); INSERT INTO schema_version VALUES(2);
+    CREATE TABLE hosts (name TEXT PRIMARY KEY NOT NULL, uri TEXT NOT NULL, config_json TEXT NOT NULL,
+                        topology_xml TEXT NOT NULL, created_unix INTEGER NOT NULL);
+    CREATE TABLE vms (name TEXT PRIMARY KEY NOT NULL, host TEXT NOT NULL REFERENCES hosts(name) ON DELETE RESTRICT,
+                      spec_json TEXT NOT NULL, assignment_json TEXT NOT NULL,
+                      state TEXT NOT NULL CHECK (state IN ('creating', 'running', 'deleting', 'failed')),
+                      updated_unix INTEGER NOT NULL);
+    CREATE INDEX vms_by_host ON vms(host);
+    CREATE TABLE events (id INTEGER PRIMARY KEY AUTOINCREMENT, unix_ms INTEGER NOT NULL, kind TEXT NOT NULL,
+                         subject TEXT NOT NULL, message TEXT NOT NULL);
+    CREATE TABLE groups (name TEXT PRIMARY KEY NOT NULL, config_json TEXT NOT NULL, state TEXT NOT NULL
+                         CHECK (state IN ('creating', 'running', 'deleting', 'switching')), updated_unix INTEGER NOT NULL);
+    INSERT INTO hosts VALUES('h1', 'qemu+ssh://h1/system', '{"housekeeping":"0"}', '<capabilities/>', 1700000000);
+    INSERT INTO vms VALUES('v1', 'h1', '{"vcpus":2}', '{"vcpu_pcpus":[2,3]}', 'running', 1700000100);
+  )sql";
+  ASSERT_EQ(sqlite3_exec(db, v2, nullptr, nullptr, nullptr), SQLITE_OK) << sqlite3_errmsg(db);
+  sqlite3_close(db);
   Open();
   EXPECT_EQ(RawQuery(path_, "SELECT version FROM schema_version"), std::to_string(kSqliteSchemaVersion));
   EXPECT_EQ(*store_->GetHost("h1"), Host("h1"));
-  EXPECT_TRUE(store_->InsertGroup({.name = "g", .config_json = "{}", .state = "running"}).ok());
+  EXPECT_EQ(*store_->GetVm("v1"), Vm("v1", "h1", "running"));
+  EXPECT_TRUE(store_->UpdateVm(Vm("v1", "h1", "healing")).ok());
+  EXPECT_TRUE(store_->SetHostState("h1", kHostFailed).ok());
+  EXPECT_TRUE(store_->InsertOperation({.name = "heal-1", .kind = "heal", .state = "fencing", .body_json = "{}"}).ok());
+  // The foreign key survived the rebuild of the vms table.
+  EXPECT_EQ(store_->InsertVm(Vm("v2", "nowhere")).error().code, ErrorCode::kNotFound);
+  EXPECT_EQ(RawQuery(path_, "PRAGMA foreign_key_check"), "");
+}
+
+TEST_F(SqliteStoreTest, HostStates) {
+  ASSERT_TRUE(store_->PutHost(Host("h1")).ok());
+  EXPECT_EQ(store_->GetHost("h1")->state, "active");
+  ASSERT_TRUE(store_->SetHostState("h1", kHostFailed).ok());
+  EXPECT_EQ(store_->GetHost("h1")->state, "failed");
+  EXPECT_EQ(store_->ListHosts()->at(0).state, "failed");
+  EXPECT_EQ(store_->SetHostState("h1", "broken").error().code, ErrorCode::kInvalid);
+  EXPECT_EQ(store_->GetHost("h1")->state, "failed");
+  EXPECT_EQ(store_->SetHostState("nope", kHostActive).error().code, ErrorCode::kNotFound);
+}
+
+TEST_F(SqliteStoreTest, Operations) {
+  OperationRecord op{.name = "heal-h2", .kind = "heal", .state = "fencing", .body_json = R"({"hosts":["h2"]})",
+                     .created_unix = 10, .updated_unix = 10};
+  ASSERT_TRUE(store_->InsertOperation(op).ok());
+  EXPECT_EQ(store_->InsertOperation(op).error().code, ErrorCode::kConflict);
+  EXPECT_EQ(*store_->GetOperation("heal-h2"), op);
+  op.state = "promoting";
+  op.updated_unix = 11;
+  ASSERT_TRUE(store_->UpdateOperation(op).ok());
+  EXPECT_EQ(store_->GetOperation("heal-h2")->state, "promoting");
+  ASSERT_TRUE(store_->InsertOperation({.name = "drain-h1", .kind = "drain", .state = "moving", .body_json = "{}", .created_unix = 12}).ok());
+  EXPECT_EQ(store_->ListOperations()->size(), 2u);
+  ASSERT_EQ(store_->ListOperations("heal")->size(), 1u);
+  EXPECT_EQ(store_->ListOperations("heal")->at(0).name, "heal-h2");
+  EXPECT_EQ(store_->UpdateOperation({.name = "nope", .state = "x"}).error().code, ErrorCode::kNotFound);
+  EXPECT_EQ(store_->InsertOperation({.name = "", .kind = "heal", .state = "x"}).error().code, ErrorCode::kInvalid);
+  ASSERT_TRUE(store_->DeleteOperation("heal-h2").ok());
+  EXPECT_EQ(store_->GetOperation("heal-h2").error().code, ErrorCode::kNotFound);
+  EXPECT_EQ(store_->DeleteOperation("heal-h2").error().code, ErrorCode::kNotFound);
 }
 
 TEST_F(SqliteStoreTest, NewerSchemaIsRefused) {

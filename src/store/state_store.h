@@ -31,17 +31,40 @@ struct HostRecord {
   std::string config_json = {};   // partition, labels, ... (controller-defined)
   std::string topology_xml = {};  // libvirt capabilities as last read
   int64_t created_unix = 0;       // 0 on PutHost means "now"
+  std::string state = "active";   // one of the kHost* states below
   bool operator==(const HostRecord&) const = default;
 };
 
-// VM states. The controller writes the intent ("creating", "deleting") before it acts, and the
-// outcome ("running", "failed") after; see src/store/README.md.
+// Host states. "failed": fenced after a failure; no VM is placed there until an operator
+// returns it. "draining"/"drained": being emptied for maintenance, or empty and kept so.
+inline constexpr std::string_view kHostActive = "active";
+inline constexpr std::string_view kHostFailed = "failed";
+inline constexpr std::string_view kHostDraining = "draining";
+inline constexpr std::string_view kHostDrained = "drained";
+inline bool IsValidHostState(std::string_view s) {
+  return s == kHostActive || s == kHostFailed || s == kHostDraining || s == kHostDrained;
+}
+
+// VM states. The controller writes the intent ("creating", "deleting", ...) before it acts, and
+// the outcome ("running", "failed") after; see src/store/README.md.
 inline constexpr std::string_view kVmCreating = "creating";
 inline constexpr std::string_view kVmRunning = "running";
 inline constexpr std::string_view kVmDeleting = "deleting";
 inline constexpr std::string_view kVmFailed = "failed";
+// Healing: recorded on its reserved target host, where its domain is being created.
+inline constexpr std::string_view kVmHealing = "healing";
+// Lost: its host failed and no host could take it; kept on the failed host's record.
+inline constexpr std::string_view kVmLost = "lost";
+// Changes of a running VM, recorded (with the new assignment) before they are made.
+inline constexpr std::string_view kVmRepinning = "repinning";
+inline constexpr std::string_view kVmResizing = "resizing";
+inline constexpr std::string_view kVmMoving = "moving";
+inline constexpr std::string_view kVmStates[] = {kVmCreating, kVmRunning,   kVmDeleting, kVmFailed, kVmHealing,
+                                                 kVmLost,     kVmRepinning, kVmResizing, kVmMoving};
 inline bool IsValidVmState(std::string_view s) {
-  return s == kVmCreating || s == kVmRunning || s == kVmDeleting || s == kVmFailed;
+  for (auto v : kVmStates)
+    if (s == v) return true;
+  return false;
 }
 
 struct VmRecord {
@@ -72,6 +95,18 @@ struct GroupRecord {
   bool operator==(const GroupRecord&) const = default;
 };
 
+// A long operation that must survive a restart (a healing, a drain): what it is, which step it
+// has reached, and its plan. The controller owns body_json and the meaning of state.
+struct OperationRecord {
+  std::string name = {};       // unique, e.g. "heal-h2-1764160000"
+  std::string kind = {};       // e.g. "heal", "drain"
+  std::string state = {};      // the step reached, e.g. "fencing", "done"
+  std::string body_json = {};
+  int64_t created_unix = 0;    // 0 on InsertOperation means "now"
+  int64_t updated_unix = 0;    // 0 on write means "now"
+  bool operator==(const OperationRecord&) const = default;
+};
+
 struct EventRecord {
   int64_t id = 0;            // assigned by AppendEvent; strictly increasing, never reused
   int64_t unix_ms = 0;       // 0 on AppendEvent means "now"
@@ -91,6 +126,8 @@ class StateStore {
   virtual Result<HostRecord> GetHost(const std::string& name) = 0;
   virtual Result<std::vector<HostRecord>> ListHosts() = 0;  // ordered by name
   virtual Status DeleteHost(const std::string& name) = 0;
+  // One of the kHost* states; NotFound if the host is absent.
+  virtual Status SetHostState(const std::string& name, std::string_view state) = 0;
 
   // VMs. InsertVm: Conflict on a duplicate name, NotFound if vm.host is not stored.
   // UpdateVm replaces the whole record (the host may change); NotFound if the VM is absent.
@@ -108,6 +145,14 @@ class StateStore {
   virtual Result<GroupRecord> GetGroup(const std::string& name) = 0;
   virtual Result<std::vector<GroupRecord>> ListGroups() = 0;  // ordered by name
   virtual Status DeleteGroup(const std::string& name) = 0;
+
+  // Operations. InsertOperation: Conflict on a duplicate name. UpdateOperation replaces state
+  // and body; NotFound if absent. ListOperations: oldest first, all kinds when kind is empty.
+  virtual Status InsertOperation(const OperationRecord& op) = 0;
+  virtual Status UpdateOperation(const OperationRecord& op) = 0;
+  virtual Result<OperationRecord> GetOperation(const std::string& name) = 0;
+  virtual Result<std::vector<OperationRecord>> ListOperations(const std::string& kind = "") = 0;
+  virtual Status DeleteOperation(const std::string& name) = 0;
 
   // Events: append-only. Returns the new event's id.
   virtual Result<int64_t> AppendEvent(const EventRecord& event) = 0;
