@@ -54,6 +54,9 @@ void RegisterRoutes(httplib::Server& server, Controller& c) {
   server.Get(hosts, [&c](const Request&, Response& res) { Reply(res, c.ListHosts()); });
   server.Get(hosts + "/" + kName, [&c](const Request& req, Response& res) { Reply(res, c.ShowHost(req.matches[1])); });
   server.Get(hosts + "/" + kName + "/power", [&c](const Request& req, Response& res) { Reply(res, c.PowerStatus(req.matches[1])); });
+  server.Post(hosts + "/" + kName + "/fenced", [&c](const Request& req, Response& res) { Reply(res, c.ConfirmFenced(req.matches[1])); });
+  server.Post(hosts + "/" + kName + "/return", [&c](const Request& req, Response& res) { Reply(res, c.ReturnHost(req.matches[1])); });
+  server.Get("/v1/healings", [&c](const Request&, Response& res) { Reply(res, c.Healings()); });
   server.Delete(hosts + "/" + kName, [&c](const Request& req, Response& res) {
     ReplyDeleted(res, c.RemoveHost(req.matches[1]), req.matches[1]);
   });

@@ -123,6 +123,19 @@ int Main(int argc, char** argv) {
                     return "host " + p.value("host", "") + ": power " + p.value("power", "?") + " (BMC " + p.value("bmc", "") +
                            " answered in " + std::to_string(p.value("took_ms", 0)) + " ms)\n";
                   }});
+  CLI::App* host_fenced = host->add_subcommand("fenced", "confirm that a host that stopped answering is powered off: heal it");
+  host_fenced->add_option("NAME", host_name, "host name")->required();
+  on(host_fenced, {[&](ApiClient& c) { return c.Post("/v1/hosts/" + PathSegment(host_name) + "/fenced", json::object()); },
+                   [](const json& j) { return "host " + j.value("host", "") + ": healing " + j.value("healing", "") + "\n"; }});
+  CLI::App* host_return = host->add_subcommand("return", "return a failed host to service (after it was repaired)");
+  host_return->add_option("NAME", host_name, "host name")->required();
+  on(host_return, {[&](ApiClient& c) { return c.Post("/v1/hosts/" + PathSegment(host_name) + "/return", json::object()); },
+                   [](const json& j) {
+                     return "host " + j.value("host", "") + " is " + j.value("state", "") + "; stale domains removed: " +
+                            j["removed_stale_domains"].dump() + ", lost VMs started again: " + j["restarted"].dump() + "\n";
+                   }});
+  on(app.add_subcommand("healings", "healings after host failures: step reached, plan and timeline"),
+     {[](ApiClient& c) { return c.Get("/v1/healings"); }, RenderHealings});
   CLI::App* host_remove = host->add_subcommand("remove", "forget a host (it must have no VMs)");
   host_remove->add_option("NAME", host_name, "host name")->required();
   on(host_remove, {[&](ApiClient& c) { return c.Delete("/v1/hosts/" + PathSegment(host_name)); },

@@ -182,6 +182,27 @@ std::string RenderEvents(const json& events) {
   return t.Render();
 }
 
+// One line per healing: its step, the failed hosts and each step's time after the suspicion.
+std::string RenderHealings(const json& healings) {
+  if (!healings.is_array() || healings.empty()) return "no healings\n";
+  TextTable t({"NAME", "STEP", "HOSTS", "FENCED", "SERVICE", "RECREATED", "DONE", "REDUNDANCY"});
+  for (const auto& h : healings) {
+    const json& d = Field(h, "detail");
+    const json& tl = Field(d, "timeline");
+    const int64_t t0 = tl.value("suspected", int64_t{0});
+    auto at = [&](const char* key) { return tl.contains(key) ? "+" + std::to_string(tl[key].get<int64_t>() - t0) + "ms" : "-"; };
+    std::string hosts;
+    for (const auto& x : List(d, "hosts")) hosts += (hosts.empty() ? "" : ",") + x.get<std::string>();
+    t.Add({Text(h, "name"), Text(h, "step"), hosts, at("fenced"), at("promoted"), at("recreated"), at("done"),
+           d.value("redundancy", "-")});
+  }
+  std::string out = t.Render();
+  for (const auto& h : healings)
+    if (const json& s = Field(Field(h, "detail"), "stopped"); s.is_object())
+      out += "\n" + Text(h, "name") + " stopped: " + s.value("message", "") + "\n";
+  return out;
+}
+
 std::string RenderApiError(int status, const json& body) {
   std::string message = body.is_object() && body.contains("error") && body["error"].is_string()
                             ? body["error"].get<std::string>()

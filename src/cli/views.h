@@ -12,6 +12,7 @@ std::string RenderVmList(const nlohmann::json& vms);        // GET /v1/vms
 std::string RenderVm(const nlohmann::json& vm);             // GET /v1/vms/{name}
 std::string RenderReconcile(const nlohmann::json& report);  // POST /v1/reconcile
 std::string RenderEvents(const nlohmann::json& events);     // GET /v1/events
+std::string RenderHealings(const nlohmann::json& healings); // GET /v1/healings
 
 // Redundancy groups. RenderGroup takes the view of GET /v1/groups/{name} (members with their
 // pCPUs, healing targets under "heals") or of POST /v1/groups (the same from "placement").

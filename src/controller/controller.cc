@@ -74,6 +74,12 @@ Controller::Controller(StateStore* store, HypervisorFactory connect, ControllerO
 
 Controller::~Controller() {
   monitor_.reset();
+  {
+    std::lock_guard lock(heal_mu_);
+    heal_stop_ = true;
+  }
+  heal_cv_.notify_all();
+  if (healer_.joinable()) healer_.join();
   watch_.reset();  // no more wake-ups from the switch or the hypervisors
   for (auto& [name, h] : hosts_) h->stop_watch.reset();
   {
@@ -108,27 +114,29 @@ void Controller::WatchHost(ManagedHost& h) {
   else Event("host.watch-failed", h.name, w.error().message);
 }
 
-// A host stopped answering (or answers again): say so, with what its BMC reports.
+// A host stopped answering (or answers again). A suspected host takes no new work at once, and
+// the healer fences it through its BMC (whose confirmed power state the fence records) and
+// heals it; a host without a BMC is only reported: corepin cannot make sure it is off.
 void Controller::OnHostChange(const std::string& host, bool suspected, std::chrono::milliseconds silent) {
-  std::string bmc_uri = "none";
+  bool can_fence = false;
   {
     std::lock_guard lock(mu_);
     auto it = hosts_.find(host);
-    if (it == hosts_.end()) return;
-    bmc_uri = it->second->config.value("bmc", "none");
+    if (it == hosts_.end() || it->second->state == kHostFailed) return;
+    it->second->suspected = suspected;
+    UpdateSchedulable(*it->second);
+    can_fence = it->second->fence && it->second->fence->can_fence();
   }
   if (!suspected) {
     Event("host.answering", host, "the hypervisor answers again");
+    std::lock_guard lock(mu_);
+    CancelStoppedHealings(host);
     return;
   }
-  std::string power = "it has no BMC: it cannot be fenced, so it will not be healed automatically";
-  if (auto fence = OpenFenceDriver(bmc_uri); fence && (*fence)->can_fence()) {
-    auto state = (*fence)->Status();
-    power = state ? "its BMC reports power " + std::string(PowerName(state->power)) + " (answered in " +
-                        std::to_string(state->took.count()) + " ms)"
-                  : "its BMC does not answer either: " + state.error().message;
-  }
-  Event("host.suspected", host, "the hypervisor has not answered for " + std::to_string(silent.count()) + " ms; " + power);
+  Event("host.suspected", host, "the hypervisor has not answered for " + std::to_string(silent.count()) + " ms; " +
+                                    (can_fence ? "fencing it through its BMC, then healing"
+                                               : "it has no BMC: it cannot be fenced, so it will not be healed automatically"));
+  QueueHeal(host);
 }
 
 void Controller::Wake() {
@@ -197,12 +205,13 @@ const PlacedVm* Controller::Placed(const std::string& vm) const {
   return it == h->state.vms().end() ? nullptr : &it->second;
 }
 
-// A host that cannot be reached takes no new VMs and no healing targets until it answers again.
-void Controller::MarkReachable(ManagedHost& h, bool reachable) {
+// A host that cannot be reached, is suspected or failed takes no new VMs and no healing
+// targets; its healing targets move elsewhere (the reserve is re-planned).
+void Controller::UpdateSchedulable(ManagedHost& h) {
   const ClusterHost* ch = cluster_.FindHost(h.name);
-  if (!ch || ch->schedulable == reachable) return;
-  if (auto s = cluster_.SetSchedulable(h.name, reachable); !s)
-    Event("reserve.degraded", h.name, "host " + std::string(reachable ? "back" : "unreachable") + ": " + s.error().message);
+  if (!ch || ch->schedulable == h.usable()) return;
+  if (auto s = cluster_.SetSchedulable(h.name, h.usable()); !s)
+    Event("alarm.reserve-degraded", "cluster", "host " + h.name + (h.usable() ? " back" : " out of use") + ": " + s.error().message);
 }
 
 // Builds the host from its stored record into the cluster; connects when it can (unless given
@@ -224,8 +233,11 @@ Status Controller::LoadHost(const HostRecord& rec, std::unique_ptr<Hypervisor> c
   auto fence = OpenFenceDriver(cfg->bmc);
   if (!fence) return Internal("stored BMC of host " + rec.name + " is invalid: " + fence.error().message);
   host->fence = std::move(*fence);
+  host->state = rec.state;
   if (auto s = cluster_.AddHost(HostState(rec.name, *topo, cfg->partition), cfg->labels); !s) return s;
-  if (connected) {
+  if (host->state == kHostFailed) {
+    host->connect_error = "failed and fenced; not used until returned (corepin host return " + rec.name + ")";
+  } else if (connected) {
     host->hypervisor = std::move(connected);
   } else if (auto hv = connect_(rec.uri); hv) {
     host->hypervisor = std::move(*hv);
@@ -234,7 +246,7 @@ Status Controller::LoadHost(const HostRecord& rec, std::unique_ptr<Hypervisor> c
   }
   ManagedHost& h = *host;
   hosts_[rec.name] = std::move(host);
-  if (!h.hypervisor) MarkReachable(h, false);
+  UpdateSchedulable(h);
   return Status::Ok();
 }
 
@@ -297,15 +309,18 @@ Status Controller::Start() {
     if (auto s = ResumeVm(vm); !s) Event("vm.resume-failed", vm.name, s.error().message);
   for (const auto& g : groups)
     if (auto s = ResumeGroup(g); !s) Event("group.resume-failed", g.name, s.error().message);
+  ResumeHealings();
   json report = ReconcileLocked();
   std::fprintf(stderr, "corepind: started: %zu hosts, %zu groups, %zu differences with the hypervisors and switch\n",
                hosts_.size(), cluster_.groups().size(), report["differences"].size());
   StartBackground();
   if (options_.probe_interval_ms > 0) {
+    healer_ = std::thread([this] { HealLoop(); });
     monitor_ = std::make_unique<HostMonitor>(
         connect_, std::chrono::milliseconds(options_.probe_interval_ms), options_.probe_misses,
         [this](const std::string& host, bool suspected, std::chrono::milliseconds silent) { OnHostChange(host, suspected, silent); });
-    for (const auto& [name, h] : hosts_) monitor_->Add(name, h->uri);
+    for (const auto& [name, h] : hosts_)
+      if (h->state != kHostFailed) monitor_->Add(name, h->uri);
   }
   return Status::Ok();
 }
@@ -641,13 +656,15 @@ json Controller::ReconcileLocked() {
   };
   int checked = 0;
   for (auto& [name, h] : hosts_) {
+    // A failed host is left alone until returned; a silent one (frozen?) would block the call.
+    if (h->state == kHostFailed || h->suspected || (monitor_ && !monitor_->Answering(name))) continue;
     if (!h->hypervisor) {
       // Try again: the host may be back.
       auto hv = connect_(h->uri);
       if (hv) {
         h->hypervisor = std::move(*hv);
         h->connect_error.clear();
-        MarkReachable(*h, true);
+        UpdateSchedulable(*h);
         WatchHost(*h);
       } else {
         h->connect_error = hv.error().message;

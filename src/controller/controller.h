@@ -52,6 +52,11 @@ struct ControllerOptions {
   // probe_misses probes is suspected, and its BMC asked for its power state.
   int probe_interval_ms = 0;
   int probe_misses = 5;
+  // How long a fence may take before the healing stops and asks for a person.
+  int fence_timeout_ms = 10000;
+  // Testing only: exit(86) at this named point of a healing (e.g. "heal.promoted"), to prove
+  // that a restarted corepind resumes it. Empty: never.
+  std::string crash_point;
 };
 
 // A placement that found no host: why, per host and NUMA node, and the full explanation.
@@ -109,6 +114,18 @@ class Controller {
   Result<nlohmann::json> Reconcile();
   Result<nlohmann::json> Events(int64_t after_id, int limit);
 
+  // Healing (healing.cc). A host the monitor suspects is fenced through its BMC, then its
+  // groups' SBYs are promoted and its VMs recreated on their reserved pCPUs; every step is
+  // stored first (an "operations" record of kind heal) and resumed after a restart.
+  // The healings, newest last, each with its plan, step and timeline.
+  Result<nlohmann::json> Healings();
+  // The operator confirms that a host is powered off (its BMC could not say so, or it has
+  // none): the host is healed from there. Conflict when the host answers.
+  Result<nlohmann::json> ConfirmFenced(const std::string& host);
+  // The operator returns a failed host to service: stale copies of VMs that now run elsewhere
+  // are removed from it, VMs lost with it are started again, and it takes new work.
+  Result<nlohmann::json> ReturnHost(const std::string& host);
+
  private:
   struct Member {  // a placed VM to start: its record and role
     VmRecord record;
@@ -118,7 +135,7 @@ class Controller {
   const HostState& StateOf(const ManagedHost& h) const { return cluster_.FindHost(h.name)->state; }
   const PlacedVm* Placed(const std::string& vm) const;
   Status LoadHost(const HostRecord& record, std::unique_ptr<Hypervisor> connected = nullptr);
-  void MarkReachable(ManagedHost& host, bool reachable);
+  void UpdateSchedulable(ManagedHost& host);
   Status RestoreFromStore(std::vector<VmRecord>* interrupted_vms, std::vector<GroupRecord>* interrupted_groups);
   Status ResumeVm(const VmRecord& vm);
   Status ResumeGroup(const GroupRecord& group);
@@ -138,6 +155,25 @@ class Controller {
   void Wake();
   void WatchHost(ManagedHost& host);  // when the background reconcile runs
   void OnHostChange(const std::string& host, bool suspected, std::chrono::milliseconds silent_for);
+  // Healing steps (healing.cc); each stores its outcome in the operation before the next.
+  void HealLoop();
+  void QueueHeal(const std::string& host);
+  // Returns the healing's name (an unfinished one already covering a host is not doubled),
+  // or "" when it could not be recorded.
+  std::string StartHealing(const std::vector<std::string>& hosts, bool fenced_by_operator);
+  void ResumeHealings();
+  // The host answers again: a healing that stopped before changing anything (no fence) is
+  // called off.
+  void CancelStoppedHealings(const std::string& host);  // at Start: every unfinished, not stopped healing, from its step
+  void RunHealing(OperationRecord op);  // from its stored step to done, or to a safe stop
+  bool FenceStep(OperationRecord& op, nlohmann::json& body);
+  bool PlanStep(OperationRecord& op, nlohmann::json& body);
+  void PromoteStep(OperationRecord& op, nlohmann::json& body);
+  void RecreateStep(OperationRecord& op, nlohmann::json& body);
+  void FinishStep(OperationRecord& op, nlohmann::json& body);
+  Status SaveStep(OperationRecord& op, const nlohmann::json& body, const std::string& step);
+  void StopHealing(OperationRecord& op, nlohmann::json& body, const std::string& alarm, const std::string& message);
+  void CrashPoint(const std::string& name);
   // A VM whose domain stopped on its own is started again in place, with the same pinning,
   // unless it keeps crashing (kMaxRestarts within kRestartWindow): then an alarm, and it stays down.
   void RestartInPlace(ManagedHost& host, const PlacedVm& vm, nlohmann::json* diffs);
@@ -159,6 +195,12 @@ class Controller {
   bool bg_stop_ = false, bg_wake_ = false;
   std::thread background_;
   std::unique_ptr<SwitchWatch> watch_;
+  // Healing: hosts the monitor suspects, taken one at a time by the healer thread.
+  std::mutex heal_mu_;
+  std::condition_variable heal_cv_;
+  std::vector<std::string> heal_queue_;
+  bool heal_stop_ = false;
+  std::thread healer_;
   std::unique_ptr<HostMonitor> monitor_;  // last: destroyed first, its callbacks use the rest
 };
 

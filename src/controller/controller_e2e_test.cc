@@ -166,12 +166,15 @@ TEST_F(ControllerE2E, KilledQemuIsRestartedInPlace) {
     if (again.ok() && *again != *pid) break;
   }
   ASSERT_TRUE(again.ok() && *again != *pid) << "the VM was not restarted";
-  std::this_thread::sleep_for(std::chrono::milliseconds(500));  // the restart's verification
-  ExpectProcMatches("corepin-e2e-crash", {1, 1}, "0");
+  // The restart is recorded once it is verified; the machine may be busy, so wait for that.
   bool restarted = false;
-  auto events = controller_->Events(0, 1000);
-  for (const auto& e : *events) restarted |= e["kind"] == "vm.restarted" && e["subject"] == "corepin-e2e-crash";
+  for (int i = 0; i < 150 && !restarted; ++i) {
+    auto events = controller_->Events(0, 1000);
+    for (const auto& e : *events) restarted |= e["kind"] == "vm.restarted" && e["subject"] == "corepin-e2e-crash";
+    if (!restarted) std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
   EXPECT_TRUE(restarted);
+  ExpectProcMatches("corepin-e2e-crash", {1, 1}, "0");
   EXPECT_EQ((*controller_->ShowVm("corepin-e2e-crash"))["pinning_verified"], true);
 }
 

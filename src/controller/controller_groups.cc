@@ -22,6 +22,12 @@ std::string RoleName(Role r) { return r == Role::kAct ? "ACT" : "SBY"; }
 Result<std::vector<PortState>> Controller::DesiredPorts(const std::string& only_group) {
   auto groups = store_->ListGroups();
   if (!groups) return groups.error();
+  auto vms = store_->ListVms();
+  if (!vms) return vms.error();
+  // A member being recreated by a healing, or lost, has no port (yet): it is left out.
+  std::set<std::string> portless;
+  for (const auto& vm : *vms)
+    if (vm.state == kVmHealing || vm.state == kVmLost) portless.insert(vm.name);
   std::vector<PortState> out;
   for (const auto& rec : *groups) {
     if (!only_group.empty() && rec.name != only_group) continue;
@@ -31,6 +37,7 @@ Result<std::vector<PortState>> Controller::DesiredPorts(const std::string& only_
     if (!g->service) continue;
     std::vector<GroupMemberPort> ports;
     for (const auto& m : g->members) {
+      if (portless.count(m.vm)) continue;
       auto host = FindHost(m.host);
       if (!host) return host.error();
       ports.push_back({{(*host)->vm_options.bridge, PortName(m.vm, g->service->interface)}, m.role == Role::kAct});

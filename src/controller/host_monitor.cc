@@ -51,6 +51,12 @@ bool HostMonitor::Suspected(const std::string& host) const {
   return it != probes_.end() && it->second->suspected;
 }
 
+bool HostMonitor::Answering(const std::string& host) const {
+  std::lock_guard lock(mu_);
+  auto it = probes_.find(host);
+  return it == probes_.end() || NowMs() - it->second->last_ok_ms <= 2 * interval_.count();
+}
+
 void HostMonitor::ProbeLoop(Connect connect, std::chrono::milliseconds interval, std::shared_ptr<Probe> p) {
   std::unique_ptr<Hypervisor> hv;
   while (!p->stop) {

@@ -31,6 +31,10 @@ class HostMonitor {
   void Add(const std::string& host, const std::string& uri);
   void Remove(const std::string& host);
   bool Suspected(const std::string& host) const;
+  // Answered within the last two intervals (true for a host not monitored). Callers that would
+  // block on a frozen host (the reconcile) skip a host that is not answering, before it is
+  // even suspected.
+  bool Answering(const std::string& host) const;
 
  private:
   struct Probe {

@@ -25,6 +25,12 @@ struct ManagedHost {
   // is destroyed first (it deregisters over that connection).
   std::unique_ptr<Hypervisor::LifecycleWatch> stop_watch;
   std::string connect_error;              // why it is unreachable
+  // "active", or "failed" (fenced after a failure: not connected, not used, until an operator
+  // returns it); kHost* in state_store.h.
+  std::string state = "active";
+  bool suspected = false;                 // the host monitor lost it; no new work goes there
+  // New VMs and healing targets may go here: active, connected, answering.
+  bool usable() const { return state == "active" && hypervisor && !suspected; }
   std::vector<std::string> warnings;      // from the partition check
   std::unique_ptr<FenceDriver> fence;     // the host's BMC (the `none` driver when it has none)
 };

@@ -29,6 +29,8 @@ json HostSummaryView(const ManagedHost& h, const HostState& s) {
   return {{"name", h.name},
           {"uri", h.uri},
           {"connected", h.hypervisor != nullptr},
+          {"state", h.state},
+          {"suspected", h.suspected},
           {"error", h.connect_error},
           {"pcpus", s.topology().pcpus.size()},
           {"allocatable", s.partition().allocatable.Size()},
@@ -46,6 +48,8 @@ json HostView(const ManagedHost& h, const HostState& s) {
   v["name"] = h.name;
   v["uri"] = h.uri;
   v["connected"] = h.hypervisor != nullptr;
+  v["state"] = h.state;
+  v["suspected"] = h.suspected;
   v["error"] = h.connect_error;
   v["warnings"] = h.warnings;
   json nodes = json::array();

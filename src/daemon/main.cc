@@ -3,13 +3,14 @@
 //
 //   corepind [--db PATH] [--listen HOST:PORT] [--failures-tolerated K] [--switch URI]
 //            [--reconcile-interval SECONDS] [--rank-weights nic=1,pack=1,spread=0.5] [--seed N]
-//            [--probe-interval-ms MS] [--probe-misses N]
+//            [--probe-interval-ms MS] [--probe-misses N] [--fence-timeout-ms MS]
 //
 // Logs to stderr: one line per request (here), and one per event (by the Controller).
 #include <signal.h>
 
 #include <CLI/CLI.hpp>
 #include <chrono>
+#include <cstdlib>
 #include <ctime>
 #include <filesystem>
 #include <iostream>
@@ -121,6 +122,9 @@ int Main(int argc, char** argv) {
   app.add_option("--probe-interval-ms", probe_ms, "probe every host's hypervisor this often (0: no host monitor)")
       ->capture_default_str();
   app.add_option("--probe-misses", probe_misses, "a host silent for this many probes is suspected")->capture_default_str();
+  std::string fence_timeout = "10000";
+  app.add_option("--fence-timeout-ms", fence_timeout, "how long a BMC may take to confirm a power-off before the healing stops and asks for a person")
+      ->capture_default_str();
   std::string seed = "1";
   app.add_option("--seed", seed, "seed of the tie-breaks between equal hosts (placements are deterministic for a seed)")
       ->capture_default_str();
@@ -161,6 +165,12 @@ int Main(int argc, char** argv) {
               << ": expected 0..60000 ms and 1..1000 probes (defaults 100 and 5)\n";
     return 2;
   }
+  if (!ParseCount(fence_timeout, 600000, &options.fence_timeout_ms) || options.fence_timeout_ms < 100) {
+    std::cerr << "corepind: --fence-timeout-ms " << fence_timeout << ": expected 100..600000 ms (default 10000)\n";
+    return 2;
+  }
+  // Testing only (tests/lab/heal_resume.sh): exit at a named point of a healing.
+  if (const char* point = std::getenv("COREPIN_CRASH_POINT")) options.crash_point = point;
   int seed_value = 0;
   if (!ParseCount(seed, 999999999, &seed_value)) {
     std::cerr << "corepind: --seed " << seed << ": expected a whole number\n";

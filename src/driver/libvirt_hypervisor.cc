@@ -266,9 +266,10 @@ Result<std::unique_ptr<Hypervisor>> ConnectHypervisor(const std::string& uri) {
   InitLibvirtOnce();
   virConnectPtr conn = virConnectOpen(uri.c_str());
   if (!conn) return Unprocessable("cannot connect to hypervisor " + uri + ": " + LastError());
-  // Ping every 5 s, give up after 3 unanswered: a dead host fails calls within ~20 s.
+  // Ping every second, give up after 3 unanswered: a call to a frozen or dead host fails
+  // within ~4 s instead of hanging (the host monitor suspects it sooner, in its own thread).
   // In-process drivers (test:///) have no keepalive and need none.
-  if (virConnectSetKeepAlive(conn, 5, 3) < 0 && virGetLastErrorCode() != VIR_ERR_NO_SUPPORT) {
+  if (virConnectSetKeepAlive(conn, 1, 3) < 0 && virGetLastErrorCode() != VIR_ERR_NO_SUPPORT) {
     std::string msg = "hypervisor " + uri + ": cannot enable keepalive: " + LastError();
     virConnectClose(conn);
     return Unprocessable(msg);

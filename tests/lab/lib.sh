@@ -1,7 +1,8 @@
 # Shared by the lab tests (sourced): skip unless COREPIN_LAB=1, a work dir, a corepind of the
 # test's own on a free loopback port, the lab brought up and always taken down.
 #   source lib.sh BUILD_DIR;  lab_up N;  start_corepind [corepind options]
-# A test may define extra_cleanup() (run first, while corepind still serves).
+# A test may define extra_cleanup() (run first, while corepind still serves). KEEP_WORK=1 keeps
+# the work dir (corepind.log, guest consoles) for a look after.
 build=$(cd "${1:?usage: $(basename "$0") BUILD_DIR}" && pwd)
 top=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 if [ "${COREPIN_LAB:-}" != 1 ]; then echo "skipped: set COREPIN_LAB=1 to run the lab test"; exit 77; fi
@@ -20,7 +21,7 @@ cleanup() {
   declare -F extra_cleanup >/dev/null && extra_cleanup
   [ -n "$daemon" ] && kill "$daemon" 2>/dev/null && wait "$daemon" 2>/dev/null
   [ "$lab_ours" = 1 ] && "$lab" down >/dev/null 2>&1
-  rm -rf "$work"
+  if [ -n "${KEEP_WORK:-}" ]; then echo "kept $work" >&2; else rm -rf "$work"; fi
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM

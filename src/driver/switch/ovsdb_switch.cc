@@ -327,6 +327,38 @@ Result<SwitchReport> OvsdbSwitch::Commit(const Plan& plan, const std::string& re
   return report;
 }
 
+Result<std::vector<std::string>> OvsdbSwitch::RemovePorts(const std::vector<PortRef>& ports, const std::string& reason) {
+  std::lock_guard lock(apply_mu_);
+  std::vector<std::string> names, refs;
+  for (const auto& p : ports) {
+    names.push_back(p.port);
+    refs.push_back(p.bridge + "/" + p.port);
+  }
+  auto snap = ReadSnapshot([this](Json ops) { return Transact(std::move(ops)); }, &names, {});
+  if (!snap.ok()) return Failed(snap.error(), refs);
+  Json ops = Json::array({{{"op", "comment"}, {"comment", "corepin: " + reason}}});
+  std::vector<std::string> removed, foreign;
+  for (const auto& p : ports) {
+    auto it = snap->ports.find(p.port);
+    if (it == snap->ports.end() || it->second.actual.state.bridge != p.bridge) continue;  // gone already
+    if (!it->second.actual.corepin_set) {
+      foreign.push_back(p.bridge + "/" + p.port);
+      continue;
+    }
+    ops.push_back({{"op", "mutate"}, {"table", "Bridge"}, {"where", Json::array({Json::array({"name", "==", p.bridge})})},
+                   {"mutations", Json::array({Json::array({"ports", "delete", Uuid(it->second.uuid)})})}});
+    removed.push_back(p.bridge + "/" + p.port);
+  }
+  if (!foreign.empty()) return Failed(Conflict("not corepin's (no corepin mark): left as they are"), foreign);
+  if (removed.empty()) return removed;
+  auto r = Transact(ops);
+  if (!r.ok()) return Failed(r.error(), refs);
+  for (const auto& res : *r)
+    if (res.is_object() && res.contains("error"))
+      return Failed(Unprocessable("remove failed: " + res.value("error", "") + " " + res.value("details", "")), refs);
+  return removed;
+}
+
 Result<SwitchReport> OvsdbSwitch::Apply(const std::vector<PortState>& desired, const std::string& reason) {
   std::lock_guard lock(apply_mu_);
   for (int attempt = 1;; ++attempt) {

@@ -9,6 +9,9 @@
 //           of tag/trunks/vlan_mode per changed port, and a "mutate" of its external_ids
 //           setting corepin's mark. A guard failing means a concurrent change (by hand):
 //           the transaction is aborted whole, and Apply reads again and retries (3 tries).
+//   RemovePorts  Read, then one "transact": per port a "mutate" deleting it from its Bridge's
+//           ports (ovsdb-server then drops the Port and its Interface rows, which no root
+//           row references any more).
 //   Watch   "monitor" of Bridge and Port on a connection of its own; answers echo probes and
 //           sends its own after 5 s of silence; reconnects after a loss.
 //
@@ -49,6 +52,7 @@ class OvsdbSwitch : public SwitchDriver {
 
   Result<PortReadings> Read(const std::vector<PortRef>& ports) override;
   Result<SwitchReport> Apply(const std::vector<PortState>& desired, const std::string& reason) override;
+  Result<std::vector<std::string>> RemovePorts(const std::vector<PortRef>& ports, const std::string& reason) override;
   Result<std::unique_ptr<SwitchWatch>> Watch(WatchCallback on_update) override;
   std::string uri() const override { return "ovsdb:" + endpoint_; }
   bool managed() const override { return true; }

@@ -92,6 +92,9 @@ class NoneSwitch : public SwitchDriver {
                 std::to_string(desired.size()) + " port(s)";
     return r;
   }
+  Result<std::vector<std::string>> RemovePorts(const std::vector<PortRef>&, const std::string&) override {
+    return std::vector<std::string>{};
+  }
   Result<std::unique_ptr<SwitchWatch>> Watch(WatchCallback) override {
     struct NoneWatch : SwitchWatch {
       bool managed() const override { return false; }

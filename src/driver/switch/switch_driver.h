@@ -125,6 +125,13 @@ class SwitchDriver {
   // Apply for the periodic/after-event reconcile: the report's by_hand changes are the drift.
   Result<SwitchReport> Reconcile(const std::vector<PortState>& desired) { return Apply(desired, "reconcile"); }
 
+  // Takes these ports out of their bridges, in one transaction: the ports of VMs that will
+  // never run there again (their host failed and they were healed elsewhere), so that a stale
+  // port neither keeps a service VLAN nor blocks the name where the VM now runs. A port that is
+  // absent already is fine; one that does not carry corepin's mark is not touched (Conflict).
+  // Returns "bridge/port" of each port removed.
+  virtual Result<std::vector<std::string>> RemovePorts(const std::vector<PortRef>& ports, const std::string& reason) = 0;
+
   // Follows changes to ports (e.g. a tag changed by hand) and calls `on_update` for each, on
   // a thread of the watch. The first call is a resync with the current state.
   virtual Result<std::unique_ptr<SwitchWatch>> Watch(WatchCallback on_update) = 0;

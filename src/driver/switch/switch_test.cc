@@ -267,6 +267,27 @@ TEST_F(SwitchOvsdb, TagsPortsAndAppliesOnlyTheDifference) {
   EXPECT_EQ(Get("up-h1", "vlan_mode"), "trunk");
 }
 
+// A healed VM's old port (its host failed) is taken out of its bridge; a port that is not
+// corepin's is left alone, and a port already gone is fine.
+TEST_F(SwitchOvsdb, RemovePortsTakesOnlyCorepinsPortsOut) {
+  ASSERT_TRUE(driver_->Apply(Group(true), "place fw1").ok());
+  auto foreign = driver_->RemovePorts({{"br-h2", "other-vm"}}, "heal");
+  ASSERT_FALSE(foreign.ok());
+  EXPECT_EQ(foreign.error().code, ErrorCode::kConflict);
+  EXPECT_NE(foreign.error().message.find("other-vm"), std::string::npos) << foreign.error().message;
+  EXPECT_EQ(Get("other-vm", "tag"), "200");
+
+  auto removed = driver_->RemovePorts({{"br-h1", "fw1-a-svc"}, {"br-h1", "never-was"}}, "heal h1");
+  ASSERT_TRUE(removed.ok()) << removed.error().message;
+  EXPECT_EQ(*removed, std::vector<std::string>{"br-h1/fw1-a-svc"});
+  EXPECT_EQ(Vsctl({"list-ports", "br-h1"}), "up-h1\n");
+  EXPECT_EQ(Dump().find("fw1-a-svc"), std::string::npos) << "the Port row is gone: " << Dump();
+  EXPECT_EQ(Get("fw1-b-svc", "tag"), "4094");  // the other member's port is untouched
+  auto again = driver_->RemovePorts({{"br-h1", "fw1-a-svc"}}, "heal h1");
+  ASSERT_TRUE(again.ok());
+  EXPECT_TRUE(again->empty());
+}
+
 TEST_F(SwitchOvsdb, SwitchoverMovesTheServiceInOneTransaction) {
   ASSERT_TRUE(driver_->Apply(Group(true), "place fw1").ok());
   Recorder rec;

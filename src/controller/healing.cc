@@ -1,0 +1,525 @@
+// Controller: healing after a host failure (function 3 of DESIGN.md).
+//
+//   suspected (host monitor) -> fencing -> fenced -> promoting -> recreating -> done
+//                                  \-> stopped (no BMC, BMC failed: a person decides)
+//
+// Each step is stored in the healing's operation record before the next begins, and the plan
+// (which VM goes where, which SBY is promoted) is stored together with the VM and group records
+// it changes, in one transaction. A restarted corepind finds the record and goes on from the
+// stored step with the stored plan, so no VM is lost or started twice and no pCPU is booked
+// twice. No VM of a host starts elsewhere and no SBY is promoted before that host is confirmed
+// off: two ACTs of one group never run at once, even when the host is alive but cut off.
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <set>
+#include <unistd.h>
+
+#include "controller/controller.h"
+#include "controller/group_record.h"
+#include "controller/heal_plan.h"
+#include "driver/domain_xml.h"
+#include "placement/placement_json.h"
+#include "placement/whatif.h"
+
+namespace corepin {
+
+using nlohmann::json;
+
+namespace {
+
+constexpr char kHeal[] = "heal";
+// Steps, as stored in OperationRecord::state.
+constexpr char kFencing[] = "fencing", kFenced[] = "fenced", kPromoting[] = "promoting", kRecreating[] = "recreating",
+               kDone[] = "done", kStopped[] = "stopped", kCancelled[] = "cancelled";
+
+int64_t NowMs() {
+  using namespace std::chrono;
+  return duration_cast<milliseconds>(system_clock::now().time_since_epoch()).count();
+}
+
+std::string Join(const std::vector<std::string>& v) {
+  std::string out;
+  for (const auto& s : v) out += (out.empty() ? "" : ", ") + s;
+  return out;
+}
+
+bool Finished(const std::string& step) { return step == kDone || step == kCancelled; }
+
+}  // namespace
+
+void Controller::CrashPoint(const std::string& name) {
+  if (options_.crash_point != name) return;
+  std::fprintf(stderr, "corepind: crash point %s reached: exiting (testing)\n", name.c_str());
+  std::fflush(stderr);
+  _exit(86);
+}
+
+// --- The healer thread: one healing at a time, in the order hosts were suspected. ---
+
+void Controller::QueueHeal(const std::string& host) {
+  {
+    std::lock_guard lock(heal_mu_);
+    heal_queue_.push_back(host);
+  }
+  heal_cv_.notify_all();
+}
+
+void Controller::HealLoop() {
+  std::unique_lock lock(heal_mu_);
+  while (true) {
+    heal_cv_.wait(lock, [this] { return heal_stop_ || !heal_queue_.empty(); });
+    if (heal_stop_) return;
+    std::vector<std::string> hosts;
+    hosts.swap(heal_queue_);  // hosts suspected together are healed together
+    lock.unlock();
+    {
+      std::lock_guard main(mu_);
+      std::vector<std::string> still;
+      for (const auto& h : hosts) {
+        auto it = hosts_.find(h);
+        if (it == hosts_.end() || it->second->state == kHostFailed) continue;
+        if (!it->second->suspected) {
+          Event("host.flapped", h, "answered again before its healing began; nothing was changed");
+          continue;
+        }
+        still.push_back(h);
+      }
+      if (!still.empty()) StartHealing(still, /*fenced_by_operator=*/false);
+    }
+    lock.lock();
+  }
+}
+
+void Controller::ResumeHealings() {
+  auto ops = store_->ListOperations(kHeal);
+  if (!ops) {
+    Event("alarm.heal-unreadable", "cluster", "stored healings cannot be read: " + ops.error().message);
+    return;
+  }
+  for (const auto& op : *ops) {
+    if (Finished(op.state) || op.state == kStopped) continue;
+    Event("heal.resumed", op.name, "corepind restarted during this healing; going on from step " + op.state);
+    RunHealing(op);
+  }
+}
+
+void Controller::CancelStoppedHealings(const std::string& host) {
+  auto ops = store_->ListOperations(kHeal);
+  if (!ops) return;
+  for (auto op : *ops) {
+    if (op.state != kStopped) continue;
+    json body = json::parse(op.body_json, nullptr, false);
+    auto hosts = body.value("hosts", std::vector<std::string>{});
+    if (body.contains("plan") || std::find(hosts.begin(), hosts.end(), host) == hosts.end()) continue;
+    (void)SaveStep(op, body, kCancelled);
+    Event("heal.cancelled", host, op.name + ": host " + host + " answers again before it was fenced; nothing had been changed");
+  }
+}
+
+// --- Steps ---
+
+Status Controller::SaveStep(OperationRecord& op, const json& body, const std::string& step) {
+  op.state = step;
+  op.body_json = body.dump();
+  op.updated_unix = 0;
+  return store_->UpdateOperation(op);
+}
+
+void Controller::StopHealing(OperationRecord& op, json& body, const std::string& alarm, const std::string& message) {
+  body["stopped"] = {{"alarm", alarm}, {"message", message}, {"unix_ms", NowMs()}};
+  (void)SaveStep(op, body, kStopped);
+  Event("alarm." + alarm, Join(body["hosts"].get<std::vector<std::string>>()), message);
+}
+
+std::string Controller::StartHealing(const std::vector<std::string>& hosts, bool fenced_by_operator) {
+  // One healing per host at a time: a host already in an unfinished healing is not taken again.
+  if (auto ops = store_->ListOperations(kHeal); ops) {
+    for (const auto& op : *ops) {
+      if (Finished(op.state)) continue;
+      auto body = json::parse(op.body_json, nullptr, false);
+      for (const auto& h : body.value("hosts", std::vector<std::string>{}))
+        for (const auto& want : hosts)
+          if (h == want) return op.name;
+    }
+  }
+  const int64_t now = NowMs();
+  std::string name = "heal-" + hosts.front() + "-" + std::to_string(now);
+  json body = {{"hosts", hosts}, {"timeline", {{"suspected", now}}}, {"fence", json::object()}};
+  if (fenced_by_operator)
+    for (const auto& h : hosts) body["fence"][h] = "confirmed off by an operator";
+  OperationRecord op{.name = name, .kind = kHeal, .state = fenced_by_operator ? kFenced : kFencing, .body_json = body.dump()};
+  if (auto s = store_->InsertOperation(op); !s) {
+    Event("alarm.heal-not-started", Join(hosts), "the healing could not be recorded, so it was not started: " + s.error().message);
+    return "";
+  }
+  Event("heal.started", Join(hosts), name + ": " + (fenced_by_operator ? "fenced by an operator" : "fencing through the BMC first"));
+  RunHealing(op);
+  return name;
+}
+
+void Controller::RunHealing(OperationRecord op) {
+  json body = json::parse(op.body_json, nullptr, false);
+  if (!body.is_object()) {
+    Event("alarm.heal-unreadable", op.name, "stored healing is unreadable; fix or delete operation " + op.name);
+    return;
+  }
+  if (op.state == kFencing && !FenceStep(op, body)) return;
+  if (op.state == kFenced && !PlanStep(op, body)) return;
+  if (op.state == kPromoting) PromoteStep(op, body);
+  if (op.state != kRecreating) return;
+  RecreateStep(op, body);
+  FinishStep(op, body);
+}
+
+// Powers each host off through its BMC and waits until it reads off. A host without a BMC, or
+// whose BMC fails, stops the healing before anything else moves.
+bool Controller::FenceStep(OperationRecord& op, json& body) {
+  for (const auto& name : body["hosts"].get<std::vector<std::string>>()) {
+    auto host = FindHost(name);
+    if (!host) {
+      StopHealing(op, body, "heal-stopped", "host " + name + " is no longer known; nothing was changed");
+      return false;
+    }
+    FenceDriver& bmc = *(*host)->fence;
+    if (!bmc.can_fence()) {
+      StopHealing(op, body, "fence-impossible",
+                  "host " + name + " stopped answering and has no BMC, so corepin cannot make sure it is off: its VMs were "
+                  "not started elsewhere and no SBY was promoted (its ACTs may still be running). Check the host; once it "
+                  "is powered off, run: corepin host fenced " + name);
+      return false;
+    }
+    const auto t0 = std::chrono::steady_clock::now();
+    if (auto s = bmc.PowerOff(std::chrono::milliseconds(options_.fence_timeout_ms)); !s) {
+      StopHealing(op, body, "fence-failed",
+                  "host " + name + " stopped answering and its BMC (" + bmc.uri() + ") did not confirm it is off: " +
+                      s.error().message + ". Its VMs were not started elsewhere and no SBY was promoted. Power it off by " +
+                      "hand, then run: corepin host fenced " + name);
+      return false;
+    }
+    const auto took = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - t0);
+    body["fence"][name] = "powered off through " + bmc.uri() + ", confirmed in " + std::to_string(took.count()) + " ms";
+    Event("host.fenced", name, body["fence"][name].get<std::string>());
+  }
+  body["timeline"]["fenced"] = NowMs();
+  if (auto s = SaveStep(op, body, kFenced); !s) {
+    Event("alarm.heal-stopped", op.name, "could not store the fence: " + s.error().message);
+    return false;
+  }
+  CrashPoint("heal.fenced");
+  return true;
+}
+
+// Decides where each VM goes (the reserve's targets) and which SBYs are promoted, and stores
+// it all at once: the failed hosts, the VMs on their targets ("healing"), the groups' new
+// roles, and the plan. Then the placement model follows.
+bool Controller::PlanStep(OperationRecord& op, json& body) {
+  const auto hosts = body["hosts"].get<std::vector<std::string>>();
+  auto report = corepin::WhatIf(cluster_, hosts);
+  if (!report) {
+    StopHealing(op, body, "heal-stopped", "no plan: " + report.error().message);
+    return false;
+  }
+  auto recs = store_->ListGroups();
+  if (!recs) {
+    StopHealing(op, body, "heal-stopped", "cannot read groups: " + recs.error().message);
+    return false;
+  }
+  std::vector<StoredGroup> groups;
+  std::map<std::string, GroupRecord> group_recs;
+  for (const auto& r : *recs)
+    if (auto g = StoredGroupFromJson(json::parse(r.config_json, nullptr, false)); g) {
+      groups.push_back(*g);
+      group_recs[r.name] = r;
+    }
+  const HealPlan plan = MakeHealPlan(*report, groups);
+  body["plan"] = HealPlanToJson(plan);
+  Status stored = store_->RunInTransaction([&]() -> Status {
+    for (const auto& h : hosts)
+      if (auto s = store_->SetHostState(h, kHostFailed); !s) return s;
+    for (const auto& m : plan.moves) {
+      auto vm = store_->GetVm(m.vm);
+      if (!vm) return vm.error();
+      vm->host = m.to;
+      vm->assignment_json = AssignmentToJson(m.assignment).dump();
+      vm->state = std::string(kVmHealing);
+      if (auto s = store_->UpdateVm(*vm); !s) return s;
+    }
+    for (const auto& l : plan.lost) {
+      auto vm = store_->GetVm(l.vm);
+      if (!vm) return vm.error();
+      vm->state = std::string(kVmLost);
+      if (auto s = store_->UpdateVm(*vm); !s) return s;
+    }
+    for (const auto& g : groups) {
+      GroupRecord rec = group_recs[g.request.name];
+      const std::string after = StoredGroupToJson(ApplyHealPlan(plan, g)).dump();
+      if (after == rec.config_json) continue;
+      rec.config_json = after;
+      if (auto s = store_->UpdateGroup(rec); !s) return s;
+    }
+    op.state = kPromoting;
+    op.body_json = body.dump();
+    return store_->UpdateOperation(op);
+  });
+  if (!stored) {
+    op.state = kFenced;
+    StopHealing(op, body, "heal-stopped", "the plan could not be stored, nothing was changed: " + stored.error().message);
+    return false;
+  }
+  // The model follows the store: the hosts out of use, VMs on their targets, roles swapped.
+  for (const auto& h : hosts) {
+    ManagedHost& mh = **FindHost(h);
+    mh.state = std::string(kHostFailed);
+    mh.stop_watch.reset();
+    mh.hypervisor.reset();
+    mh.connect_error = "failed and fenced; not used until returned (corepin host return " + h + ")";
+    if (monitor_) monitor_->Remove(h);
+  }
+  auto applied = cluster_.FailHosts(hosts);
+  if (!applied || applied->moves.size() != plan.moves.size())
+    Event("alarm.heal-model", Join(hosts), "the placement model did not follow the stored plan (" +
+                                               (applied ? std::to_string(applied->moves.size()) + " moves" : applied.error().message) +
+                                               "); restart corepind to rebuild it from the store");
+  for (const auto& p : plan.promotions)
+    if (auto s = cluster_.SwapRoles(p.group, p.promoted, p.demoted); !s) Event("alarm.heal-model", p.group, s.error().message);
+  Event("heal.planned", Join(hosts), plan.Summary());
+  for (const auto& l : plan.lost)
+    Event("alarm.vm-lost", l.vm, "VM " + l.vm + " was on failed host " + l.from + " and no host can take it: " + l.reason +
+                                     ". Add capacity or return the host (corepin host return " + l.from + ")");
+  for (const auto& g : plan.headless)
+    Event("alarm.group-down", g, "group " + g + " has no member running: every host it ran on failed");
+  CrashPoint("heal.planned");
+  return true;
+}
+
+// Moves each affected group's service to its new ACT in one switch transaction. Members still
+// being recreated have no port yet; they are parked once they run.
+void Controller::PromoteStep(OperationRecord& op, json& body) {
+  auto plan = HealPlanFromJson(body["plan"]);
+  std::string summary = "no service network to move";
+  if (plan && switch_->managed()) {
+    // The moved VMs' ports on their failed hosts go first: the old ACT's still holds the
+    // service VLAN, and a port name is unique in the switch (the VM needs it where it goes).
+    std::vector<PortRef> stale;
+    for (const auto& m : plan->moves)
+      if (const PlacedVm* p = Placed(m.vm); p && hosts_.count(m.from))
+        for (const auto& i : p->spec.interfaces) stale.push_back({hosts_.at(m.from)->vm_options.bridge, PortName(m.vm, i.name)});
+    if (!stale.empty()) {
+      auto removed = switch_->RemovePorts(stale, "heal " + Join(plan->hosts) + ": ports of VMs healed elsewhere");
+      if (!removed) Event("alarm.switch-failed", op.name, "stale ports of the failed hosts not removed: " + removed.error().message);
+      else if (!removed->empty()) Event("switch.removed", Join(plan->hosts), "stale ports removed: " + Join(*removed));
+    }
+    std::set<std::string> groups;
+    for (const auto& p : plan->promotions) groups.insert(p.group);
+    std::vector<PortState> ports;
+    for (const auto& g : groups)
+      if (auto d = DesiredPorts(g); d) ports.insert(ports.end(), d->begin(), d->end());
+    if (!ports.empty()) {
+      auto report = switch_->Apply(ports, "heal " + Join(plan->hosts) + ": promote SBYs");
+      // Not a stop: the SBYs are ACT in the store, and the reconcile keeps applying the switch.
+      if (!report) Event("alarm.switch-failed", op.name, "promotion not applied to the switch yet: " + report.error().message);
+      else summary = report->summary;
+    }
+  }
+  body["timeline"]["promoted"] = NowMs();
+  body["switch"] = summary;
+  (void)SaveStep(op, body, kRecreating);
+  std::string who;
+  if (plan)
+    for (const auto& p : plan->promotions) who += (who.empty() ? "" : ", ") + p.promoted + " is ACT of " + p.group;
+  Event("heal.promoted", Join(body["hosts"].get<std::vector<std::string>>()),
+        (who.empty() ? "no group lost its ACT" : who) + "; switch: " + summary);
+  CrashPoint("heal.promoted");
+}
+
+// Creates each moved VM's domain on its target with the exact pCPUs it was given, verifies the
+// pinning, and parks its service port. A VM whose domain is already there as planned (a restart
+// after it was created) is only verified.
+void Controller::RecreateStep(OperationRecord& op, json& body) {
+  auto plan = HealPlanFromJson(body["plan"]);
+  if (!plan) {
+    StopHealing(op, body, "heal-stopped", "stored plan unreadable: " + plan.error().message);
+    return;
+  }
+  std::set<std::string> groups;
+  int failed = 0;
+  for (const auto& m : plan->moves) {
+    auto rec = store_->GetVm(m.vm);
+    if (!rec || rec->state != kVmHealing) continue;  // done before a restart, or deleted since
+    ManagedHost& target = **FindHost(m.to);
+    const PlacedVm* placed = Placed(m.vm);
+    Status started = placed ? Status::Ok() : Internal("VM " + m.vm + " is not in the placement model");
+    bool there = false;  // created before a restart, pinned as planned
+    if (started && target.hypervisor)
+      if (auto dom = target.hypervisor->GetDomain(m.vm); dom) {
+        std::vector<std::string> diffs;
+        ActualPinning(target, *placed, &diffs);
+        json meta = json::parse(dom->metadata_json, nullptr, false);
+        const bool ours = meta.is_object() && meta.value("vm", "") == m.vm;
+        there = ours && dom->active && diffs.empty();
+        if (ours && !there) (void)target.hypervisor->DestroyAndUndefine(m.vm);  // a half-made copy: start over
+      }
+    if (started && !there) started = StartMembers({{*rec, m.role == Role::kAct ? "ACT" : "SBY"}});
+    if (!started) {
+      ++failed;
+      Event("alarm.heal-recreate-failed", m.vm, "VM " + m.vm + " could not be recreated on " + m.to + ": " + started.error().message +
+                                                  "; it stays recorded there (state healing) and is tried again when corepind restarts");
+      continue;
+    }
+    rec->state = std::string(kVmRunning);
+    (void)store_->UpdateVm(*rec);
+    groups.insert(m.group);
+    Event("heal.recreated", m.vm, "on " + m.to + " as " + (m.role == Role::kAct ? "ACT" : "SBY") + ", vCPUs on " +
+                                      m.assignment.VcpuPcpus().ToString() + " (" + (m.precomputed ? "the reserved pCPUs" : "found free") +
+                                      "), emulator on " + m.assignment.emulator.ToString() + "; pinning verified");
+    CrashPoint("heal.recreated-one");
+  }
+  if (switch_->managed()) {
+    std::vector<PortState> ports;
+    for (const auto& g : groups)
+      if (auto d = DesiredPorts(g); d) ports.insert(ports.end(), d->begin(), d->end());
+    if (!ports.empty())
+      if (auto r = switch_->Apply(ports, "heal: park recreated SBYs"); !r)
+        Event("alarm.switch-failed", op.name, "recreated members not parked yet: " + r.error().message);
+  }
+  body["timeline"]["recreated"] = NowMs();
+  body["recreate_failures"] = failed;
+  (void)SaveStep(op, body, kRecreating);
+}
+
+// Redundancy: the reserve was re-planned around the new layout; say whether the k-failure
+// guarantee holds again, or what is missing.
+void Controller::FinishStep(OperationRecord& op, json& body) {
+  const auto& t = body["timeline"];
+  const int64_t t0 = t.value("suspected", int64_t{0});
+  auto after = [&](const char* key) { return t.contains(key) ? "+" + std::to_string(t[key].get<int64_t>() - t0) + " ms" : std::string("-"); };
+  const std::string timeline = "fenced " + after("fenced") + ", service moved " + after("promoted") + ", VMs recreated " +
+                               after("recreated") + " after suspicion";
+  // A VM not recreated keeps the healing open (step recreating): a restart tries it again.
+  if (body.value("recreate_failures", 0) > 0) {
+    (void)SaveStep(op, body, kRecreating);
+    return;
+  }
+  const size_t gaps = cluster_.reserve().UnhealableCount();
+  if (gaps == 0) {
+    body["redundancy"] = "restored";
+    Event("heal.done", Join(body["hosts"].get<std::vector<std::string>>()),
+          op.name + ": redundancy restored (the reserve covers any " + std::to_string(cluster_.failures_tolerated()) +
+              " host failures again); " + timeline);
+  } else {
+    std::string missing;
+    for (const auto& [key, sc] : cluster_.reserve().scenarios())
+      for (const auto& [vm, why] : sc.unhealable)
+        missing += "; if " + Join(cluster_.NamesOf(key)) + " failed, " + vm + " could not be healed: " + why;
+    body["redundancy"] = "degraded";
+    Event("heal.done", Join(body["hosts"].get<std::vector<std::string>>()), op.name + ": service restored, redundancy degraded; " + timeline);
+    Event("alarm.reserve-degraded", "cluster",
+          std::to_string(gaps) + " VM(s) would not be healed by a further failure" + missing +
+              ". Add a host, or return the failed one (corepin host return ...)");
+  }
+  body["timeline"]["done"] = NowMs();
+  (void)SaveStep(op, body, kDone);
+}
+
+// --- Operator actions and views ---
+
+Result<json> Controller::Healings() {
+  std::lock_guard lock(mu_);
+  auto ops = store_->ListOperations(kHeal);
+  if (!ops) return ops.error();
+  json out = json::array();
+  for (const auto& op : *ops) {
+    json body = json::parse(op.body_json, nullptr, false);
+    out.push_back({{"name", op.name}, {"step", op.state}, {"created_unix", op.created_unix}, {"updated_unix", op.updated_unix},
+                   {"detail", body}});
+  }
+  return out;
+}
+
+Result<json> Controller::ConfirmFenced(const std::string& name) {
+  std::lock_guard lock(mu_);
+  auto host = FindHost(name);
+  if (!host) return host.error();
+  ManagedHost& h = **host;
+  if (h.state == kHostFailed) return Conflict("host " + name + " is already failed and fenced");
+  if (!h.suspected && h.hypervisor)
+    return Conflict("host " + name + " answers; corepin heals only a host that stopped answering. If it must go, drain it");
+  Event("host.fenced", name, "an operator confirmed that host " + name + " is powered off");
+  // A healing stopped for want of a fence goes on from there; otherwise one starts fenced.
+  if (auto ops = store_->ListOperations(kHeal); ops)
+    for (auto op : *ops) {
+      if (op.state != kStopped) continue;
+      json body = json::parse(op.body_json, nullptr, false);
+      auto hosts = body.value("hosts", std::vector<std::string>{});
+      if (std::find(hosts.begin(), hosts.end(), name) == hosts.end() || body.contains("plan")) continue;
+      body["fence"][name] = "confirmed off by an operator";
+      body.erase("stopped");
+      body["timeline"]["fenced"] = NowMs();
+      if (auto s = SaveStep(op, body, kFenced); !s) return s.error();
+      RunHealing(op);
+      return json{{"host", name}, {"healing", op.name}};
+    }
+  const std::string op = StartHealing({name}, /*fenced_by_operator=*/true);
+  if (op.empty()) return Internal("host " + name + ": the healing could not be recorded; see the events");
+  return json{{"host", name}, {"healing", op}};
+}
+
+Result<json> Controller::ReturnHost(const std::string& name) {
+  std::lock_guard lock(mu_);
+  auto host = FindHost(name);
+  if (!host) return host.error();
+  ManagedHost& h = **host;
+  if (h.state != kHostFailed) return Conflict("host " + name + " is " + h.state + ", not failed; nothing to return");
+  if (auto ops = store_->ListOperations(kHeal); ops)
+    for (const auto& op : *ops)
+      if (!Finished(op.state) && op.state != kStopped && op.body_json.find("\"" + name + "\"") != std::string::npos)
+        return Conflict("host " + name + " is still being healed (" + op.name + ", step " + op.state + "); wait for it");
+  auto hv = connect_(h.uri);
+  if (!hv) return Unavailable("host " + name + " does not answer: " + hv.error().message + "; power it on first");
+  auto domains = (*hv)->ListCorepinDomains();
+  if (!domains) return Unavailable("host " + name + ": cannot list its domains: " + domains.error().message);
+  // Copies of VMs that were healed elsewhere (or deleted since) go; VMs lost with the host stay.
+  json removed = json::array();
+  for (const auto& d : *domains) {
+    auto rec = store_->GetVm(d.name);
+    if (rec && rec->host == name) continue;
+    if (auto s = (*hv)->DestroyAndUndefine(d.name); !s)
+      return Unavailable("host " + name + ": stale domain " + d.name + " could not be removed: " + s.error().message +
+                         "; the host stays failed");
+    removed.push_back(d.name);
+  }
+  if (auto s = store_->SetHostState(name, kHostActive); !s) return s.error();
+  h.state = std::string(kHostActive);
+  h.hypervisor = std::move(*hv);
+  h.connect_error.clear();
+  h.suspected = false;
+  WatchHost(h);
+  if (monitor_) monitor_->Add(name, h.uri);
+  UpdateSchedulable(h);
+  // VMs lost with the host come back where they were, with their pinning.
+  json restarted = json::array();
+  if (auto vms = store_->ListVms(name); vms)
+    for (auto vm : *vms) {
+      if (vm.state != kVmLost) continue;
+      const Cluster::VmLocation* loc = cluster_.FindVm(vm.name);
+      const RedundancyGroup* g = loc ? cluster_.FindGroup(loc->group) : nullptr;
+      const GroupMember* m = g ? g->FindMember(vm.name) : nullptr;
+      std::string role = m && loc->group != vm.name ? (m->role == Role::kAct ? "ACT" : "SBY") : "";
+      (void)h.hypervisor->DestroyAndUndefine(vm.name);
+      if (auto s = StartMembers({{vm, role}}); !s) {
+        Event("alarm.vm-lost", vm.name, "host " + name + " returned but VM " + vm.name + " did not start: " + s.error().message);
+        continue;
+      }
+      vm.state = std::string(kVmRunning);
+      (void)store_->UpdateVm(vm);
+      restarted.push_back(vm.name);
+    }
+  if (auto s = cluster_.Replan(); !s) Event("alarm.reserve-degraded", "cluster", s.error().message);
+  Event("host.returned", name, "back in service; stale domains removed: " + std::to_string(removed.size()) +
+                                   ", lost VMs started again: " + std::to_string(restarted.size()));
+  ReconcileLocked();
+  return json{{"host", name}, {"state", h.state}, {"removed_stale_domains", removed}, {"restarted", restarted}};
+}
+
+}  // namespace corepin

@@ -1,0 +1,194 @@
+#!/usr/bin/env bash
+# In the lab: failure detection, fencing and auto-healing (issue 6). Four lab hosts with BMCs
+# (racks r1..r4), a 1+1 group of the lab guest with its service on VLAN 100 and a client on the
+# top-of-rack bridge asking the service all along. In order:
+#   1. QEMU of the SBY killed: restarted in place, pinning verified (libvirt and /proc).
+#   2. The ACT's host powered off through its BMC: suspected, fenced (BMC confirms off), the SBY
+#      promoted (it answers), the lost ACT recreated as SBY on exactly the host and pCPUs the
+#      what-if named beforehand (verified in /proc), redundancy restored; the failed host stays
+#      failed when powered on, until `corepin host return`.
+#   3. The new ACT's host frozen (its libvirtd SIGSTOPped, its VMs keep running and answering):
+#      fenced before the SBY is promoted; the frozen ACT's QEMU is gone when the promotion is
+#      recorded; never two ports on VLAN 100.
+#   4. corepind killed in the middle of a healing (after the promotion, before the recreate):
+#      restarted, it resumes and finishes; every VM has exactly one domain in the lab.
+# Needs root and lab/packages.txt. Exit 77 (skipped) unless COREPIN_LAB=1.
+#   tests/lab/heal.sh BUILD_DIR
+set -euo pipefail
+source "$(dirname "$0")/lib.sh" "$@"
+client=cpheal
+extra_cleanup() {
+  for i in 1 2 3 4; do
+    p=$(echo "${status:-{\}}" | jq -r ".hosts[$((i - 1))].pids.libvirtd // empty" 2>/dev/null)
+    [ -n "$p" ] && kill -CONT "$p" 2>/dev/null
+  done
+  [ -n "$daemon" ] && "$cli" group delete fw >/dev/null 2>&1
+  [ "$lab_ours" = 1 ] && "$lab" client del "$client" >/dev/null 2>&1
+}
+
+lab_up 4
+ovsdb=$(echo "$status" | jq -r .ovsdb)
+vsctl() { ovs-vsctl --db="$ovsdb" "$@"; }
+"$top/lab/guest/build" "$work/guest" >/dev/null || fail "guest build"
+corepind_args=(--switch "ovsdb:$ovsdb" --probe-interval-ms 100 --probe-misses 5 --reconcile-interval 1)
+start_corepind "${corepind_args[@]}"
+bmc_field() { echo "$status" | jq -r ".hosts[$(($1 - 1))].bmc.$2"; }
+for i in 1 2 3 4; do
+  "$cli" host add "h$i" --uri "$(echo "$status" | jq -r ".hosts[$((i - 1))].uri")" --housekeeping 0 --bridge "lab-h$i" \
+    --disable-offload --domain-type qemu --label "rack=r$i" \
+    --bmc "ipmi://$(bmc_field "$i" user):$(bmc_field "$i" password)@$(bmc_field "$i" address):$(bmc_field "$i" port)?cipher=3" \
+    >/dev/null || fail "host add h$i"
+done
+cat >"$work/fw.yaml" <<YAML
+name: fw
+members: [{name: fw-a, role: act}, {name: fw-b, role: sby}]
+domains: [rack]
+vm:
+  vcpus: 1
+  memory_mib: 128
+  image:
+    kernel: $work/guest/vmlinux
+    initrd: $work/guest/initrd.img
+    cmdline: "console=ttyS0 quiet panic=-1 corepin.name={name} corepin.role={role} corepin.addr=198.18.0.10/24 corepin.port=7777 corepin.garp_ms=50"
+  interfaces: [{name: svc, mac: "52:54:00:c0:7e:11"}]
+service: {vlan: 100}
+YAML
+"$cli" group create -f "$work/fw.yaml" >/dev/null || fail "group create"
+"$lab" client add "$client" 198.18.0.100/24 100 >/dev/null || fail "client add"
+
+ask() { ip netns exec "lab-$client" sh -c "echo ping | socat -t 0.3 - UDP:198.18.0.10:7777" 2>/dev/null || true; }
+expect_answer() {  # NAME SECONDS: waits for an answer from VM NAME
+  local deadline=$((SECONDS + $2)) got=""
+  while [ $SECONDS -lt $deadline ]; do
+    got=$(ask)
+    case "$got" in "$1 "*) echo "ok: answer \"$got\""; return 0 ;; esac
+    sleep 0.1
+  done
+  fail "expected an answer from $1, last got \"$got\""
+}
+host_of() { "$cli" vm show "$1" --json | jq -r .host; }
+hidx() { echo "${1#h}"; }
+events() { "$cli" events --limit 1000 --json; }
+wait_event() {  # KIND SUBJECT SECONDS: the event's message
+  local deadline=$((SECONDS + $3)) m=""
+  while [ $SECONDS -lt $deadline ]; do
+    m=$(events | jq -r --arg k "$1" --arg s "$2" '[.[] | select(.kind == $k and .subject == $s)] | last | .message // empty')
+    [ -n "$m" ] && { echo "$m"; return 0; }
+    sleep 0.2
+  done
+  fail "no $1 event for $2 within $3 s"
+}
+event_id() { events | jq -r --arg k "$1" --arg s "$2" '[.[] | select(.kind == $k and .subject == $s)] | last | .id // empty'; }
+verified() { "$cli" vm show "$1" --json | jq -e '.pinning_verified == true and .state == "running"' >/dev/null || fail "$1 not running with verified pinning: $("$cli" vm show "$1" --json | jq -c '{state, host, pinning_verified, differences}')"; }
+service_ports() { vsctl --bare --columns=name find port tag=100 | grep '^cp' | wc -l; }
+qemu_pid() {  # VM HOST: the QEMU pid of VM on lab host HOST (through the host's anchor)
+  local a; a=$(echo "$status" | jq -r ".hosts[$(($(hidx "$2") - 1))].pids.anchor")
+  cat "/proc/$a/root/run/libvirt/qemu/$1.pid" 2>/dev/null || true
+}
+# What-if before a failure: the host and vCPU pCPUs the reserve holds for VM $1 if host $2 fails.
+planned_target() { "$cli" whatif fail "$2" --json | jq -c --arg v "$1" '.moves[] | select(.vm == $v) | {to, vcpu_pcpus}'; }
+actual_place() { "$cli" vm show "$1" --json | jq -c '{to: .host, vcpu_pcpus: [.vcpus[].pcpu]}'; }
+power_off() {
+  ipmitool -I lanplus -C 3 -H "$(bmc_field "$1" address)" -p "$(bmc_field "$1" port)" -U "$(bmc_field "$1" user)" \
+    -P "$(bmc_field "$1" password)" chassis power off >/dev/null || fail "power off h$1"
+}
+
+expect_answer fw-a 90
+verified fw-a
+verified fw-b
+
+# 1. The SBY's QEMU killed: restarted in place.
+hb=$(host_of fw-b)
+old=$(qemu_pid fw-b "$hb")
+[ -n "$old" ] || fail "no QEMU pid for fw-b on $hb"
+kill -9 "$old"
+wait_event vm.restarted fw-b 30 >/dev/null
+new=$(qemu_pid fw-b "$hb")
+[ -n "$new" ] && [ "$new" != "$old" ] || fail "fw-b's QEMU was not restarted ($old -> $new)"
+verified fw-b
+echo "ok: fw-b's QEMU killed ($old) and restarted in place ($new), pinning verified"
+
+# 2. The ACT's host powered off through its BMC.
+ha=$(host_of fw-a)
+want=$(planned_target fw-a "$ha")
+[ -n "$want" ] || fail "the what-if names no target for fw-a if $ha fails"
+off_at=$(date +%s%3N)
+power_off "$(hidx "$ha")"
+expect_answer fw-b 10
+served_ms=$(($(date +%s%3N) - off_at))
+events | jq -r --argjson t0 "$off_at" '.[] | select(.unix_ms >= $t0) | "  +\(.unix_ms - $t0) ms \(.kind) \(.subject)"' | head -12
+wait_event heal.done "$ha" 60 >/dev/null
+[ "$(actual_place fw-a)" == "$want" ] || fail "fw-a healed to $(actual_place fw-a), the reserve held $want"
+verified fw-a
+"$cli" group show fw --json | jq -e '.members[] | select(.vm == "fw-b") | .role == "act"' >/dev/null || fail "fw-b is not ACT"
+"$cli" group show fw --json | jq -e '.members[] | select(.vm == "fw-a") | .role == "sby"' >/dev/null || fail "fw-a is not SBY"
+[ "$(service_ports)" == 1 ] || fail "not exactly one VM port on VLAN 100"
+fenced=$(event_id host.fenced "$ha") promoted=$(event_id heal.promoted "$ha")
+[ -n "$fenced" ] && [ "$fenced" -lt "$promoted" ] || fail "promotion ($promoted) not after the fence ($fenced)"
+"$cli" healings --json | jq -e --arg h "$ha" '[.[] | select(.detail.hosts == [$h])] | last | .step == "done" and .detail.redundancy == "restored"' \
+  >/dev/null || fail "the healing of $ha is not done with redundancy restored: $("$cli" healings)"
+echo "ok: $ha powered off; fw-b served ${served_ms} ms after; fw-a recreated at $want (the reserved pCPUs); redundancy restored"
+"$cli" healings
+
+# The failed host comes back on: not used until returned.
+"$lab" power "$ha" on >/dev/null || fail "power on $ha"
+sleep 2
+"$cli" host show "$ha" --json | jq -e '.state == "failed"' >/dev/null || fail "$ha is used again without being returned"
+"$cli" host return "$ha" >/dev/null || fail "host return $ha"
+"$cli" host show "$ha" --json | jq -e '.state == "active" and .connected' >/dev/null || fail "$ha not active after return"
+echo "ok: $ha stayed failed after power-on until returned"
+status=$("$lab" status --json)
+
+# 3. Freeze the ACT's host: its libvirtd stopped, its VMs keep running.
+hb=$(host_of fw-b)
+act_qemu=$(qemu_pid fw-b "$hb")
+lv=$(echo "$status" | jq -r ".hosts[$(($(hidx "$hb") - 1))].pids.libvirtd")
+kill -STOP "$lv"
+expect_answer fw-b 2  # the frozen host's ACT still serves
+wait_event heal.promoted "$hb" 20 >/dev/null
+state=$(ps -o stat= -p "$act_qemu" || true)
+case "$state" in "" | Z*) ;; *) fail "the frozen host's ACT ($act_qemu, state $state) still runs after the promotion" ;; esac
+fenced=$(event_id host.fenced "$hb") promoted=$(event_id heal.promoted "$hb")
+[ -n "$fenced" ] && [ "$fenced" -lt "$promoted" ] || fail "frozen $hb: promotion ($promoted) not after the fence ($fenced)"
+expect_answer fw-a 10
+wait_event heal.done "$hb" 60 >/dev/null
+verified fw-b
+[ "$(service_ports)" == 1 ] || fail "not exactly one VM port on VLAN 100"
+echo "ok: frozen $hb fenced (event $fenced) before fw-a was promoted (event $promoted); its ACT was gone by then"
+"$lab" power "$hb" on >/dev/null
+"$cli" host return "$hb" >/dev/null || fail "host return $hb"
+status=$("$lab" status --json)
+
+# 4. corepind killed in the middle of a healing: it stops itself right after the promotion
+# (COREPIN_CRASH_POINT), before recreating; started again, it resumes.
+kill "$daemon"; wait "$daemon" 2>/dev/null || true; daemon=""
+COREPIN_CRASH_POINT=heal.promoted start_corepind "${corepind_args[@]}"
+ha=$(host_of fw-a)
+want=$(planned_target fw-a "$ha")
+power_off "$(hidx "$ha")"
+for _ in $(seq 100); do kill -0 "$daemon" 2>/dev/null || break; sleep 0.1; done
+rc=0; wait "$daemon" || rc=$?; daemon=""
+[ "$rc" == 86 ] || fail "corepind did not stop at the crash point (exit $rc)"
+start_corepind "${corepind_args[@]}"
+wait_event heal.done "$ha" 60 >/dev/null
+[ "$(actual_place fw-a)" == "$want" ] || fail "after the resume fw-a is at $(actual_place fw-a), the reserve held $want"
+verified fw-a
+verified fw-b
+events | jq -e '[.[] | select(.kind == "heal.resumed")] | length >= 1' >/dev/null || fail "no heal.resumed event"
+# Exactly one domain per VM across the lab hosts that run.
+for vm in fw-a fw-b; do
+  n=0
+  for i in 1 2 3 4; do
+    [ "h$i" == "$ha" ] && continue
+    virsh -c "$(echo "$status" | jq -r ".hosts[$((i - 1))].uri")" dominfo "$vm" >/dev/null 2>&1 && n=$((n + 1))
+  done
+  [ "$n" == 1 ] || fail "$vm has $n domains in the lab"
+done
+expect_answer fw-b 5
+echo "ok: corepind killed after the promotion resumed the healing of $ha: fw-a at $want, one domain per VM"
+"$cli" healings
+
+"$cli" group delete fw >/dev/null || fail "group delete"
+"$lab" client del "$client" >/dev/null
+finish_lab
+echo "PASS: lab healing"
