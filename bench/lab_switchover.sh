@@ -29,6 +29,11 @@
 #                          (tag pushed on the way in, stripped on the way out): a client behind
 #                          a VLAN-tagging switch. VM ports, uplinks and MAC learning are the
 #                          same in both modes.
+#   KIND=failover  the failover benchmark of issue 6 instead (bench/lab_failover.sh sets it):
+#                  4 lab hosts with their BMCs, corepind with its host monitor (100 ms x 5), and
+#                  lab_failover_bench, which powers the ACT's host off through its BMC each round
+#                  and prints the timeline: detected, fenced, promoted, service restored,
+#                  redundancy restored, packets lost (median and worst over >= 10 rounds).
 # Needs root, lab/packages.txt, curl, jq, socat. Refuses to run while a lab is already up.
 set -uo pipefail
 
@@ -38,6 +43,12 @@ LAB=$ROOT/lab/lab
 GUEST_DIR=$BUILD/lab-guest
 GARP_MS=${GARP_MS:-10}
 CLIENT_PORT=${CLIENT_PORT:-access}
+KIND=${KIND:-switchover}
+case $KIND in
+  switchover) HOSTS=3 BENCH_NAME=lab_switchover_bench COREPIND_EXTRA=() ;;
+  failover) HOSTS=4 BENCH_NAME=lab_failover_bench COREPIND_EXTRA=(--probe-interval-ms 100 --probe-misses 5 --reconcile-interval 1) ;;
+  *) echo "KIND=$KIND: expected switchover or failover" >&2; exit 2 ;;
+esac
 
 GROUP=bench                 # members bench-act1 and bench-sby1
 CLIENT=cpbench              # netns lab-cpbench, ToR port lc-cpbench
@@ -156,26 +167,26 @@ case $CLIENT_PORT in access | flows) ;; *) die "CLIENT_PORT=$CLIENT_PORT: expect
 for tool in curl jq socat ss; do command -v $tool >/dev/null || die "$tool is missing"; done
 
 if [ -z "${SKIP_BUILD:-}" ]; then
-  log "building corepind, corepin and lab_switchover_bench in $BUILD"
+  log "building corepind, corepin and $BENCH_NAME in $BUILD"
   if ! { [ -f "$BUILD/CMakeCache.txt" ] || cmake -S "$ROOT" -B "$BUILD"; } >"$WORK/build.log" 2>&1 ||
-     ! make -C "$BUILD" -j2 lab_switchover_bench corepind corepin >>"$WORK/build.log" 2>&1; then
+     ! make -C "$BUILD" -j2 "$BENCH_NAME" corepind corepin >>"$WORK/build.log" 2>&1; then
     tail -n 30 "$WORK/build.log" >&2
     die "build failed (log: $WORK/build.log)"
   fi
 fi
 COREPIND=$BUILD/src/daemon/corepind
-BENCH=$BUILD/bench/lab_switchover_bench
-for b in "$COREPIND" "$BENCH"; do [ -x "$b" ] || die "$b is missing; build it: make -C $BUILD lab_switchover_bench corepind"; done
+BENCH=$BUILD/bench/$BENCH_NAME
+for b in "$COREPIND" "$BENCH"; do [ -x "$b" ] || die "$b is missing; build it: make -C $BUILD $BENCH_NAME corepind"; done
 
 [ "$("$LAB" status --json | jq -r .up)" = false ] ||
   die "a lab is already up (someone else's: left alone); run this when it is down ($LAB down)"
 LAB_OURS=1  # from here on, a half-up lab is ours to take down
-log "lab up 3"
-if ! "$LAB" up 3 >"$WORK/lab-up.log" 2>&1; then
+log "lab up $HOSTS"
+if ! "$LAB" up "$HOSTS" >"$WORK/lab-up.log" 2>&1; then
   # Someone else's lab came up meanwhile: not ours to take down.
   grep -q -e 'already up' -e 'run: lab down' "$WORK/lab-up.log" && LAB_OURS=0
   cat "$WORK/lab-up.log" >&2
-  die "lab up 3 failed"
+  die "lab up $HOSTS failed"
 fi
 "$LAB" status --json >"$WORK/lab.json"
 STATE_DIR=$(jq -r .state_dir "$WORK/lab.json")
@@ -190,15 +201,18 @@ PORT=$(free_port) || die "no free loopback port"
 API=http://127.0.0.1:$PORT
 log "corepind on $API, switch ovsdb:$OVSDB"
 "$COREPIND" --db "$WORK/corepin.db" --listen "127.0.0.1:$PORT" --switch "ovsdb:$OVSDB" --failures-tolerated 1 \
-  >"$WORK/corepind.log" 2>&1 &
+  "${COREPIND_EXTRA[@]}" >"$WORK/corepind.log" 2>&1 &
 COREPIND_PID=$!
 wait_until 15 curl -sf -m 1 -o /dev/null "$API/v1/health" || die "corepind did not come up"
 
 for h in $(jq -r '.hosts[].name' "$WORK/lab.json"); do
   uri=$(jq -r --arg h "$h" '.hosts[] | select(.name == $h) | .uri' "$WORK/lab.json")
-  body=$(jq -nc --arg h "$h" --arg uri "$uri" --arg rack "r${h#h}" \
+  bmc=""
+  [ "$KIND" = failover ] &&
+    bmc=$(jq -r --arg h "$h" '.hosts[] | select(.name == $h) | .bmc | "ipmi://\(.user):\(.password)@\(.address):\(.port)?cipher=3"' "$WORK/lab.json")
+  body=$(jq -nc --arg h "$h" --arg uri "$uri" --arg rack "r${h#h}" --arg bmc "$bmc" \
     '{name: $h, uri: $uri, housekeeping: "0", bridge: "lab-\($h)", disable_offload: true, domain_type: "qemu",
-      labels: {rack: $rack}}')
+      labels: {rack: $rack}} + (if $bmc == "" then {} else {bmc: $bmc} end)')
   api POST /v1/hosts "$body" >/dev/null || die "adding host $h failed"
 done
 
@@ -236,15 +250,17 @@ log "$act answers: \"$(ask_service)\""
 # --- 3. the benchmark ------------------------------------------------------------------------
 
 # In the background so that a signal reaches the trap at once, not after the program ends.
+bench_args=()
+[ "$KIND" = failover ] && bench_args=(--lab "$LAB" --lab-status "$WORK/lab.json")
 "$BENCH" --api "$API" --group "$GROUP" --netns "lab-$CLIENT" --target "$SERVICE_ADDR:$SERVICE_PORT" \
-  --json "$WORK/result.json" "$@" &
+  --json "$WORK/result.json" "${bench_args[@]}" "$@" &
 BENCH_PID=$!
 wait "$BENCH_PID"
 rc=$?
 BENCH_PID=
 case $rc in
   0 | 3) FAILED=0 ;;  # 3: measured, the aim missed; still a complete run
-  *) die "lab_switchover_bench failed (exit $rc)" ;;
+  *) die "$BENCH_NAME failed (exit $rc)" ;;
 esac
 [ -n "${KEEP_LOGS:-}" ] && log "per-round JSON: $WORK/result.json"
 exit "$rc"
