@@ -146,8 +146,10 @@ std::string Controller::StartHealing(const std::vector<std::string>& hosts, bool
   const int64_t now = NowMs();
   std::string name = "heal-" + hosts.front() + "-" + std::to_string(now);
   json body = {{"hosts", hosts}, {"timeline", {{"suspected", now}}}, {"fence", json::object()}};
-  if (fenced_by_operator)
+  if (fenced_by_operator) {
     for (const auto& h : hosts) body["fence"][h] = "confirmed off by an operator";
+    body["timeline"]["fenced"] = now;
+  }
   OperationRecord op{.name = name, .kind = kHeal, .state = fenced_by_operator ? kFenced : kFencing, .body_json = body.dump()};
   if (auto s = store_->InsertOperation(op); !s) {
     Event("alarm.heal-not-started", Join(hosts), "the healing could not be recorded, so it was not started: " + s.error().message);

@@ -1,0 +1,195 @@
+// Healing through the controller, on fixture hosts (simulated 128-pCPU hosts whose domains
+// live in files, so they survive a corepind restart) and a real SQLite store. A host "fails"
+// by its connection being refused; having no BMC, it is healed when an operator confirms it is
+// off (`host fenced`), which runs the same steps as a BMC fence: plan, promote, recreate on the
+// reserved pCPUs, re-plan. The BMC path, freezes and crashes mid-way are in tests/lab/heal.sh.
+#include <gtest/gtest.h>
+
+#include <cstdlib>
+#include <filesystem>
+#include <memory>
+#include <set>
+
+#include "controller/controller.h"
+#include "controller/heal_plan.h"
+#include "store/sqlite_store.h"
+
+namespace corepin {
+namespace {
+
+using nlohmann::json;
+
+class HealingTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    char tmpl[] = "/tmp/corepin-heal-XXXXXX";
+    dir_ = mkdtemp(tmpl);
+    setenv("COREPIN_FIXTURE_STATE_DIR", (dir_ + "/fixture-hosts").c_str(), 1);
+  }
+  void TearDown() override {
+    controller_.reset();
+    store_.reset();
+    std::filesystem::remove_all(dir_);
+  }
+  // Hosts in `down_` refuse connections, as a dead host would.
+  void Open() {
+    controller_.reset();
+    store_.reset();
+    store_ = std::move(*OpenSqliteStore(dir_ + "/state.db"));
+    auto connect = [this](const std::string& uri) -> Result<std::unique_ptr<Hypervisor>> {
+      for (const auto& h : down_)
+        if (uri.ends_with("#" + h)) return Unprocessable("cannot connect to hypervisor " + uri + ": connection refused");
+      return ConnectHypervisor(uri);
+    };
+    controller_ = std::make_unique<Controller>(store_.get(), connect, ControllerOptions{});
+    Status s = controller_->Start();
+    ASSERT_TRUE(s.ok()) << s.error().message;
+  }
+  // h1..h4 in racks r1, r2, r3, r1.
+  void AddHosts() {
+    for (int i = 1; i <= 4; ++i) {
+      std::string name = "h" + std::to_string(i);
+      auto r = controller_->AddHost({{"name", name}, {"uri", "fixture:2s32c-smt2#" + name}, {"housekeeping", "0,64"},
+                                     {"labels", {{"rack", "r" + std::to_string((i - 1) % 3 + 1)}}}});
+      ASSERT_TRUE(r.ok()) << r.error().message;
+    }
+  }
+  json Member(const std::string& group, const std::string& vm) {
+    const json view = *controller_->ShowGroup(group);
+    for (const auto& m : view["members"])
+      if (m["vm"] == vm) return m;
+    return nullptr;
+  }
+  // Every host that has a domain named `vm` (fixture state, read directly).
+  std::vector<std::string> DomainsOf(const std::string& vm) {
+    std::vector<std::string> out;
+    for (int i = 1; i <= 4; ++i) {
+      auto hv = ConnectHypervisor("fixture:2s32c-smt2#h" + std::to_string(i));
+      if (hv && (*hv)->GetDomain(vm)) out.push_back("h" + std::to_string(i));
+    }
+    return out;
+  }
+  std::string dir_;
+  std::set<std::string> down_;
+  std::unique_ptr<StateStore> store_;
+  std::unique_ptr<Controller> controller_;
+};
+
+TEST_F(HealingTest, ActHostFailsSbyPromotedActRecreatedOnItsReservedPcpus) {
+  Open();
+  AddHosts();
+  NoFit no_fit;
+  auto g = controller_->CreateGroup(
+      json::parse(R"({"name":"fw","members":[{"name":"fw-a","role":"act"},{"name":"fw-b","role":"sby"}],"domains":["rack"],)"
+                  R"("vm":{"vcpus":4,"smt":"isolate","memory_mib":4096}})"),
+      &no_fit);
+  ASSERT_TRUE(g.ok()) << g.error().message;
+  const std::string failed = Member("fw", "fw-a")["host"];
+  auto whatif = controller_->WhatIf({failed});
+  ASSERT_TRUE(whatif.ok());
+  json planned;
+  const json moves = (*whatif)["moves"];
+  for (const auto& m : moves)
+    if (m["vm"] == "fw-a") planned = m;
+  ASSERT_FALSE(planned.is_null()) << whatif->dump(2);
+  EXPECT_EQ(planned["precomputed"], true);
+
+  // While the host answers, an operator cannot declare it fenced.
+  auto refused = controller_->ConfirmFenced(failed);
+  ASSERT_FALSE(refused.ok());
+  EXPECT_EQ(refused.error().code, ErrorCode::kConflict);
+  EXPECT_NE(refused.error().message.find("answers"), std::string::npos) << refused.error().message;
+
+  down_.insert(failed);  // the host dies; corepind restarts and cannot reach it
+  Open();
+  auto healed = controller_->ConfirmFenced(failed);
+  ASSERT_TRUE(healed.ok()) << healed.error().message;
+
+  auto heals = controller_->Healings();
+  ASSERT_EQ(heals->size(), 1u);
+  const json& h = (*heals)[0];
+  EXPECT_EQ(h["step"], "done") << h.dump(2);
+  EXPECT_EQ(h["detail"]["redundancy"], "restored") << h.dump(2);
+  for (const char* step : {"fenced", "promoted", "recreated", "done"}) EXPECT_TRUE(h["detail"]["timeline"].contains(step)) << step;
+
+  // fw-b took over; fw-a runs again, as SBY, exactly where the what-if said, verified.
+  EXPECT_EQ(Member("fw", "fw-b")["role"], "act");
+  EXPECT_EQ(Member("fw", "fw-a")["role"], "sby");
+  auto vm = controller_->ShowVm("fw-a");
+  ASSERT_TRUE(vm.ok());
+  EXPECT_EQ((*vm)["host"], planned["to"]);
+  EXPECT_EQ((*vm)["assignment"]["vcpu_pcpus"], planned["vcpu_pcpus"]);
+  EXPECT_EQ((*vm)["state"], "running");
+  EXPECT_EQ((*vm)["pinning_verified"], true) << vm->dump(2);
+  EXPECT_EQ((*controller_->ShowHost(failed))["state"], "failed");
+
+  // The failed host takes nothing new: a VM pinned to it is refused.
+  auto onto = controller_->CreateVm(json{{"name", "v"}, {"vcpus", 1}, {"memory_mib", 64}, {"host", failed}}, &no_fit);
+  EXPECT_FALSE(onto.ok());
+
+  // A restart rebuilds the same state from the store: nothing moves, nothing is started twice.
+  Open();
+  EXPECT_EQ((*controller_->ShowVm("fw-a"))["host"], planned["to"]);
+  EXPECT_EQ((*controller_->ShowVm("fw-a"))["pinning_verified"], true);
+  EXPECT_EQ((*controller_->Healings())[0]["step"], "done");
+
+  // Repaired and powered on, the host is returned: its stale copy of fw-a goes.
+  EXPECT_EQ(DomainsOf("fw-a"), (std::vector<std::string>{failed < planned["to"].get<std::string>() ? failed : planned["to"].get<std::string>(),
+                                                          failed < planned["to"].get<std::string>() ? planned["to"].get<std::string>() : failed}));
+  down_.clear();
+  auto back = controller_->ReturnHost(failed);
+  ASSERT_TRUE(back.ok()) << back.error().message;
+  EXPECT_EQ((*back)["removed_stale_domains"], json::array({"fw-a"}));
+  EXPECT_EQ(DomainsOf("fw-a"), std::vector<std::string>{planned["to"].get<std::string>()});
+  EXPECT_EQ((*controller_->ShowHost(failed))["state"], "active");
+  EXPECT_EQ(controller_->ReturnHost(failed).error().code, ErrorCode::kConflict);  // not failed any more
+}
+
+// Bad input: unknown hosts, a host that is not failed.
+TEST_F(HealingTest, OperatorActionsOnWrongHostsChangeNothing) {
+  Open();
+  AddHosts();
+  EXPECT_EQ(controller_->ConfirmFenced("nope").error().code, ErrorCode::kNotFound);
+  EXPECT_EQ(controller_->ReturnHost("nope").error().code, ErrorCode::kNotFound);
+  auto r = controller_->ReturnHost("h1");
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.error().code, ErrorCode::kConflict);
+  EXPECT_NE(r.error().message.find("not failed"), std::string::npos) << r.error().message;
+  EXPECT_TRUE(controller_->Healings()->empty());
+}
+
+// The plan: the lost ACT hands over to the SBY that still runs; a group with every member on
+// failed hosts is headless; the JSON round-trips.
+TEST(HealPlan, PromotionsMovesAndHeadlessGroups) {
+  StoredGroup fw;
+  fw.request.name = "fw";
+  fw.members = {{"fw-a", Role::kAct, "h1"}, {"fw-b", Role::kSby, "h2"}};
+  StoredGroup nat;
+  nat.request.name = "nat";
+  nat.members = {{"nat-a", Role::kAct, "h1"}, {"nat-b", Role::kSby, "h1"}};
+  WhatIfReport report;
+  report.failed = {"h1"};
+  Assignment a;
+  a.host = "h3";
+  a.vcpu_pcpus = {5, 6};
+  report.moves = {{"fw-a", "fw", Role::kAct, "h1", "h3", a, true}};
+  report.lost = {{"nat-a", "nat", Role::kAct, "h1", "no host has 2 free pCPUs"}};
+  HealPlan plan = MakeHealPlan(report, {fw, nat});
+  ASSERT_EQ(plan.promotions.size(), 1u);
+  EXPECT_EQ(plan.promotions[0].promoted, "fw-b");
+  EXPECT_EQ(plan.promotions[0].demoted, "fw-a");
+  ASSERT_EQ(plan.moves.size(), 1u);
+  EXPECT_EQ(plan.moves[0].role, Role::kSby);  // comes back as SBY
+  EXPECT_EQ(plan.headless, std::vector<std::string>{"nat"});
+  StoredGroup after = ApplyHealPlan(plan, fw);
+  EXPECT_EQ(after.Find("fw-a")->host, "h3");
+  EXPECT_EQ(after.Find("fw-a")->role, Role::kSby);
+  EXPECT_EQ(after.Find("fw-b")->role, Role::kAct);
+  auto back = HealPlanFromJson(HealPlanToJson(plan));
+  ASSERT_TRUE(back.ok()) << back.error().message;
+  EXPECT_EQ(HealPlanToJson(*back), HealPlanToJson(plan));
+  EXPECT_FALSE(HealPlanFromJson(json{{"hosts", "h1"}}).ok());
+}
+
+}  // namespace
+}  // namespace corepin
