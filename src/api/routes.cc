@@ -57,6 +57,15 @@ void RegisterRoutes(httplib::Server& server, Controller& c) {
   server.Post(hosts + "/" + kName + "/fenced", [&c](const Request& req, Response& res) { Reply(res, c.ConfirmFenced(req.matches[1])); });
   server.Post(hosts + "/" + kName + "/return", [&c](const Request& req, Response& res) { Reply(res, c.ReturnHost(req.matches[1])); });
   server.Get("/v1/healings", [&c](const Request&, Response& res) { Reply(res, c.Healings()); });
+  server.Post(hosts + "/" + kName + "/drain", [&c](const Request& req, Response& res) {
+    auto body = req.body.empty() ? Result<json>(json::object()) : ParseJsonObject(req.body);
+    if (!body) return ReplyError(res, body.error());
+    auto r = c.Drain(req.matches[1], *body);
+    Reply(res, r, r.ok() && !r->contains("dry_run") ? 202 : 200);
+  });
+  server.Post(hosts + "/" + kName + "/undrain", [&c](const Request& req, Response& res) { Reply(res, c.Undrain(req.matches[1])); });
+  server.Get("/v1/operations", [&c](const Request&, Response& res) { Reply(res, c.Operations()); });
+  server.Get("/v1/operations/" + std::string(kName), [&c](const Request& req, Response& res) { Reply(res, c.ShowOperation(req.matches[1])); });
   server.Delete(hosts + "/" + kName, [&c](const Request& req, Response& res) {
     ReplyDeleted(res, c.RemoveHost(req.matches[1]), req.matches[1]);
   });

@@ -11,6 +11,7 @@
 
 #include "cli/client.h"
 #include "cli/core_map.h"
+#include "cli/progress.h"
 #include "cli/views.h"
 #include "cli/yaml_json.h"
 
@@ -136,6 +137,32 @@ int Main(int argc, char** argv) {
                    }});
   on(app.add_subcommand("healings", "healings after host failures: step reached, plan and timeline"),
      {[](ApiClient& c) { return c.Get("/v1/healings"); }, RenderHealings});
+  bool dry_run = false, no_wait = false;
+  CLI::App* host_drain = host->add_subcommand("drain", "move every VM off a host for maintenance (ACTs switch over first), with progress; again to resume");
+  host_drain->add_option("NAME", host_name, "host name")->required();
+  host_drain->add_flag("--dry-run", dry_run, "only show where each VM would go");
+  host_drain->add_flag("--no-wait", no_wait, "start it and return; follow with corepin operation show NAME");
+  on(host_drain, {[&](ApiClient& c) -> Result<json> {
+                    auto started = c.Post("/v1/hosts/" + PathSegment(host_name) + "/drain", json{{"dry_run", dry_run}});
+                    if (!started || dry_run || no_wait) return started;
+                    return FollowOperation(c, started->value("name", ""));
+                  },
+                  RenderOperation});
+  CLI::App* host_undrain = host->add_subcommand("undrain", "a drained host takes work again");
+  host_undrain->add_option("NAME", host_name, "host name")->required();
+  on(host_undrain, {[&](ApiClient& c) { return c.Post("/v1/hosts/" + PathSegment(host_name) + "/undrain", json::object()); },
+                    [](const json& j) { return "host " + j.value("host", "") + " is " + j.value("state", "") + "\n"; }});
+  CLI::App* operation = app.add_subcommand("operation", "long operations (drains, healings)");
+  operation->require_subcommand(1);
+  std::string op_name;
+  on(operation->add_subcommand("list", "every operation: kind, step, progress"),
+     {[](ApiClient& c) { return c.Get("/v1/operations"); }, RenderOperations});
+  CLI::App* op_show = operation->add_subcommand("show", "one operation: step, progress, plan; --follow until it ends");
+  op_show->add_option("NAME", op_name, "operation name")->required();
+  bool follow = false;
+  op_show->add_flag("-f,--follow", follow, "follow with a progress bar until it is done or stopped");
+  on(op_show, {[&](ApiClient& c) { return follow ? FollowOperation(c, op_name) : c.Get("/v1/operations/" + PathSegment(op_name)); },
+               RenderOperation});
   CLI::App* host_remove = host->add_subcommand("remove", "forget a host (it must have no VMs)");
   host_remove->add_option("NAME", host_name, "host name")->required();
   on(host_remove, {[&](ApiClient& c) { return c.Delete("/v1/hosts/" + PathSegment(host_name)); },

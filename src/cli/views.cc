@@ -203,6 +203,41 @@ std::string RenderHealings(const json& healings) {
   return out;
 }
 
+std::string RenderOperations(const json& ops) {
+  if (!ops.is_array() || ops.empty()) return "no operations\n";
+  TextTable t({"NAME", "KIND", "STEP", "HOSTS", "PROGRESS"});
+  for (const auto& op : ops) {
+    const json& d = Field(op, "detail");
+    std::string hosts;
+    for (const auto& x : List(d, "hosts")) hosts += (hosts.empty() ? "" : ",") + x.get<std::string>();
+    const json& p = Field(d, "progress");
+    t.Add({Text(op, "name"), Text(op, "kind"), Text(op, "step"), hosts,
+           p.is_object() ? std::to_string(p.value("done", 0)) + "/" + std::to_string(p.value("total", 0)) : "-"});
+  }
+  return t.Render();
+}
+
+// A drain's dry run (the plan) or an operation's state, with its moves.
+std::string RenderOperation(const json& op) {
+  const bool dry = op.value("dry_run", false);
+  const json& plan = dry ? Field(op, "plan") : Field(Field(op, "detail"), "plan");
+  std::string out = dry ? "dry run: draining " + Text(op, "host") + " would:\n"
+                        : "operation " + Text(op, "name") + " (" + Text(op, "kind") + "): " + Text(op, "step") + "\n";
+  for (const auto& p : List(plan, "promotions"))
+    out += "  switch over " + Text(p, "group") + ": " + Text(p, "promoted") + " becomes ACT\n";
+  TextTable t({"VM", "GROUP", "ROLE", "FROM", "TO", "VCPU PCPUS", "RESERVED"});
+  for (const auto& m : List(plan, "moves")) {
+    std::string pcpus;
+    for (const auto& p : List(Field(m, "assignment"), "vcpu_pcpus")) pcpus += (pcpus.empty() ? "" : ",") + p.dump();
+    t.Add({Text(m, "vm"), Text(m, "group"), Text(m, "role"), Text(m, "from"), Text(m, "to"), pcpus,
+           m.value("precomputed", false) ? "yes" : "no"});
+  }
+  if (!List(plan, "moves").empty()) out += t.Render();
+  for (const auto& l : List(plan, "lost")) out += "  " + Text(l, "vm") + " can go nowhere: " + Text(l, "reason") + "\n";
+  if (const json& s = Field(Field(op, "detail"), "stopped"); s.is_object()) out += "stopped: " + s.value("message", "") + "\n";
+  return out;
+}
+
 std::string RenderApiError(int status, const json& body) {
   std::string message = body.is_object() && body.contains("error") && body["error"].is_string()
                             ? body["error"].get<std::string>()

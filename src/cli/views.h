@@ -13,6 +13,8 @@ std::string RenderVm(const nlohmann::json& vm);             // GET /v1/vms/{name
 std::string RenderReconcile(const nlohmann::json& report);  // POST /v1/reconcile
 std::string RenderEvents(const nlohmann::json& events);     // GET /v1/events
 std::string RenderHealings(const nlohmann::json& healings); // GET /v1/healings
+std::string RenderOperations(const nlohmann::json& ops);    // GET /v1/operations
+std::string RenderOperation(const nlohmann::json& op);      // GET /v1/operations/{name}, a drain's dry run
 
 // Redundancy groups. RenderGroup takes the view of GET /v1/groups/{name} (members with their
 // pCPUs, healing targets under "heals") or of POST /v1/groups (the same from "placement").

@@ -80,6 +80,7 @@ Controller::~Controller() {
   }
   heal_cv_.notify_all();
   if (healer_.joinable()) healer_.join();
+  if (worker_.joinable()) worker_.join();
   watch_.reset();  // no more wake-ups from the switch or the hypervisors
   for (auto& [name, h] : hosts_) h->stop_watch.reset();
   {
@@ -310,6 +311,8 @@ Status Controller::Start() {
   for (const auto& g : groups)
     if (auto s = ResumeGroup(g); !s) Event("group.resume-failed", g.name, s.error().message);
   ResumeHealings();
+  worker_ = std::thread([this] { WorkLoop(); });
+  ResumeDrains();
   json report = ReconcileLocked();
   std::fprintf(stderr, "corepind: started: %zu hosts, %zu groups, %zu differences with the hypervisors and switch\n",
                hosts_.size(), cluster_.groups().size(), report["differences"].size());

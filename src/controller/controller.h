@@ -28,6 +28,7 @@
 #include <vector>
 
 #include "common/status.h"
+#include "controller/heal_plan.h"
 #include "controller/host_monitor.h"
 #include "controller/managed_host.h"
 #include "driver/hypervisor.h"
@@ -104,6 +105,20 @@ class Controller {
   // the group has several ACTs)}. The switch moves the service in one transaction.
   Result<nlohmann::json> Switchover(const std::string& group, const nlohmann::json& request);
 
+  // Maintenance (drain.cc). Drain: every VM off the host within all constraints, onto the
+  // healing reserve's targets (exact pCPUs); groups whose ACT is there switch over first, then
+  // each VM is moved (stopped here, started there, verified), SBYs first. Refused up front,
+  // changing nothing, when a VM could not go anywhere. {"dry_run": true} only shows the plan.
+  // Runs in the background as an operation (kind drain) whose progress GET /v1/operations/{name}
+  // shows; corepind restarted resumes it, and draining a draining host resumes a stopped drain.
+  Result<nlohmann::json> Drain(const std::string& host, const nlohmann::json& request);
+  // A drained host takes work again (its former VMs stay where they went).
+  Result<nlohmann::json> Undrain(const std::string& host);
+  // Long operations (healings, drains): every one, or one by name. Read from the store only, so
+  // that progress can be followed while the operation holds the controller.
+  Result<nlohmann::json> Operations();
+  Result<nlohmann::json> ShowOperation(const std::string& name);
+
   // What happens if these hosts fail: each affected VM's target host and pCPUs, and losses.
   Result<nlohmann::json> WhatIf(const std::vector<std::string>& failed_hosts);
   // The healing reserve per host, and k.
@@ -174,6 +189,18 @@ class Controller {
   Status SaveStep(OperationRecord& op, const nlohmann::json& body, const std::string& step);
   void StopHealing(OperationRecord& op, nlohmann::json& body, const std::string& alarm, const std::string& message);
   void CrashPoint(const std::string& name);
+  Result<nlohmann::json> SwitchoverLocked(const std::string& group, const nlohmann::json& request);
+  // Drains (drain.cc), run by the worker thread one step at a time, the lock taken per step.
+  void WorkLoop();
+  void QueueOperation(const std::string& name);
+  bool DrainStep(const std::string& name);  // one step; false when the drain is over or stopped
+  void ResumeDrains();
+  // Shared by healing and drain (healing.cc): where the VMs of these hosts go (the reserve's
+  // targets), stored at once with the hosts' new state; and a moved VM made to run on its target.
+  Result<HealPlan> PlanMoves(const std::vector<std::string>& hosts);
+  Status StoreMoves(const HealPlan& plan, std::string_view host_state, std::string_view vm_state, OperationRecord& op,
+                    const nlohmann::json& body, const std::string& next_step);
+  Status EnsureOnTarget(const HealMove& move, VmRecord record);
   // A VM whose domain stopped on its own is started again in place, with the same pinning,
   // unless it keeps crashing (kMaxRestarts within kRestartWindow): then an alarm, and it stays down.
   void RestartInPlace(ManagedHost& host, const PlacedVm& vm, nlohmann::json* diffs);
@@ -201,6 +228,8 @@ class Controller {
   std::vector<std::string> heal_queue_;
   bool heal_stop_ = false;
   std::thread healer_;
+  std::vector<std::string> work_queue_;  // operations for the worker (drains), under heal_mu_
+  std::thread worker_;
   std::unique_ptr<HostMonitor> monitor_;  // last: destroyed first, its callbacks use the rest
 };
 

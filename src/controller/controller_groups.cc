@@ -233,6 +233,10 @@ Result<json> Controller::Switchover(const std::string& name, const json& request
   for (const auto& [k, v] : request.items())
     if (k != "to" && k != "from") return Invalid("unknown field \"" + k + "\"; switchover fields are to, from");
   std::lock_guard lock(mu_);
+  return SwitchoverLocked(name, request);
+}
+
+Result<json> Controller::SwitchoverLocked(const std::string& name, const json& request) {
   const auto t0 = std::chrono::steady_clock::now();
   auto rec = store_->GetGroup(name);
   if (!rec) return NotFound("group " + name + " does not exist; list groups with corepin group list");

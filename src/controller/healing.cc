@@ -217,34 +217,63 @@ bool Controller::FenceStep(OperationRecord& op, json& body) {
 // roles, and the plan. Then the placement model follows.
 bool Controller::PlanStep(OperationRecord& op, json& body) {
   const auto hosts = body["hosts"].get<std::vector<std::string>>();
+  auto plan = PlanMoves(hosts);
+  if (!plan) {
+    StopHealing(op, body, "heal-stopped", "no plan: " + plan.error().message);
+    return false;
+  }
+  body["plan"] = HealPlanToJson(*plan);
+  if (auto s = StoreMoves(*plan, kHostFailed, kVmHealing, op, body, kPromoting); !s) {
+    op.state = kFenced;
+    StopHealing(op, body, "heal-stopped", "the plan could not be stored, nothing was changed: " + s.error().message);
+    return false;
+  }
+  // A failed host is not connected to nor watched until it is returned.
+  for (const auto& h : hosts) {
+    ManagedHost& mh = **FindHost(h);
+    mh.stop_watch.reset();
+    mh.hypervisor.reset();
+    mh.connect_error = "failed and fenced; not used until returned (corepin host return " + h + ")";
+    if (monitor_) monitor_->Remove(h);
+  }
+  Event("heal.planned", Join(hosts), plan->Summary());
+  for (const auto& l : plan->lost)
+    Event("alarm.vm-lost", l.vm, "VM " + l.vm + " was on failed host " + l.from + " and no host can take it: " + l.reason +
+                                     ". Add capacity or return the host (corepin host return " + l.from + ")");
+  for (const auto& g : plan->headless)
+    Event("alarm.group-down", g, "group " + g + " has no member running: every host it ran on failed");
+  CrashPoint("heal.planned");
+  return true;
+}
+
+Result<HealPlan> Controller::PlanMoves(const std::vector<std::string>& hosts) {
   auto report = corepin::WhatIf(cluster_, hosts);
-  if (!report) {
-    StopHealing(op, body, "heal-stopped", "no plan: " + report.error().message);
-    return false;
-  }
+  if (!report) return report.error();
   auto recs = store_->ListGroups();
-  if (!recs) {
-    StopHealing(op, body, "heal-stopped", "cannot read groups: " + recs.error().message);
-    return false;
-  }
+  if (!recs) return recs.error();
   std::vector<StoredGroup> groups;
-  std::map<std::string, GroupRecord> group_recs;
   for (const auto& r : *recs)
-    if (auto g = StoredGroupFromJson(json::parse(r.config_json, nullptr, false)); g) {
-      groups.push_back(*g);
-      group_recs[r.name] = r;
-    }
-  const HealPlan plan = MakeHealPlan(*report, groups);
-  body["plan"] = HealPlanToJson(plan);
+    if (auto g = StoredGroupFromJson(json::parse(r.config_json, nullptr, false)); g) groups.push_back(*g);
+  return MakeHealPlan(*report, groups);
+}
+
+// Stores a plan in one transaction: the hosts' new state, the moved VMs on their targets
+// (`vm_state`), lost VMs, the groups' new members' hosts and roles, and the operation at
+// `next_step`. Then the placement model follows: the hosts out of use, VMs on their targets,
+// roles swapped.
+Status Controller::StoreMoves(const HealPlan& plan, std::string_view host_state, std::string_view vm_state,
+                              OperationRecord& op, const json& body, const std::string& next_step) {
+  auto recs = store_->ListGroups();
+  if (!recs) return recs.error();
   Status stored = store_->RunInTransaction([&]() -> Status {
-    for (const auto& h : hosts)
-      if (auto s = store_->SetHostState(h, kHostFailed); !s) return s;
+    for (const auto& h : plan.hosts)
+      if (auto s = store_->SetHostState(h, host_state); !s) return s;
     for (const auto& m : plan.moves) {
       auto vm = store_->GetVm(m.vm);
       if (!vm) return vm.error();
       vm->host = m.to;
       vm->assignment_json = AssignmentToJson(m.assignment).dump();
-      vm->state = std::string(kVmHealing);
+      vm->state = std::string(vm_state);
       if (auto s = store_->UpdateVm(*vm); !s) return s;
     }
     for (const auto& l : plan.lost) {
@@ -253,46 +282,32 @@ bool Controller::PlanStep(OperationRecord& op, json& body) {
       vm->state = std::string(kVmLost);
       if (auto s = store_->UpdateVm(*vm); !s) return s;
     }
-    for (const auto& g : groups) {
-      GroupRecord rec = group_recs[g.request.name];
-      const std::string after = StoredGroupToJson(ApplyHealPlan(plan, g)).dump();
+    for (auto rec : *recs) {
+      auto g = StoredGroupFromJson(json::parse(rec.config_json, nullptr, false));
+      if (!g) continue;
+      const std::string after = StoredGroupToJson(ApplyHealPlan(plan, *g)).dump();
       if (after == rec.config_json) continue;
       rec.config_json = after;
       if (auto s = store_->UpdateGroup(rec); !s) return s;
     }
-    op.state = kPromoting;
+    op.state = next_step;
     op.body_json = body.dump();
     return store_->UpdateOperation(op);
   });
-  if (!stored) {
-    op.state = kFenced;
-    StopHealing(op, body, "heal-stopped", "the plan could not be stored, nothing was changed: " + stored.error().message);
-    return false;
-  }
-  // The model follows the store: the hosts out of use, VMs on their targets, roles swapped.
-  for (const auto& h : hosts) {
+  if (!stored) return stored;
+  for (const auto& h : plan.hosts) {
     ManagedHost& mh = **FindHost(h);
-    mh.state = std::string(kHostFailed);
-    mh.stop_watch.reset();
-    mh.hypervisor.reset();
-    mh.connect_error = "failed and fenced; not used until returned (corepin host return " + h + ")";
-    if (monitor_) monitor_->Remove(h);
+    mh.state = std::string(host_state);
   }
-  auto applied = cluster_.FailHosts(hosts);
+  auto applied = cluster_.FailHosts(plan.hosts);
   if (!applied || applied->moves.size() != plan.moves.size())
-    Event("alarm.heal-model", Join(hosts), "the placement model did not follow the stored plan (" +
-                                               (applied ? std::to_string(applied->moves.size()) + " moves" : applied.error().message) +
-                                               "); restart corepind to rebuild it from the store");
+    Event("alarm.model-diverged", Join(plan.hosts),
+          "the placement model did not follow the stored plan (" +
+              (applied ? std::to_string(applied->moves.size()) + " moves" : applied.error().message) +
+              "); restart corepind to rebuild it from the store");
   for (const auto& p : plan.promotions)
-    if (auto s = cluster_.SwapRoles(p.group, p.promoted, p.demoted); !s) Event("alarm.heal-model", p.group, s.error().message);
-  Event("heal.planned", Join(hosts), plan.Summary());
-  for (const auto& l : plan.lost)
-    Event("alarm.vm-lost", l.vm, "VM " + l.vm + " was on failed host " + l.from + " and no host can take it: " + l.reason +
-                                     ". Add capacity or return the host (corepin host return " + l.from + ")");
-  for (const auto& g : plan.headless)
-    Event("alarm.group-down", g, "group " + g + " has no member running: every host it ran on failed");
-  CrashPoint("heal.planned");
-  return true;
+    if (auto s = cluster_.SwapRoles(p.group, p.promoted, p.demoted); !s) Event("alarm.model-diverged", p.group, s.error().message);
+  return Status::Ok();
 }
 
 // Moves each affected group's service to its new ACT in one switch transaction. Members still
@@ -349,28 +364,12 @@ void Controller::RecreateStep(OperationRecord& op, json& body) {
   for (const auto& m : plan->moves) {
     auto rec = store_->GetVm(m.vm);
     if (!rec || rec->state != kVmHealing) continue;  // done before a restart, or deleted since
-    ManagedHost& target = **FindHost(m.to);
-    const PlacedVm* placed = Placed(m.vm);
-    Status started = placed ? Status::Ok() : Internal("VM " + m.vm + " is not in the placement model");
-    bool there = false;  // created before a restart, pinned as planned
-    if (started && target.hypervisor)
-      if (auto dom = target.hypervisor->GetDomain(m.vm); dom) {
-        std::vector<std::string> diffs;
-        ActualPinning(target, *placed, &diffs);
-        json meta = json::parse(dom->metadata_json, nullptr, false);
-        const bool ours = meta.is_object() && meta.value("vm", "") == m.vm;
-        there = ours && dom->active && diffs.empty();
-        if (ours && !there) (void)target.hypervisor->DestroyAndUndefine(m.vm);  // a half-made copy: start over
-      }
-    if (started && !there) started = StartMembers({{*rec, m.role == Role::kAct ? "ACT" : "SBY"}});
-    if (!started) {
+    if (auto started = EnsureOnTarget(m, *rec); !started) {
       ++failed;
       Event("alarm.heal-recreate-failed", m.vm, "VM " + m.vm + " could not be recreated on " + m.to + ": " + started.error().message +
                                                   "; it stays recorded there (state healing) and is tried again when corepind restarts");
       continue;
     }
-    rec->state = std::string(kVmRunning);
-    (void)store_->UpdateVm(*rec);
     groups.insert(m.group);
     Event("heal.recreated", m.vm, "on " + m.to + " as " + (m.role == Role::kAct ? "ACT" : "SBY") + ", vCPUs on " +
                                       m.assignment.VcpuPcpus().ToString() + " (" + (m.precomputed ? "the reserved pCPUs" : "found free") +
@@ -422,6 +421,30 @@ void Controller::FinishStep(OperationRecord& op, json& body) {
   }
   body["timeline"]["done"] = NowMs();
   (void)SaveStep(op, body, kDone);
+}
+
+// Makes the moved VM run on its target with its planned pinning, verified, and records it
+// running. A domain already there as planned (created before a restart) is only verified; a
+// half-made copy of ours is removed and made again.
+Status Controller::EnsureOnTarget(const HealMove& m, VmRecord rec) {
+  auto target = FindHost(m.to);
+  if (!target) return target.error();
+  const PlacedVm* placed = Placed(m.vm);
+  if (!placed) return Internal("VM " + m.vm + " is not in the placement model");
+  bool there = false;
+  if ((*target)->hypervisor)
+    if (auto dom = (*target)->hypervisor->GetDomain(m.vm); dom) {
+      std::vector<std::string> diffs;
+      ActualPinning(**target, *placed, &diffs);
+      json meta = json::parse(dom->metadata_json, nullptr, false);
+      const bool ours = meta.is_object() && meta.value("vm", "") == m.vm;
+      there = ours && dom->active && diffs.empty();
+      if (ours && !there) (void)(*target)->hypervisor->DestroyAndUndefine(m.vm);
+    }
+  if (!there)
+    if (auto s = StartMembers({{rec, m.role == Role::kAct ? "ACT" : "SBY"}}); !s) return s;
+  rec.state = std::string(kVmRunning);
+  return store_->UpdateVm(rec);
 }
 
 // --- Operator actions and views ---

@@ -9,6 +9,7 @@
 #include <filesystem>
 #include <memory>
 #include <set>
+#include <thread>
 
 #include "controller/controller.h"
 #include "controller/heal_plan.h"
@@ -189,6 +190,88 @@ TEST(HealPlan, PromotionsMovesAndHeadlessGroups) {
   ASSERT_TRUE(back.ok()) << back.error().message;
   EXPECT_EQ(HealPlanToJson(*back), HealPlanToJson(plan));
   EXPECT_FALSE(HealPlanFromJson(json{{"hosts", "h1"}}).ok());
+}
+
+}  // namespace
+}  // namespace corepin
+
+namespace corepin {
+namespace {
+
+// Drain on fixture hosts: the group whose ACT is on the drained host switches over first, then
+// its VMs move to the what-if's targets, the host ends drained; undrain returns it.
+TEST_F(HealingTest, DrainSwitchesOverThenMovesEveryVmAndUndrainReturnsTheHost) {
+  Open();
+  AddHosts();
+  NoFit no_fit;
+  ASSERT_TRUE(controller_->CreateGroup(json::parse(R"({"name":"fw","members":[{"name":"fw-a","role":"act"},{"name":"fw-b","role":"sby"}],)"
+                                                   R"("domains":["rack"],"vm":{"vcpus":4,"smt":"isolate","memory_mib":4096}})"),
+                                       &no_fit)
+                  .ok());
+  const std::string host = Member("fw", "fw-a")["host"];
+  ASSERT_TRUE(controller_->CreateVm(json{{"name", "solo"}, {"vcpus", 2}, {"memory_mib", 64}, {"host", host}}, &no_fit).ok());
+
+  auto dry = controller_->Drain(host, json{{"dry_run", true}});
+  ASSERT_TRUE(dry.ok()) << dry.error().message;
+  EXPECT_EQ((*dry)["plan"]["moves"].size(), 2u) << dry->dump(2);
+  EXPECT_EQ((*controller_->ShowHost(host))["state"], "active");  // a dry run changes nothing
+
+  auto op = controller_->Drain(host, json::object());
+  ASSERT_TRUE(op.ok()) << op.error().message;
+  const std::string name = (*op)["name"];
+  json seen;
+  for (int i = 0; i < 200; ++i) {
+    seen = *controller_->ShowOperation(name);
+    if (seen["step"] == "done" || seen["step"] == "stopped") break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  ASSERT_EQ(seen["step"], "done") << seen.dump(2);
+  EXPECT_EQ(seen["detail"]["progress"]["done"], 2);
+  EXPECT_EQ((*controller_->ShowHost(host))["state"], "drained");
+  EXPECT_EQ(Member("fw", "fw-b")["role"], "act");
+  EXPECT_EQ(Member("fw", "fw-a")["role"], "sby");
+  for (const char* vm : {"fw-a", "solo"}) {
+    auto v = *controller_->ShowVm(vm);
+    EXPECT_NE(v["host"], host) << vm;
+    EXPECT_EQ(v["state"], "running") << vm;
+    EXPECT_EQ(v["pinning_verified"], true) << v.dump(2);
+    EXPECT_EQ(DomainsOf(vm), std::vector<std::string>{v["host"].get<std::string>()}) << vm;
+  }
+  // A drained host takes nothing; draining it again is refused; undrain returns it.
+  EXPECT_FALSE(controller_->CreateVm(json{{"name", "v"}, {"vcpus", 1}, {"memory_mib", 64}, {"host", host}}, &no_fit).ok());
+  EXPECT_EQ(controller_->Drain(host, json::object()).error().code, ErrorCode::kConflict);
+  auto back = controller_->Undrain(host);
+  ASSERT_TRUE(back.ok()) << back.error().message;
+  EXPECT_EQ((*controller_->ShowHost(host))["state"], "active");
+  EXPECT_TRUE(controller_->CreateVm(json{{"name", "v"}, {"vcpus", 1}, {"memory_mib", 64}, {"host", host}}, &no_fit).ok());
+}
+
+// A drain that cannot complete is refused up front and changes nothing.
+TEST_F(HealingTest, DrainThatCannotCompleteIsRefusedUpFront) {
+  Open();
+  for (int i = 1; i <= 2; ++i) {
+    std::string n = "h" + std::to_string(i);
+    ASSERT_TRUE(controller_->AddHost({{"name", n}, {"uri", "fixture:2s32c-smt2#" + n}, {"housekeeping", "0,64"},
+                                      {"labels", {{"rack", "r" + std::to_string(i)}}}})
+                    .ok());
+  }
+  NoFit no_fit;
+  ASSERT_TRUE(controller_->CreateGroup(json::parse(R"({"name":"fw","members":[{"name":"fw-a","role":"act"},{"name":"fw-b","role":"sby"}],)"
+                                                   R"("domains":["rack"],"protect":false,"vm":{"vcpus":2,"memory_mib":64}})"),
+                                       &no_fit)
+                  .ok());
+  const std::string host = Member("fw", "fw-a")["host"];
+  auto r = controller_->Drain(host, json::object());
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.error().code, ErrorCode::kUnprocessable);
+  EXPECT_NE(r.error().message.find("fw-a"), std::string::npos) << r.error().message;
+  EXPECT_NE(r.error().message.find("nothing was changed"), std::string::npos) << r.error().message;
+  EXPECT_EQ((*controller_->ShowHost(host))["state"], "active");
+  EXPECT_EQ(Member("fw", "fw-a")["role"], "act");
+  EXPECT_TRUE(controller_->Operations()->empty());
+  EXPECT_EQ(controller_->Drain("nope", json::object()).error().code, ErrorCode::kNotFound);
+  EXPECT_EQ(controller_->Drain(host, json{{"dry_run", "yes"}}).error().code, ErrorCode::kInvalid);
+  EXPECT_EQ(controller_->Undrain(host).error().code, ErrorCode::kConflict);
 }
 
 }  // namespace

@@ -1,0 +1,296 @@
+// Controller: draining a host for maintenance, and the views of long operations.
+//
+//   Drain (request)   host "draining" (no new work; the reserve moves off it), plan from the
+//                     what-if (each VM's reserved target and exact pCPUs); refused, undone, when
+//                     a VM could go nowhere. Operation stored at step "switching", queued.
+//   switching         each group whose ACT is here switches over to a SBY elsewhere (the switch
+//                     moves the service first); then the plan is stored with the VMs on their
+//                     targets ("moving"), at once.
+//   moving            one VM per step, SBYs first: stopped here, started on its target with its
+//                     pCPUs, verified, its port parked; progress stored after each.
+//   done              host "drained"; the reserve re-planned, or an alarm says what is missing.
+// A step that fails stops the drain (an alarm says what and how to go on); `Drain` on a
+// draining host resumes it, and a restarted corepind resumes any drain not stopped.
+#include <algorithm>
+#include <chrono>
+#include <optional>
+#include <set>
+
+#include "controller/controller.h"
+#include "controller/group_record.h"
+#include "controller/heal_plan.h"
+
+namespace corepin {
+
+using nlohmann::json;
+
+namespace {
+
+constexpr char kDrain[] = "drain";
+constexpr char kSwitching[] = "switching", kMoving[] = "moving", kDone[] = "done", kStopped[] = "stopped",
+               kCancelled[] = "cancelled";
+
+int64_t NowMs() {
+  using namespace std::chrono;
+  return duration_cast<milliseconds>(system_clock::now().time_since_epoch()).count();
+}
+
+bool Running(const std::string& step) { return step == kSwitching || step == kMoving; }
+
+json OperationView(const OperationRecord& op) {
+  return {{"name", op.name},           {"kind", op.kind},
+          {"step", op.state},          {"created_unix", op.created_unix},
+          {"updated_unix", op.updated_unix}, {"detail", json::parse(op.body_json, nullptr, false)}};
+}
+
+// The unfinished drain of a host, if any.
+std::optional<OperationRecord> DrainOf(StateStore& store, const std::string& host) {
+  auto ops = store.ListOperations(kDrain);
+  if (!ops) return std::nullopt;
+  for (const auto& op : *ops) {
+    if (op.state == kDone || op.state == kCancelled) continue;
+    json body = json::parse(op.body_json, nullptr, false);
+    if (body.is_object() && body.value("hosts", std::vector<std::string>{}) == std::vector<std::string>{host}) return op;
+  }
+  return std::nullopt;
+}
+
+}  // namespace
+
+Result<json> Controller::Drain(const std::string& name, const json& request) {
+  if (!request.is_object()) return Invalid("request body must be a JSON object, e.g. {} or {\"dry_run\": true}");
+  for (const auto& [k, v] : request.items())
+    if (k != "dry_run") return Invalid("unknown field \"" + k + "\"; the drain field is dry_run");
+  if (request.contains("dry_run") && !request["dry_run"].is_boolean()) return Invalid("dry_run: must be true or false");
+  const bool dry_run = request.value("dry_run", false);
+  std::lock_guard lock(mu_);
+  auto host = FindHost(name);
+  if (!host) return host.error();
+  ManagedHost& h = **host;
+  if (h.state == kHostDraining) {
+    auto op = DrainOf(*store_, name);
+    if (!op) return Conflict("host " + name + " is draining but its drain is not recorded; undrain it first");
+    if (op->state == kStopped && !dry_run) {  // resume where it stopped
+      json body = json::parse(op->body_json, nullptr, false);
+      const std::string resume = body.value("resume_step", std::string(kSwitching));
+      body.erase("stopped");
+      op->state = resume;
+      op->body_json = body.dump();
+      if (auto s = store_->UpdateOperation(*op); !s) return s.error();
+      Event("drain.resumed", name, op->name + ": going on from step " + resume);
+      QueueOperation(op->name);
+    }
+    return OperationView(*op);
+  }
+  if (h.state != kHostActive) return Conflict("host " + name + " is " + h.state + "; only an active host can be drained");
+  if (!h.hypervisor) return Unavailable("host " + name + " is unreachable (" + h.connect_error + "); its VMs cannot be stopped there");
+  if (auto ops = store_->ListOperations("heal"); ops)
+    for (const auto& op : *ops)
+      if (op.state != "done" && op.state != "cancelled" && op.body_json.find("\"" + name + "\"") != std::string::npos)
+        return Conflict("host " + name + " is in healing " + op.name + " (step " + op.state + ")");
+
+  auto refuse = [&](const HealPlan& plan) -> std::optional<Error> {
+    if (plan.lost.empty()) return std::nullopt;
+    std::string why;
+    for (const auto& l : plan.lost) why += "; " + l.vm + ": " + l.reason;
+    return Unprocessable("host " + name + " cannot be drained, nothing was changed: " + std::to_string(plan.lost.size()) +
+                         " VM(s) could go nowhere" + why + ". Add capacity or delete those VMs");
+  };
+  if (dry_run) {
+    auto plan = PlanMoves({name});
+    if (!plan) return plan.error();
+    if (auto e = refuse(*plan)) return *e;
+    return json{{"dry_run", true}, {"host", name}, {"plan", HealPlanToJson(*plan)}, {"summary", plan->Summary()}};
+  }
+  // Draining first (the reserve moves off the host), then the plan, so that the plan is the one
+  // the model will follow.
+  if (auto s = store_->SetHostState(name, kHostDraining); !s) return s.error();
+  h.state = std::string(kHostDraining);
+  UpdateSchedulable(h);
+  auto plan = PlanMoves({name});
+  std::optional<Error> refused = plan ? refuse(*plan) : std::optional<Error>(plan.error());
+  if (refused) {
+    (void)store_->SetHostState(name, kHostActive);
+    h.state = std::string(kHostActive);
+    UpdateSchedulable(h);
+    return *refused;
+  }
+  const int64_t now = NowMs();
+  json body = {{"hosts", {name}},
+               {"plan", HealPlanToJson(*plan)},
+               {"progress", {{"done", 0}, {"total", plan->moves.size()}, {"current", ""}}},
+               {"timeline", {{"started", now}}}};
+  OperationRecord op{.name = "drain-" + name + "-" + std::to_string(now), .kind = kDrain, .state = kSwitching, .body_json = body.dump()};
+  if (auto s = store_->InsertOperation(op); !s) {
+    (void)store_->SetHostState(name, kHostActive);
+    h.state = std::string(kHostActive);
+    UpdateSchedulable(h);
+    return s.error();
+  }
+  Event("drain.started", name, op.name + ": " + std::to_string(plan->moves.size()) + " VM(s) to move; " + plan->Summary());
+  QueueOperation(op.name);
+  return OperationView(op);
+}
+
+bool Controller::DrainStep(const std::string& op_name) {
+  std::lock_guard lock(mu_);
+  auto rec = store_->GetOperation(op_name);
+  if (!rec || !Running(rec->state)) return false;
+  OperationRecord op = *rec;
+  json body = json::parse(op.body_json, nullptr, false);
+  const std::string host = body["hosts"][0];
+  auto stop = [&](const std::string& message) {
+    body["resume_step"] = op.state;
+    body["stopped"] = {{"message", message}, {"unix_ms", NowMs()}};
+    (void)SaveStep(op, body, kStopped);
+    Event("alarm.drain-stopped", host, message + ". Fix it, then run corepin host drain " + host + " to go on, or undrain it");
+    return false;
+  };
+  auto save = [&](const std::string& step) {
+    op.state = step;
+    op.body_json = body.dump();
+    op.updated_unix = 0;
+    return store_->UpdateOperation(op);
+  };
+
+  if (op.state == kSwitching) {
+    // The service leaves the host before any VM does: each group whose ACT is here switches over.
+    auto plan = PlanMoves({host});
+    if (!plan) return stop("no plan: " + plan.error().message);
+    for (const auto& p : plan->promotions) {
+      auto r = SwitchoverLocked(p.group, json{{"to", p.promoted}, {"from", p.demoted}});
+      if (!r) return stop("group " + p.group + ": switchover to " + p.promoted + " failed: " + r.error().message);
+      Event("drain.switchover", p.group, p.promoted + " is ACT (was SBY); " + p.demoted + " on " + host + " is SBY and moves next");
+    }
+    plan = PlanMoves({host});  // with the new roles: nothing left to promote
+    if (!plan) return stop("no plan: " + plan.error().message);
+    if (!plan->lost.empty()) return stop("VM " + plan->lost[0].vm + " can go nowhere any more: " + plan->lost[0].reason);
+    // SBYs first (after the switchovers, only ACTs without a SBY elsewhere are left as ACT).
+    std::stable_sort(plan->moves.begin(), plan->moves.end(), [](const HealMove& a, const HealMove& b) {
+      return a.role == Role::kSby && b.role != Role::kSby;
+    });
+    body["plan"] = HealPlanToJson(*plan);
+    body["progress"]["total"] = plan->moves.size();
+    if (auto s = StoreMoves(*plan, kHostDraining, kVmMoving, op, body, kMoving); !s) return stop("the plan could not be stored: " + s.error().message);
+    CrashPoint("drain.planned");
+    return true;
+  }
+
+  // moving: the next VM still recorded "moving", in plan order.
+  auto plan = HealPlanFromJson(body["plan"]);
+  if (!plan) return stop("stored plan unreadable: " + plan.error().message);
+  ManagedHost& source = **FindHost(host);
+  for (const auto& m : plan->moves) {
+    auto vm = store_->GetVm(m.vm);
+    if (!vm || vm->state != kVmMoving) continue;
+    body["progress"]["current"] = m.vm;
+    const auto t0 = std::chrono::steady_clock::now();
+    if (source.hypervisor)
+      if (auto s = source.hypervisor->DestroyAndUndefine(m.vm); !s)
+        return stop("VM " + m.vm + " could not be stopped on " + host + ": " + s.error().message + " (it still runs there)");
+    if (auto s = EnsureOnTarget(m, *vm); !s)
+      return stop("VM " + m.vm + " stopped on " + host + " but did not start on " + m.to + ": " + s.error().message +
+                  "; it is down");
+    if (switch_->managed())
+      if (auto ports = DesiredPorts(m.group); ports && !ports->empty())
+        if (auto r = switch_->Apply(*ports, "drain " + host + ": " + m.vm + " moved"); !r)
+          Event("alarm.switch-failed", m.vm, "port of moved VM not set yet: " + r.error().message);
+    const auto took = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - t0);
+    body["progress"]["done"] = body["progress"].value("done", 0) + 1;
+    body["progress"]["current"] = "";
+    (void)save(kMoving);
+    Event("drain.moved", m.vm, "from " + host + " to " + m.to + " (" + (m.role == Role::kAct ? "ACT" : "SBY") + "), vCPUs on " +
+                                   m.assignment.VcpuPcpus().ToString() + ", pinning verified, in " + std::to_string(took.count()) + " ms");
+    CrashPoint("drain.moved-one");
+    return true;
+  }
+  // Every VM moved.
+  if (auto s = store_->SetHostState(host, kHostDrained); !s) return stop("host state not stored: " + s.error().message);
+  source.state = std::string(kHostDrained);
+  body["timeline"]["done"] = NowMs();
+  const size_t gaps = cluster_.reserve().UnhealableCount();
+  body["redundancy"] = gaps == 0 ? "kept" : "degraded";
+  (void)save(kDone);
+  Event("drain.done", host, op.name + ": " + std::to_string(plan->moves.size()) + " VM(s) moved in " +
+                                std::to_string(body["timeline"]["done"].get<int64_t>() - body["timeline"].value("started", int64_t{0})) +
+                                " ms; host drained" + (gaps == 0 ? "; the reserve still covers any " + std::to_string(cluster_.failures_tolerated()) + " host failures"
+                                                                 : ""));
+  if (gaps > 0)
+    Event("alarm.reserve-degraded", "cluster", "after draining " + host + ", " + std::to_string(gaps) +
+                                                   " VM(s) would not be healed by a further failure; undrain it or add a host");
+  return false;
+}
+
+Result<json> Controller::Undrain(const std::string& name) {
+  std::lock_guard lock(mu_);
+  auto host = FindHost(name);
+  if (!host) return host.error();
+  ManagedHost& h = **host;
+  if (h.state != kHostDrained && h.state != kHostDraining)
+    return Conflict("host " + name + " is " + h.state + "; only a drained (or stopped draining) host can be undrained");
+  if (auto op = DrainOf(*store_, name)) {
+    if (Running(op->state)) return Conflict("host " + name + " is being drained (" + op->name + ", step " + op->state + "); wait for it");
+    if (op->state == kStopped) {
+      json body = json::parse(op->body_json, nullptr, false);
+      (void)SaveStep(*op, body, kCancelled);
+    }
+  }
+  if (auto s = store_->SetHostState(name, kHostActive); !s) return s.error();
+  h.state = std::string(kHostActive);
+  UpdateSchedulable(h);
+  if (auto s = cluster_.Replan(); !s) Event("alarm.reserve-degraded", "cluster", s.error().message);
+  Event("host.undrained", name, "takes work again");
+  return json{{"host", name}, {"state", h.state}};
+}
+
+Result<json> Controller::Operations() {
+  auto ops = store_->ListOperations();
+  if (!ops) return ops.error();
+  json out = json::array();
+  for (const auto& op : *ops) out.push_back(OperationView(op));
+  return out;
+}
+
+Result<json> Controller::ShowOperation(const std::string& name) {
+  auto op = store_->GetOperation(name);
+  if (!op) return NotFound("operation " + name + " does not exist; list them with GET /v1/operations");
+  return OperationView(*op);
+}
+
+// --- The worker: drains, one step at a time, the controller's lock taken per step. ---
+
+void Controller::QueueOperation(const std::string& name) {
+  {
+    std::lock_guard lock(heal_mu_);
+    work_queue_.push_back(name);
+  }
+  heal_cv_.notify_all();
+}
+
+void Controller::WorkLoop() {
+  std::unique_lock lock(heal_mu_);
+  while (true) {
+    heal_cv_.wait(lock, [this] { return heal_stop_ || !work_queue_.empty(); });
+    if (heal_stop_) return;
+    const std::string name = work_queue_.front();
+    work_queue_.erase(work_queue_.begin());
+    lock.unlock();
+    while (DrainStep(name)) {
+      std::lock_guard stop(heal_mu_);
+      if (heal_stop_) break;  // resumed at the next start
+    }
+    lock.lock();
+  }
+}
+
+void Controller::ResumeDrains() {
+  auto ops = store_->ListOperations(kDrain);
+  if (!ops) return;
+  for (const auto& op : *ops)
+    if (Running(op.state)) {
+      Event("drain.resumed", op.name, "corepind restarted during this drain; going on from step " + op.state);
+      QueueOperation(op.name);
+    }
+}
+
+}  // namespace corepin
