@@ -217,6 +217,31 @@ TEST(Cluster, OptOutHoldsNoReserve) {
   EXPECT_TRUE(w->within_guarantee);
 }
 
+// Light VMs sharing one pCPU (group:light) on a host that fails heal onto one shared pCPU of a
+// target again: a target group planned in the scenario is joined, not refused.
+TEST(Cluster, VmsOfOneSharedGroupHealOntoOneSharedPcpu) {
+  Cluster c;
+  AddHosts(&c, 2);
+  std::string host;
+  for (int i = 1; i <= 4; ++i) {
+    GroupRequest r = Group(R"({"name":"l)" + std::to_string(i) +
+                           R"(","act":1,"sby":0,"vm":{"vcpus":1,"policy":"group:light","memory_mib":256}})");
+    if (!host.empty()) r.members[0].host = host;
+    GroupOutcome o = c.PlaceGroup(r);
+    ASSERT_TRUE(o.ok()) << o.status.error().message;
+    host = o.placed[0].assignment.host;
+  }
+  auto w = WhatIf(c, {host});
+  ASSERT_TRUE(w.ok());
+  ASSERT_EQ(w->moves.size(), 4u) << (w->lost.empty() ? "" : w->lost[0].reason);
+  EXPECT_TRUE(w->lost.empty());
+  for (const auto& m : w->moves) EXPECT_EQ(m.assignment.vcpu_pcpus, w->moves[0].assignment.vcpu_pcpus) << m.vm;
+  auto failed = c.FailHosts({host});
+  ASSERT_TRUE(failed.ok());
+  EXPECT_EQ(failed->moves.size(), 4u);
+  EXPECT_TRUE(c.Check().ok()) << c.Check().error().message;
+}
+
 TEST(Cluster, WhatIfGivesExactTargetsAndLosses) {
   Cluster c;
   AddHosts(&c, 4, 4);

@@ -119,7 +119,11 @@ void HealingReserve::Accumulate(Use* u, const HealTarget& t) {
   u->vms.push_back(t.vm);
   u->pcpus = u->pcpus.Union(t.pcpus);
   for (const auto& [node, mib] : t.assignment.memory_mib) u->memory_mib[{node, t.assignment.page_kib}] += mib;
-  for (const auto& [g, pcpu] : t.assignment.groups) u->slots[g] += SlotsIn(t.assignment, g);
+  for (const auto& [g, pcpu] : t.assignment.groups) {
+    u->slots[g] += SlotsIn(t.assignment, g);
+    u->group_pcpu.emplace(g, pcpu);
+    u->group_held[g] = u->group_held[g].Union(t.assignment.reserved_siblings);
+  }
 }
 
 void HealingReserve::Recount(Cluster& c, int host_id, const ScenarioKey& key) {
@@ -269,9 +273,20 @@ Result<HealTarget> HealingReserve::FindTarget(const Cluster& c, const ScenarioKe
     if (const char* why = FilterHost(h, filter); *why) return reject(why);
     const HostState& hs = h.state;
     const Use* u = use_of(h.id);
-    for (const auto& g : spec_groups)
-      if (u && u->slots.count(g) && !hs.FindGroup(g)) return reject(reason::kGroupPlanned);
     FitScope scope;
+    // A shared group this scenario's targets create here (the host has no such group yet): the
+    // fit sees it as it would be, on its planned pCPU, so several VMs of one group that fail
+    // together can share it again.
+    for (const auto& g : spec_groups)
+      if (u && u->slots.count(g) && !hs.FindGroup(g)) {
+        auto at = u->group_pcpu.find(g);
+        const Pcpu* p = at == u->group_pcpu.end() ? nullptr : hs.topology().FindPcpu(at->second);
+        if (!p) return reject(reason::kGroupPlanned);
+        GroupState planned_group{g, p->id, p->node, {}, {{"~healing", u->slots.at(g)}}};
+        if (auto held = u->group_held.find(g); held != u->group_held.end())
+          planned_group.reserved_siblings = held->second.Intersect(p->siblings);
+        scope.groups[g] = std::move(planned_group);
+      }
     scope.pcpus = reserve_only ? hs.reserve().pcpus.Intersect(hs.free()) : hs.free();
     if (u) scope.pcpus = scope.pcpus.Minus(u->pcpus);
     const int need = MinPcpus(spec, hs.topology().threads_per_core);
