@@ -23,51 +23,14 @@ lab_up 3
 ovsdb=$(echo "$status" | jq -r .ovsdb)
 "$top/lab/guest/build" "$work/guest" >/dev/null || fail "guest build"
 start_corepind --switch "ovsdb:$ovsdb" --reconcile-interval 1
-for i in 1 2 3; do
-  "$cli" host add "h$i" --uri "$(echo "$status" | jq -r ".hosts[$((i - 1))].uri")" --housekeeping 0 --bridge "lab-h$i" \
-    --disable-offload --domain-type qemu --label "rack=r$i" >/dev/null || fail "host add h$i"
-done
-cat >"$work/fw.yaml" <<YAML
-name: fw
-members: [{name: fw-a, role: act}, {name: fw-b, role: sby}]
-domains: [rack]
-vm:
-  vcpus: 1
-  policy: group:light
-  memory_mib: 128
-  image:
-    kernel: $work/guest/vmlinux
-    initrd: $work/guest/initrd.img
-    cmdline: "console=ttyS0 quiet panic=-1 corepin.name={name} corepin.role={role} corepin.addr=198.18.0.10/24 corepin.port=7777 corepin.garp_ms=50"
-  interfaces: [{name: svc, mac: "52:54:00:c0:7e:12"}]
-service: {vlan: 100}
-YAML
-"$cli" group create -f "$work/fw.yaml" >/dev/null || fail "group create"
+add_lab_hosts 3
+create_fw_group "52:54:00:c0:7e:12" group:light
 ha=$("$cli" vm show fw-a --json | jq -r .host)
 for n in 1 2; do
-  cat >"$work/light-$n.yaml" <<YAML
-name: light-$n
-vcpus: 1
-policy: group:light
-memory_mib: 128
-image:
-  kernel: $work/guest/vmlinux
-  initrd: $work/guest/initrd.img
-  cmdline: "console=ttyS0 quiet panic=-1 corepin.name=light-$n"
-YAML
+  { echo "name: light-$n"; echo "vcpus: 1"; echo "policy: group:light"; echo "memory_mib: 128"; guest_image 0 "light-$n"; } \
+    >"$work/light-$n.yaml"
   "$cli" vm create -f "$work/light-$n.yaml" --host "$ha" >/dev/null || fail "vm create light-$n on $ha"
 done
-"$lab" client add "$client" 198.18.0.100/24 100 >/dev/null || fail "client add"
-ask() { ip netns exec "lab-$client" sh -c "echo ping | socat -t 0.3 - UDP:198.18.0.10:7777" 2>/dev/null || true; }
-expect_answer() {
-  local deadline=$((SECONDS + $2)) got=""
-  while [ $SECONDS -lt $deadline ]; do
-    got=$(ask)
-    case "$got" in "$1 "*) echo "ok: answer \"$got\""; return 0 ;; esac
-    sleep 0.1
-  done
-  fail "expected an answer from $1, last got \"$got\""
-}
 expect_answer fw-a 90
 
 dry=$("$cli" host drain "$ha" --dry-run --json) || fail "dry run"

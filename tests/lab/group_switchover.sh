@@ -23,44 +23,13 @@ ovsdb=$(echo "$status" | jq -r .ovsdb)
 vsctl() { ovs-vsctl --db="$ovsdb" "$@"; }
 "$top/lab/guest/build" "$work/guest" >/dev/null || fail "guest build"
 start_corepind --switch "ovsdb:$ovsdb"
-for i in 1 2 3; do
-  uri=$(echo "$status" | jq -r ".hosts[$((i - 1))].uri")
-  "$cli" host add "h$i" --uri "$uri" --housekeeping 0 --bridge "lab-h$i" --disable-offload --domain-type qemu \
-    --label "rack=r$i" >/dev/null || fail "host add h$i"
-done
+add_lab_hosts 3
+create_fw_group "52:54:00:c0:7e:10"
 
-cat >"$work/fw.yaml" <<YAML
-name: fw
-members: [{name: fw-a, role: act}, {name: fw-b, role: sby}]
-domains: [rack]
-vm:
-  vcpus: 1
-  memory_mib: 128
-  image:
-    kernel: $work/guest/vmlinux
-    initrd: $work/guest/initrd.img
-    cmdline: "console=ttyS0 quiet panic=-1 corepin.name={name} corepin.role={role} corepin.addr=198.18.0.10/24 corepin.port=7777 corepin.garp_ms=200"
-  interfaces: [{name: svc, mac: "52:54:00:c0:7e:10"}]
-service: {vlan: 100}
-YAML
-"$cli" group create -f "$work/fw.yaml" >/dev/null || fail "group create"
-"$lab" client add "$client" 198.18.0.100/24 100 >/dev/null || fail "client add"
-
-ask() { ip netns exec "lab-$client" sh -c "echo ping | socat -t 1 - UDP:198.18.0.10:7777" 2>/dev/null || true; }
-# Waits up to $2 seconds for an answer that starts with $1.
-expect_answer() {
-  local deadline=$((SECONDS + $2)) got=""
-  while [ $SECONDS -lt $deadline ]; do
-    got=$(ask)
-    case "$got" in "$1"*) echo "ok: answer \"$got\""; return 0 ;; esac
-    sleep 0.2
-  done
-  fail "expected an answer from $1, last got \"$got\""
-}
 # The VM port on the service VLAN (corepin names VM ports cp...; the client's ToR port is lc-...).
 act_port() { vsctl --bare --columns=name find port tag=100 | grep '^cp' || true; }
 
-expect_answer "fw-a ACT" 90
+expect_answer fw-a 90
 [ "$(act_port | wc -l)" == 1 ] || fail "not exactly one port on VLAN 100: $(act_port)"
 
 # Pinning of each member in /proc, through its host's anchor.
@@ -70,7 +39,7 @@ done
 echo "ok: both members' pinning verified in libvirt and /proc"
 
 "$cli" group switchover fw >/dev/null || fail "switchover"
-expect_answer "fw-b" 10
+expect_answer fw-b 10
 "$cli" group show fw --json | jq -e '.members[] | select(.vm == "fw-b") | .role == "act"' >/dev/null || fail "fw-b is not ACT"
 
 # By hand: the ACT's port leaves VLAN 100. corepind follows the switch (OVSDB monitor) and
@@ -82,7 +51,7 @@ for _ in $(seq 50); do [ "$(vsctl get port "$p" tag)" == 100 ] && break; sleep 0
 "$cli" events --json | jq -e --arg p "$p" '[.[] | select(.kind == "reconcile.switch-port-by-hand" and .subject == $p)] | length >= 1' \
   >/dev/null || fail "no event for the hand-changed port $p"
 echo "ok: hand-changed tag on $p put back"
-expect_answer "fw-b" 10
+expect_answer fw-b 10
 
 "$cli" group delete fw >/dev/null || fail "group delete"
 [ -z "$(act_port)" ] || fail "a port is still on VLAN 100 after delete"

@@ -32,52 +32,10 @@ vsctl() { ovs-vsctl --db="$ovsdb" "$@"; }
 "$top/lab/guest/build" "$work/guest" >/dev/null || fail "guest build"
 corepind_args=(--switch "ovsdb:$ovsdb" --probe-interval-ms 100 --probe-misses 5 --reconcile-interval 1)
 start_corepind "${corepind_args[@]}"
-bmc_field() { echo "$status" | jq -r ".hosts[$(($1 - 1))].bmc.$2"; }
-for i in 1 2 3 4; do
-  "$cli" host add "h$i" --uri "$(echo "$status" | jq -r ".hosts[$((i - 1))].uri")" --housekeeping 0 --bridge "lab-h$i" \
-    --disable-offload --domain-type qemu --label "rack=r$i" \
-    --bmc "ipmi://$(bmc_field "$i" user):$(bmc_field "$i" password)@$(bmc_field "$i" address):$(bmc_field "$i" port)?cipher=3" \
-    >/dev/null || fail "host add h$i"
-done
-cat >"$work/fw.yaml" <<YAML
-name: fw
-members: [{name: fw-a, role: act}, {name: fw-b, role: sby}]
-domains: [rack]
-vm:
-  vcpus: 1
-  memory_mib: 128
-  image:
-    kernel: $work/guest/vmlinux
-    initrd: $work/guest/initrd.img
-    cmdline: "console=ttyS0 quiet panic=-1 corepin.name={name} corepin.role={role} corepin.addr=198.18.0.10/24 corepin.port=7777 corepin.garp_ms=50"
-  interfaces: [{name: svc, mac: "52:54:00:c0:7e:11"}]
-service: {vlan: 100}
-YAML
-"$cli" group create -f "$work/fw.yaml" >/dev/null || fail "group create"
-"$lab" client add "$client" 198.18.0.100/24 100 >/dev/null || fail "client add"
-
-ask() { ip netns exec "lab-$client" sh -c "echo ping | socat -t 0.3 - UDP:198.18.0.10:7777" 2>/dev/null || true; }
-expect_answer() {  # NAME SECONDS: waits for an answer from VM NAME
-  local deadline=$((SECONDS + $2)) got=""
-  while [ $SECONDS -lt $deadline ]; do
-    got=$(ask)
-    case "$got" in "$1 "*) echo "ok: answer \"$got\""; return 0 ;; esac
-    sleep 0.1
-  done
-  fail "expected an answer from $1, last got \"$got\""
-}
+add_lab_hosts 4 --bmc
+create_fw_group "52:54:00:c0:7e:11"
 host_of() { "$cli" vm show "$1" --json | jq -r .host; }
 hidx() { echo "${1#h}"; }
-events() { "$cli" events --limit 1000 --json; }
-wait_event() {  # KIND SUBJECT SECONDS: the event's message
-  local deadline=$((SECONDS + $3)) m=""
-  while [ $SECONDS -lt $deadline ]; do
-    m=$(events | jq -r --arg k "$1" --arg s "$2" '[.[] | select(.kind == $k and .subject == $s)] | last | .message // empty')
-    [ -n "$m" ] && { echo "$m"; return 0; }
-    sleep 0.2
-  done
-  fail "no $1 event for $2 within $3 s"
-}
 event_id() { events | jq -r --arg k "$1" --arg s "$2" '[.[] | select(.kind == $k and .subject == $s)] | last | .id // empty'; }
 verified() { "$cli" vm show "$1" --json | jq -e '.pinning_verified == true and .state == "running"' >/dev/null || fail "$1 not running with verified pinning: $("$cli" vm show "$1" --json | jq -c '{state, host, pinning_verified, differences}')"; }
 service_ports() { vsctl --bare --columns=name find port tag=100 | grep '^cp' | wc -l; }

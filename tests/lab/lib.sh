@@ -48,3 +48,56 @@ finish_lab() {
   lab_ours=0
   [ ! -e /run/netns/corepin-lab ] || fail "the lab's network namespace is left behind"
 }
+
+# --- The lab guest as a service (tests that deploy the 1+1 group fw and a client set $client) ---
+
+# The BMC of lab host N (1-based): bmc_field N address|port|user|password, and its fence URI.
+bmc_field() { echo "$status" | jq -r ".hosts[$(($1 - 1))].bmc.$2"; }
+bmc_uri() { echo "ipmi://$(bmc_field "$1" user):$(bmc_field "$1" password)@$(bmc_field "$1" address):$(bmc_field "$1" port)?cipher=3"; }
+# Adds lab hosts h1..hN (racks r1..rN, bridge lab-hN, TCG); with "--bmc" after N, each with its BMC.
+add_lab_hosts() {
+  local bmc=()
+  for i in $(seq "$1"); do
+    [ "${2:-}" == --bmc ] && bmc=(--bmc "$(bmc_uri "$i")")
+    "$cli" host add "h$i" --uri "$(echo "$status" | jq -r ".hosts[$((i - 1))].uri")" --housekeeping 0 --bridge "lab-h$i" \
+      --disable-offload --domain-type qemu --label "rack=r$i" "${bmc[@]}" >/dev/null || fail "host add h$i"
+  done
+}
+# A lab guest VM spec's image (YAML lines at indent $1), answering as NAME ($2, may be {name}).
+guest_image() {
+  local pad; pad=$(printf '%*s' "$1" '')
+  printf '%simage:\n%s  kernel: %s\n%s  initrd: %s\n%s  cmdline: "console=ttyS0 quiet panic=-1 corepin.name=%s corepin.role={role} corepin.addr=198.18.0.10/24 corepin.port=7777 corepin.garp_ms=50"\n' \
+    "$pad" "$pad" "$work/guest/vmlinux" "$pad" "$work/guest/initrd.img" "$pad" "$2"
+}
+# Creates the 1+1 group fw (fw-a ACT, fw-b SBY, racks apart) serving 198.18.0.10:7777 on VLAN
+# 100, MAC $1, vCPU policy $2 (default dedicated), and the client $client on VLAN 100.
+create_fw_group() {
+  { echo "name: fw"; echo "members: [{name: fw-a, role: act}, {name: fw-b, role: sby}]"; echo "domains: [rack]"
+    echo "vm:"; echo "  vcpus: 1"; echo "  policy: ${2:-dedicated}"; echo "  memory_mib: 128"; guest_image 2 '{name}'
+    echo "  interfaces: [{name: svc, mac: \"$1\"}]"; echo "service: {vlan: 100}"; } >"$work/fw.yaml"
+  "$cli" group create -f "$work/fw.yaml" >/dev/null || fail "group create"
+  "$lab" client add "$client" 198.18.0.100/24 100 >/dev/null || fail "client add"
+}
+# One UDP request from the client; the answer ("NAME ROLE"), or nothing after 0.3 s.
+ask() { ip netns exec "lab-$client" sh -c "echo ping | socat -t 0.3 - UDP:198.18.0.10:7777" 2>/dev/null || true; }
+# Waits up to $2 seconds for an answer from VM $1.
+expect_answer() {
+  local deadline=$((SECONDS + $2)) got=""
+  while [ $SECONDS -lt $deadline ]; do
+    got=$(ask)
+    case "$got" in "$1 "*) echo "ok: answer \"$got\""; return 0 ;; esac
+    sleep 0.1
+  done
+  fail "expected an answer from $1, last got \"$got\""
+}
+events() { "$cli" events --limit 1000 --json; }
+# Waits up to $3 seconds for an event of kind $1 about $2; prints its message.
+wait_event() {
+  local deadline=$((SECONDS + $3)) m=""
+  while [ $SECONDS -lt $deadline ]; do
+    m=$(events | jq -r --arg k "$1" --arg s "$2" '[.[] | select(.kind == $k and .subject == $s)] | last | .message // empty')
+    [ -n "$m" ] && { echo "$m"; return 0; }
+    sleep 0.1
+  done
+  fail "no $1 event for $2 within $3 s"
+}
