@@ -10,8 +10,11 @@ namespace corepin {
 
 using nlohmann::json;
 
-ApiServer::ApiServer(Controller& controller, std::function<void(const std::string&)> log) {
+ApiServer::ApiServer(Controller& controller, std::function<void(const std::string&)> log) : streams_(controller) {
   RegisterRoutes(server_, controller);
+  streams_.Register(server_);
+  // Every open event stream holds a worker thread: room for all of them and the usual requests.
+  server_.new_task_queue = [] { return new httplib::ThreadPool(EventStreams::kMaxStreams + 8); };
 
   // Errors httplib produces itself (no route, bad request line) get the same JSON shape; a
   // reply a route already wrote is left alone.
@@ -81,6 +84,7 @@ Status ApiServer::Serve() {
 
 void ApiServer::Stop() {
   stop_requested_ = true;
+  streams_.Stop();  // httplib waits for its workers, and a stream would not end by itself
   // httplib's stop() only acts on a running server: wait until a Serve that has begun is running.
   while (serving_ && !server_.is_running()) std::this_thread::sleep_for(std::chrono::milliseconds(1));
   server_.stop();

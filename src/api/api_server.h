@@ -16,6 +16,7 @@
 #include <functional>
 #include <string>
 
+#include "api/event_stream.h"
 #include "common/status.h"
 #include "controller/controller.h"
 
@@ -37,6 +38,7 @@ class ApiServer {
 
  private:
   httplib::Server server_;
+  EventStreams streams_;  // GET /v1/events/stream
   std::atomic<bool> serving_{false};
   std::atomic<bool> stop_requested_{false};
 };

@@ -1,6 +1,7 @@
 #include "api/routes.h"
 
 #include "api/http_mapping.h"
+#include "api/metrics_text.h"
 
 namespace corepin {
 
@@ -39,6 +40,18 @@ Result<std::vector<std::string>> FailedHosts(const json& body) {
     out.push_back(h.get<std::string>());
   }
   return out;
+}
+
+// The body of POST /v1/alarms/clear: {"kind": "alarm.NAME", "subject": "..."}.
+Result<std::pair<std::string, std::string>> AlarmToClear(const json& body) {
+  constexpr char kExample[] = "; e.g. {\"kind\": \"alarm.vm-crash-loop\", \"subject\": \"fw1\"}";
+  for (const auto& [k, v] : body.items())
+    if (k != "kind" && k != "subject") return Invalid("unknown field \"" + k + "\"; an alarm is named by kind and subject" + kExample);
+  for (const char* field : {"kind", "subject"}) {
+    if (!body.contains(field)) return Invalid(std::string(field) + ": missing; name the alarm to clear" + kExample);
+    if (!body[field].is_string()) return Invalid(std::string(field) + ": must be a string, got " + body[field].dump() + kExample);
+  }
+  return std::pair{body["kind"].get<std::string>(), body["subject"].get<std::string>()};
 }
 
 }  // namespace
@@ -124,6 +137,20 @@ void RegisterRoutes(httplib::Server& server, Controller& c) {
     auto limit = QueryInt(req, "limit", 100, 1, 1000);
     if (!limit) return ReplyError(res, limit.error());
     Reply(res, c.Events(*after, static_cast<int>(*limit)));
+  });
+  server.Get("/v1/alarms", [&c](const Request&, Response& res) { Reply(res, c.Alarms()); });
+  server.Post("/v1/alarms/clear", [&c](const Request& req, Response& res) {
+    auto body = ParseJsonObject(req.body);
+    if (!body) return ReplyError(res, body.error());
+    auto alarm = AlarmToClear(*body);
+    if (!alarm) return ReplyError(res, alarm.error());
+    Reply(res, c.ClearAlarm(alarm->first, alarm->second));
+  });
+  server.Get(vms + "/" + kName + "/stats", [&c](const Request& req, Response& res) { Reply(res, c.VmStats(req.matches[1])); });
+  server.Get("/metrics", [&c](const Request&, Response& res) {
+    auto families = c.Metrics();
+    if (!families) return ReplyError(res, families.error());
+    res.set_content(RenderMetricsText(*families), kMetricsContentType);
   });
   server.Get("/v1/health", [](const Request&, Response& res) { ReplyJson(res, 200, json{{"status", "ok"}}); });
 }

@@ -189,7 +189,7 @@ void Controller::BackgroundLoop() {
 
 void Controller::Event(const std::string& kind, const std::string& subject, const std::string& message) {
   std::fprintf(stderr, "corepind: event %s %s: %s\n", kind.c_str(), subject.c_str(), message.c_str());
-  (void)store_->AppendEvent({.kind = kind, .subject = subject, .message = message});
+  if (auto id = store_->AppendEvent({.kind = kind, .subject = subject, .message = message}); id) feed_.Published(*id);
 }
 
 Result<ManagedHost*> Controller::FindHost(const std::string& name) {
@@ -310,6 +310,11 @@ Status Controller::Start() {
     if (auto s = ResumeVm(vm); !s) Event("vm.resume-failed", vm.name, s.error().message);
   for (const auto& g : groups)
     if (auto s = ResumeGroup(g); !s) Event("group.resume-failed", g.name, s.error().message);
+  {
+    // Folds the stored log into the alarms, and tells the feed where the log ends.
+    std::lock_guard alarms_lock(alarms_mu_);
+    if (auto s = CatchUpAlarms(); !s) return s;
+  }
   ResumeHealings();
   worker_ = std::thread([this] { WorkLoop(); });
   ResumeDrains();
@@ -725,8 +730,7 @@ Result<json> Controller::Events(int64_t after_id, int limit) {
   auto events = store_->ListEvents(after_id, limit);
   if (!events) return events.error();
   json out = json::array();
-  for (const auto& e : *events)
-    out.push_back({{"id", e.id}, {"unix_ms", e.unix_ms}, {"kind", e.kind}, {"subject", e.subject}, {"message", e.message}});
+  for (const auto& e : *events) out.push_back(EventView(e));
   return out;
 }
 

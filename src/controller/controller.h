@@ -29,8 +29,11 @@
 
 #include "common/status.h"
 #include "controller/heal_plan.h"
+#include "controller/alarms.h"
+#include "controller/event_feed.h"
 #include "controller/host_monitor.h"
 #include "controller/managed_host.h"
+#include "controller/metrics.h"
 #include "driver/hypervisor.h"
 #include "driver/switch/switch_driver.h"
 #include "placement/cluster.h"
@@ -140,6 +143,18 @@ class Controller {
   // The operator returns a failed host to service: stale copies of VMs that now run elsewhere
   // are removed from it, VMs lost with it are started again, and it takes new work.
   Result<nlohmann::json> ReturnHost(const std::string& host);
+  // Observability (controller_obs.cc, metrics.cc).
+  // Wakes followers of the event log (GET /v1/events/stream) on each new event.
+  EventFeed& event_feed() { return feed_; }
+  // Active alarms (alarms.h), oldest first: [{"id","unix_ms","kind","subject","message"}].
+  Result<nlohmann::json> Alarms();
+  // Records an alarm.cleared event for the active alarm (kind, subject); NotFound when there is
+  // none. Returns the cleared alarm.
+  Result<nlohmann::json> ClearAlarm(const std::string& kind, const std::string& subject);
+  // Per-vCPU CPU time, last pCPU and delay of a running VM, beside its intended pCPUs.
+  Result<nlohmann::json> VmStats(const std::string& name);
+  // Everything /metrics serves. Hosts whose hypervisor is unreachable or suspected are not asked.
+  Result<std::vector<MetricFamily>> Metrics();
 
  private:
   struct Member {  // a placed VM to start: its record and role
@@ -230,6 +245,13 @@ class Controller {
   std::thread healer_;
   std::vector<std::string> work_queue_;  // operations for the worker (drains), under heal_mu_
   std::thread worker_;
+  // The event log's followers, and the alarms folded from it up to alarms_.last_id().
+  EventFeed feed_;
+  std::mutex alarms_mu_;
+  AlarmBook alarms_;
+  Status CatchUpAlarms();  // with alarms_mu_ held
+  bool HostUp(const ManagedHost& h) const;  // connected, not suspected, answering the monitor's probes
+
   std::unique_ptr<HostMonitor> monitor_;  // last: destroyed first, its callbacks use the rest
 };
 

@@ -133,4 +133,8 @@ json VmSummaryView(const VmRecord& r) {
           {"memory_mib", spec.is_object() ? spec.value("memory_mib", 0) : 0}};
 }
 
+json EventView(const EventRecord& e) {
+  return {{"id", e.id}, {"unix_ms", e.unix_ms}, {"kind", e.kind}, {"subject", e.subject}, {"message", e.message}};
+}
+
 }  // namespace corepin

@@ -21,5 +21,7 @@ nlohmann::json VmView(const VmRecord& record, const HostState* state);
 nlohmann::json GroupView(const StoredGroup& group, const std::string& state);
 // One line of `vm list`.
 nlohmann::json VmSummaryView(const VmRecord& record);
+// One event of GET /v1/events (and of the event stream, and an alarm).
+nlohmann::json EventView(const EventRecord& event);
 
 }  // namespace corepin

@@ -105,6 +105,17 @@ class FixtureHypervisor : public Hypervisor {
   std::string uri() const override { return uri_; }
   Status Probe() override { return Status::Ok(); }  // a simulated host never fails
 
+  // A simulated vCPU never runs: zero time, on the pCPU it is pinned to.
+  Result<std::vector<VcpuStat>> VcpuStats(const std::string& name) override {
+    auto dom = GetDomain(name);
+    if (!dom) return dom.error();
+    if (!dom->active) return Unavailable("VM '" + name + "' is not running on " + uri_);
+    std::vector<VcpuStat> out;
+    for (size_t i = 0; i < dom->vcpu_pins.size(); ++i)
+      out.push_back({.vcpu = static_cast<int>(i), .pcpu = dom->vcpu_pins[i].First(), .cpu_time_ns = 0, .delay_ns = 0, .wait_ns = 0});
+    return out;
+  }
+
  private:
   static DomainInfo Info(const std::string& name, const json& d) {
     DomainInfo info;

@@ -9,6 +9,7 @@
 // libvirt's own message.
 #pragma once
 
+#include <cstdint>
 #include <functional>
 #include <memory>
 #include <string>
@@ -83,6 +84,19 @@ class Hypervisor {
   // One round trip to the hypervisor: ok when it answered. May block as long as the connection's
   // keepalive allows (a frozen libvirtd), so callers probe from a thread of their own.
   virtual Status Probe() = 0;
+
+  // Per-vCPU statistics of a running domain (NotFound when absent, Unavailable when inactive):
+  // for each vCPU its CPU time, the pCPU it last ran on, and how long it was runnable but
+  // waiting for a pCPU (delay: the steal a pinned vCPU must never see; -1 when the hypervisor
+  // does not report it) and blocked in the guest's idle/IO waits (wait; -1 likewise).
+  struct VcpuStat {
+    int vcpu = 0;
+    int pcpu = -1;             // -1 when unknown (vCPU offline)
+    uint64_t cpu_time_ns = 0;
+    int64_t delay_ns = -1;
+    int64_t wait_ns = -1;
+  };
+  virtual Result<std::vector<VcpuStat>> VcpuStats(const std::string& name) = 0;
 };
 
 // Opens a libvirt connection (read-write), or a simulated host for a "fixture:" URI

@@ -3,6 +3,7 @@
 #include <libvirt/libvirt.h>
 #include <libvirt/virterror.h>
 
+#include <cstdio>
 #include <cstdlib>
 #include <mutex>
 #include <thread>
@@ -199,6 +200,42 @@ class LibvirtHypervisor : public Hypervisor {
       return Unavailable("VM '" + name + "': cannot look it up on " + uri_ + ": " + LastError());
     }
     return Info(dom.get());
+  }
+
+  Result<std::vector<VcpuStat>> VcpuStats(const std::string& name) override {
+    DomainPtr dom(virDomainLookupByName(conn_, name.c_str()));
+    if (!dom) {
+      if (virGetLastErrorCode() == VIR_ERR_NO_DOMAIN) return NotFound("VM '" + name + "': no such domain on " + uri_);
+      return Unavailable("VM '" + name + "': cannot look it up on " + uri_ + ": " + LastError());
+    }
+    if (virDomainIsActive(dom.get()) != 1) return Unavailable("VM '" + name + "' is not running on " + uri_);
+    // CPU time and the pCPU each vCPU last ran on.
+    int n = virDomainGetVcpusFlags(dom.get(), VIR_DOMAIN_AFFECT_LIVE);
+    if (n < 0) return Unavailable("VM '" + name + "': cannot read its vCPU count on " + uri_ + ": " + LastError());
+    std::vector<virVcpuInfo> info(static_cast<size_t>(n));
+    n = virDomainGetVcpus(dom.get(), info.data(), n, nullptr, 0);
+    if (n < 0) return Unavailable("VM '" + name + "': cannot read its vCPUs on " + uri_ + ": " + LastError());
+    std::vector<VcpuStat> out;
+    for (int i = 0; i < n; ++i)
+      out.push_back({.vcpu = static_cast<int>(info[i].number), .pcpu = info[i].cpu, .cpu_time_ns = info[i].cpuTime});
+    // Wait and delay (runnable, waiting for a pCPU) from the bulk stats, where the driver has them.
+    virDomainPtr doms[] = {dom.get(), nullptr};
+    virDomainStatsRecordPtr* records = nullptr;
+    if (virDomainListGetStats(doms, VIR_DOMAIN_STATS_VCPU, &records, 0) > 0) {
+      for (int p = 0; p < records[0]->nparams; ++p) {
+        const virTypedParameter& param = records[0]->params[p];
+        int vcpu = -1, used = 0;
+        char field[16] = "";
+        if (std::sscanf(param.field, "vcpu.%d.%15s%n", &vcpu, field, &used) != 2 || param.type != VIR_TYPED_PARAM_ULLONG) continue;
+        for (auto& v : out) {
+          if (v.vcpu != vcpu) continue;
+          if (std::string(field) == "delay") v.delay_ns = static_cast<int64_t>(param.value.ul);
+          if (std::string(field) == "wait") v.wait_ns = static_cast<int64_t>(param.value.ul);
+        }
+      }
+      virDomainStatsRecordListFree(records);
+    }
+    return out;
   }
 
  private:
