@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <memory>
+#include <thread>
 
 #include "api/http_mapping.h"
 
@@ -22,6 +23,10 @@ void EventStreams::Register(httplib::Server& server) {
 void EventStreams::Stop() {
   stopping_ = true;
   controller_.event_feed().Interrupt();
+  // Give the streams a moment to send their last chunk: once httplib itself is stopping it no
+  // longer calls them, and a client would see a cut instead of an end.
+  const auto deadline = Clock::now() + std::chrono::seconds(2);
+  while (open_ > 0 && Clock::now() < deadline) std::this_thread::sleep_for(std::chrono::milliseconds(5));
 }
 
 void EventStreams::Serve(const httplib::Request& req, httplib::Response& res) {

@@ -30,7 +30,8 @@ class EventStreams {
 
   explicit EventStreams(Controller& controller) : controller_(controller) {}
   void Register(httplib::Server& server);
-  // Ends every open stream (cleanly: the chunked body is terminated) and refuses new ones.
+  // Ends every open stream (cleanly: the chunked body is terminated) and refuses new ones;
+  // returns when they have ended (at most ~2 s).
   void Stop();
 
  private:

@@ -3,15 +3,19 @@
 #include <CLI/CLI.hpp>
 #include <cerrno>
 #include <cstdlib>
+#include <csignal>
 #include <cstring>
 #include <fstream>
 #include <functional>
 #include <iostream>
 #include <sstream>
+#include <thread>
 
 #include "cli/client.h"
 #include "cli/core_map.h"
+#include "cli/follow.h"
 #include "cli/progress.h"
+#include "cli/top.h"
 #include "cli/views.h"
 #include "cli/yaml_json.h"
 
@@ -20,10 +24,12 @@ namespace {
 
 using nlohmann::json;
 
-// What a command does once the arguments are parsed: a REST call and how to show its reply.
+// What a command does once the arguments are parsed: a REST call and how to show its reply,
+// or, for the commands that run on (events -f, top), `run`, which returns the exit status.
 struct Action {
   std::function<Result<json>(ApiClient&)> call;
   std::function<std::string(const json&)> render;
+  std::function<int()> run = {};
 };
 
 // "KEY=VALUE" -> {KEY, VALUE}; an empty key or a missing '=' is an error naming the option.
@@ -253,10 +259,69 @@ int Main(int argc, char** argv) {
   CLI::App* events = app.add_subcommand("events", "list recorded events, oldest first");
   events->add_option("--after", after, "only events with a larger id")->capture_default_str();
   events->add_option("--limit", limit, "at most this many (1..1000)")->capture_default_str();
-  on(events, {[&](ApiClient& c) {
-                return c.Get("/v1/events?after=" + std::to_string(after) + "&limit=" + std::to_string(limit));
-              },
-              RenderEvents});
+  bool follow_events = false;
+  events->add_flag("-f,--follow", follow_events,
+                   "keep printing events as they happen (from --after when given, else only new ones); with --json one object per line");
+  events->callback([&] {
+    if (!follow_events) {
+      action = {[&](ApiClient& c) { return c.Get("/v1/events?after=" + std::to_string(after) + "&limit=" + std::to_string(limit)); },
+                RenderEvents};
+      return;
+    }
+    action.run = [&] {
+      FollowOptions o{.url = server, .after = std::nullopt, .on_drop = [](const std::string& m) { std::cerr << "corepin: " << m << "\n"; }};
+      if (events->count("--after")) o.after = after;
+      Status s = FollowEvents(o, [&](const json& e) {
+        std::cout << (as_json ? e.dump() + "\n" : RenderEventLine(e)) << std::flush;
+        return true;
+      });
+      if (!s) std::cerr << "error: " << s.error().message << "\n";
+      return s.ok() ? 0 : 1;
+    };
+  });
+
+  // alarms
+  on(app.add_subcommand("alarms", "list the active alarms (alarm.* events not cleared)"),
+     {[](ApiClient& c) { return c.Get("/v1/alarms"); }, RenderAlarms});
+  CLI::App* alarm = app.add_subcommand("alarm", "act on one alarm");
+  alarm->require_subcommand(1);
+  std::string alarm_kind, alarm_subject;
+  CLI::App* alarm_clear = alarm->add_subcommand("clear", "clear an active alarm (records an alarm.cleared event)");
+  alarm_clear->add_option("KIND", alarm_kind, "the alarm's kind, e.g. alarm.vm-crash-loop")->required();
+  alarm_clear->add_option("SUBJECT", alarm_subject, "what it is about, e.g. the VM's name")->required();
+  on(alarm_clear, {[&](ApiClient& c) { return c.Post("/v1/alarms/clear", json{{"kind", alarm_kind}, {"subject", alarm_subject}}); },
+                   RenderAlarmCleared});
+
+  // top
+  bool once = false;
+  CLI::App* top = app.add_subcommand("top", "live view: hosts and their cores, VMs with per-vCPU CPU %, recent events");
+  top->add_flag("--once", once, "print one frame and exit");
+  top->callback([&] {
+    action.run = [&] {
+      ApiClient client(server);
+      int64_t cursor = 0;
+      auto before = ReadTopSample(client, &cursor, {});
+      for (;;) {
+        if (!before) {
+          std::cerr << "error: " << before.error().message << "\n";
+          return 1;
+        }
+        std::this_thread::sleep_for(std::chrono::seconds(1));
+        auto now = ReadTopSample(client, &cursor, before->events);
+        if (!now) {
+          std::cerr << "error: " << now.error().message << "\n";
+          return 1;
+        }
+        const std::string frame = TopFrame(*now, &*before, server);
+        if (once) {
+          std::cout << frame << std::flush;
+          return 0;
+        }
+        std::cout << "\x1b[H\x1b[2J" << frame << std::flush;  // home, clear, draw
+        before = std::move(now);
+      }
+    };
+  });
 
   try {
     app.parse(argc, argv);
@@ -265,6 +330,7 @@ int Main(int argc, char** argv) {
     std::cerr << "error: " << e.what() << "\n(see corepin --help)\n";
     return 1;
   }
+  if (action.run) return action.run();
   if (!action.call) return 1;  // unreachable: require_subcommand
   ApiClient client(server);
   auto reply = action.call(client);

@@ -238,6 +238,25 @@ std::string RenderOperation(const json& op) {
   return out;
 }
 
+std::string RenderEventLine(const json& e) {
+  const std::string time = e.contains("unix_ms") && e["unix_ms"].is_number() ? LocalTime(e["unix_ms"].get<int64_t>()) : "-";
+  return Text(e, "id") + "  " + time + "  " + Text(e, "kind") + "  " + Text(e, "subject") + "  " + Text(e, "message") + "\n";
+}
+
+std::string RenderAlarms(const json& alarms) {
+  if (!alarms.is_array() || alarms.empty()) return "no active alarms\n";
+  TextTable t({"ID", "SINCE", "KIND", "SUBJECT", "MESSAGE"});
+  for (const auto& a : alarms)
+    t.Add({Text(a, "id"), a.contains("unix_ms") && a["unix_ms"].is_number() ? LocalTime(a["unix_ms"].get<int64_t>()) : "-",
+           Text(a, "kind"), Text(a, "subject"), Text(a, "message")});
+  return t.Render();
+}
+
+std::string RenderAlarmCleared(const json& reply) {
+  const json& a = Field(reply, "cleared");
+  return "alarm " + Text(a, "kind") + " on " + Text(a, "subject") + " cleared (raised by event " + Text(a, "id") + ")\n";
+}
+
 std::string RenderApiError(int status, const json& body) {
   std::string message = body.is_object() && body.contains("error") && body["error"].is_string()
                             ? body["error"].get<std::string>()

@@ -15,6 +15,10 @@ std::string RenderEvents(const nlohmann::json& events);     // GET /v1/events
 std::string RenderHealings(const nlohmann::json& healings); // GET /v1/healings
 std::string RenderOperations(const nlohmann::json& ops);    // GET /v1/operations
 std::string RenderOperation(const nlohmann::json& op);      // GET /v1/operations/{name}, a drain's dry run
+// One event on one line, for `events -f`: "ID  TIME  KIND  SUBJECT  MESSAGE\n".
+std::string RenderEventLine(const nlohmann::json& event);
+std::string RenderAlarms(const nlohmann::json& alarms);     // GET /v1/alarms
+std::string RenderAlarmCleared(const nlohmann::json& reply);  // POST /v1/alarms/clear
 
 // Redundancy groups. RenderGroup takes the view of GET /v1/groups/{name} (members with their
 // pCPUs, healing targets under "heals") or of POST /v1/groups (the same from "placement").
