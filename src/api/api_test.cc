@@ -9,8 +9,12 @@
 #include <httplib.h>
 
 #include <cstdlib>
+#include <condition_variable>
 #include <filesystem>
+#include <mutex>
+#include <regex>
 #include <set>
+#include <sstream>
 #include <thread>
 
 #include "store/sqlite_store.h"
@@ -44,6 +48,7 @@ class ApiTest : public ::testing::Test {
     auto port = api_->Bind("127.0.0.1", 0);
     ASSERT_TRUE(port.ok()) << port.error().message;
     serve_ = std::thread([this] { (void)api_->Serve(); });
+    port_ = *port;
     client_ = std::make_unique<httplib::Client>("127.0.0.1", *port);
     client_->set_read_timeout(60, 0);
   }
@@ -109,6 +114,7 @@ class ApiTest : public ::testing::Test {
   std::unique_ptr<Controller> controller_;
   std::unique_ptr<ApiServer> api_;
   std::thread serve_;
+  int port_ = 0;
   std::unique_ptr<httplib::Client> client_;
 };
 
@@ -489,6 +495,253 @@ TEST_F(ApiTest, BadInputsAreRefusedAndChangeNothing) {
     EXPECT_EQ(Call("GET", "/v1/hosts").body, hosts_before);
     EXPECT_EQ(Call("GET", "/v1/vms").body, vms_before);
   }
+}
+
+// --- Observability: the event stream, alarms, statistics and /metrics ---
+
+// Reads GET /v1/events/stream over a real socket on a thread of its own, handing every SSE
+// message to the test as it arrives.
+class StreamReader {
+ public:
+  StreamReader(int port, const std::string& path) : client_("127.0.0.1", port) {
+    client_.set_read_timeout(60, 0);
+    thread_ = std::thread([this, path] {
+      auto r = client_.Get(
+          path.c_str(), httplib::Headers{},
+          [this](const httplib::Response& res) {
+            std::lock_guard lock(mu_);
+            status_ = res.status;
+            content_type_ = res.get_header_value("Content-Type");
+            return true;
+          },
+          [this](const char* data, size_t n) {
+            std::lock_guard lock(mu_);
+            text_.append(data, n);
+            cv_.notify_all();
+            return !stop_;
+          });
+      std::lock_guard lock(mu_);
+      ended_ = true;
+      ended_ok_ = static_cast<bool>(r);
+      cv_.notify_all();
+    });
+  }
+  ~StreamReader() {
+    Cancel();
+    client_.stop();  // closes the socket, so the read ends now rather than at the next heartbeat
+    if (thread_.joinable()) thread_.join();
+  }
+  // Waits until the stream's text contains `needle` (true) or the stream ended without it.
+  bool WaitFor(const std::string& needle) {
+    std::unique_lock lock(mu_);
+    cv_.wait(lock, [&] { return text_.find(needle) != std::string::npos || ended_; });
+    return text_.find(needle) != std::string::npos;
+  }
+  void WaitEnded() {
+    std::unique_lock lock(mu_);
+    cv_.wait(lock, [&] { return ended_; });
+  }
+  void Cancel() {
+    std::lock_guard lock(mu_);
+    stop_ = true;  // the next chunk (an event or the heartbeat) ends the read
+  }
+  std::string text() {
+    std::lock_guard lock(mu_);
+    return text_;
+  }
+  int status() {
+    std::lock_guard lock(mu_);
+    return status_;
+  }
+  std::string content_type() {
+    std::lock_guard lock(mu_);
+    return content_type_;
+  }
+  bool ended_ok() {
+    std::lock_guard lock(mu_);
+    return ended_ok_;
+  }
+
+ private:
+  httplib::Client client_;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::string text_, content_type_;
+  int status_ = 0;
+  bool stop_ = false, ended_ = false, ended_ok_ = false;
+  std::thread thread_;
+};
+
+// The data line of the SSE message of this kind, parsed.
+json SseData(const std::string& text, const std::string& kind) {
+  const size_t at = text.find("event: " + kind + "\n");
+  if (at == std::string::npos) return nullptr;
+  const size_t data = text.find("data: ", at);
+  return json::parse(text.substr(data + 6, text.find('\n', data) - data - 6), nullptr, false);
+}
+
+TEST_F(ApiTest, EventStreamSendsAnEventAppendedAfterItConnected) {
+  AddLocalHost();  // an event before the stream: not sent (no ?after)
+  StreamReader stream(port_, "/v1/events/stream");
+  // The stream opens with its cursor: the newest event id.
+  const int64_t newest = Call("GET", "/v1/events?after=0&limit=1000").body.back()["id"];
+  ASSERT_TRUE(stream.WaitFor("id: " + std::to_string(newest) + "\n\n")) << stream.text();
+  EXPECT_EQ(stream.status(), 200);
+  EXPECT_EQ(stream.content_type(), "text/event-stream");
+
+  ASSERT_EQ(Call("POST", "/v1/vms", R"({"name":"streamed","vcpus":1,"memory_mib":64})").status, 201);
+  ASSERT_TRUE(stream.WaitFor("event: vm.created\n")) << stream.text();
+  const json e = SseData(stream.text(), "vm.created");
+  EXPECT_EQ(e["subject"], "streamed");
+  EXPECT_EQ(e["id"], newest + 1);
+  EXPECT_NE(stream.text().find("id: " + std::to_string(newest + 1) + "\nevent: vm.created\ndata: "), std::string::npos);
+  EXPECT_EQ(stream.text().find("host.added"), std::string::npos) << "an event from before the stream was sent";
+  // The same JSON as GET /v1/events.
+  EXPECT_EQ(e, Call("GET", "/v1/events?after=" + std::to_string(newest)).body[0]);
+}
+
+TEST_F(ApiTest, EventStreamReplaysStoredEventsAfterTheGivenId) {
+  AddLocalHost();
+  ASSERT_EQ(Call("POST", "/v1/vms", R"({"name":"a","vcpus":1,"memory_mib":64})").status, 201);
+  StreamReader stream(port_, "/v1/events/stream?after=0");
+  ASSERT_TRUE(stream.WaitFor("event: vm.created\n")) << stream.text();
+  const std::string text = stream.text();
+  EXPECT_LT(text.find("event: host.added\n"), text.find("event: vm.created\n"));
+  EXPECT_EQ(text.rfind("id: 0\n\n", 0), 0u) << text;
+}
+
+TEST_F(ApiTest, EventStreamEndsCleanlyWhenTheServerStops) {
+  StreamReader stream(port_, "/v1/events/stream");
+  ASSERT_TRUE(stream.WaitFor("id: 0\n\n")) << stream.text();
+  api_->Stop();  // must not wait for the stream's heartbeat (the test would time out)
+  serve_.join();
+  stream.WaitEnded();
+  EXPECT_TRUE(stream.ended_ok()) << "the stream was cut instead of ended";
+}
+
+TEST_F(ApiTest, EventStreamRefusesABadCursor) {
+  for (const char* path : {"/v1/events/stream?after=abc", "/v1/events/stream?after=-1"}) {
+    Reply r = Call("GET", path);
+    EXPECT_EQ(r.status, 400) << path;
+    EXPECT_NE(Message(r).find("after"), std::string::npos) << Message(r);
+  }
+  httplib::Result r = client_->Get("/v1/events/stream", httplib::Headers{{"Last-Event-ID", "x"}});
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 400);
+  EXPECT_NE(r->body.find("Last-Event-ID"), std::string::npos) << r->body;
+}
+
+TEST_F(ApiTest, AlarmsAreActiveUntilClearedAndRaisedAgain) {
+  ASSERT_TRUE(store_->AppendEvent({.kind = "alarm.vm-crash-loop", .subject = "fw1", .message = "left down"}).ok());
+  ASSERT_TRUE(store_->AppendEvent({.kind = "alarm.fence-failed", .subject = "h1", .message = "BMC silent"}).ok());
+  ASSERT_TRUE(store_->AppendEvent({.kind = "vm.created", .subject = "fw1", .message = "not an alarm"}).ok());
+  ASSERT_TRUE(store_->AppendEvent({.kind = "alarm.vm-crash-loop", .subject = "fw1", .message = "left down again"}).ok());
+  Reply alarms = Call("GET", "/v1/alarms");
+  ASSERT_EQ(alarms.status, 200);
+  ASSERT_EQ(alarms.body.size(), 2u) << alarms.body.dump();
+  EXPECT_EQ(alarms.body[0]["kind"], "alarm.fence-failed");
+  EXPECT_EQ(alarms.body[1]["kind"], "alarm.vm-crash-loop");
+  EXPECT_EQ(alarms.body[1]["message"], "left down again");  // the latest of (kind, subject)
+  EXPECT_EQ(alarms.body[1]["id"], 4);
+
+  Reply cleared = Call("POST", "/v1/alarms/clear", R"({"kind":"alarm.vm-crash-loop","subject":"fw1"})");
+  ASSERT_EQ(cleared.status, 200) << cleared.body.dump();
+  EXPECT_EQ(cleared.body["cleared"]["id"], 4);
+  alarms = Call("GET", "/v1/alarms");
+  ASSERT_EQ(alarms.body.size(), 1u) << alarms.body.dump();
+  EXPECT_EQ(alarms.body[0]["kind"], "alarm.fence-failed");
+  const json last = Call("GET", "/v1/events?after=4").body;
+  ASSERT_EQ(last.size(), 1u);
+  EXPECT_EQ(last[0]["kind"], "alarm.cleared");
+  EXPECT_EQ(last[0]["subject"], "fw1");
+
+  Reply again = Call("POST", "/v1/alarms/clear", R"({"kind":"alarm.vm-crash-loop","subject":"fw1"})");
+  EXPECT_EQ(again.status, 404);
+  EXPECT_NE(Message(again).find("no active alarm alarm.vm-crash-loop"), std::string::npos) << Message(again);
+
+  // Raised after the clear: active again.
+  ASSERT_TRUE(store_->AppendEvent({.kind = "alarm.vm-crash-loop", .subject = "fw1", .message = "third time"}).ok());
+  EXPECT_EQ(Call("GET", "/v1/alarms").body.size(), 2u);
+}
+
+TEST_F(ApiTest, BadAlarmClearsAreRefusedAndChangeNothing) {
+  ASSERT_TRUE(store_->AppendEvent({.kind = "alarm.vm-crash-loop", .subject = "fw1", .message = "left down"}).ok());
+  const json events_before = Call("GET", "/v1/events?after=0&limit=1000").body;
+  struct Case {
+    std::string body;
+    int status;
+    std::string mention;
+  };
+  for (const Case& c : std::vector<Case>{{R"({"kind":"alarm.vm-crash-loop"})", 400, "subject: missing"},
+                                         {R"({"subject":"fw1"})", 400, "kind: missing"},
+                                         {R"({"kind":1,"subject":"fw1"})", 400, "kind: must be a string"},
+                                         {R"({"kind":"alarm.vm-crash-loop","subject":"fw1","why":"x"})", 400, "unknown field \"why\""},
+                                         {R"({"kind":"vm.created","subject":"fw1"})", 400, "not an alarm kind"},
+                                         {R"({"kind":"alarm.cleared","subject":"fw1"})", 400, "not an alarm kind"},
+                                         {R"(["alarm.x"])", 400, "object"},
+                                         {R"({"kind":"alarm.vm-crash-loop","subject":"fw2"})", 404, "fw2"}}) {
+    SCOPED_TRACE(c.body);
+    Reply r = Call("POST", "/v1/alarms/clear", c.body);
+    EXPECT_EQ(r.status, c.status) << r.body.dump();
+    EXPECT_NE(Message(r).find(c.mention), std::string::npos) << Message(r);
+  }
+  EXPECT_EQ(Call("GET", "/v1/events?after=0&limit=1000").body, events_before);
+  EXPECT_EQ(Call("GET", "/v1/alarms").body.size(), 1u);
+}
+
+// Fixture hosts: vCPU statistics are simulated (zero time, on the pinned pCPU).
+TEST_F(ApiTest, MetricsDescribeHostsVmsVcpusGroupsAndTheReserve) {
+  AddFixtureHosts(4);
+  const json group = json::parse(R"({"name":"fw","vm":{"vcpus":2,"memory_mib":1024},"act":1,"sby":1,"domains":["rack"]})");
+  Reply g = Call("POST", "/v1/groups", group.dump());
+  ASSERT_EQ(g.status, 201) << g.body.dump();
+  ASSERT_TRUE(store_->AppendEvent({.kind = "alarm.fence-failed", .subject = "h\"1\\\n", .message = "x"}).ok());
+
+  httplib::Result r = client_->Get("/metrics");
+  ASSERT_TRUE(r);
+  ASSERT_EQ(r->status, 200);
+  EXPECT_EQ(r->get_header_value("Content-Type"), "text/plain; version=0.0.4; charset=utf-8");
+  const std::string& text = r->body;
+  auto has = [&](const std::string& line) { return text.find("\n" + line + "\n") != std::string::npos; };
+  EXPECT_TRUE(has("corepin_host_up{host=\"h1\"} 1")) << text;
+  EXPECT_TRUE(has("corepin_host_pcpus{host=\"h1\",kind=\"housekeeping\"} 2")) << text;
+  EXPECT_TRUE(has("corepin_host_pcpus{host=\"h1\",kind=\"allocatable\"} 126")) << text;
+  EXPECT_TRUE(has("corepin_host_schedulable{host=\"h4\"} 1")) << text;
+  EXPECT_TRUE(has("corepin_group_members{group=\"fw\",role=\"act\"} 1")) << text;
+  EXPECT_TRUE(has("corepin_group_members{group=\"fw\",role=\"sby\"} 1")) << text;
+  EXPECT_TRUE(has("corepin_reserve_degraded 0")) << text;
+  EXPECT_TRUE(has("corepin_alarms_active 1")) << text;
+  EXPECT_TRUE(has("corepin_alarms_active_by_kind{kind=\"alarm.fence-failed\"} 1")) << text;
+  EXPECT_TRUE(has("# TYPE corepin_vcpu_cpu_seconds_total counter")) << text;
+
+  // Per member: its info, pinning verified, and each vCPU on its assigned pCPU.
+  for (const json& m : Call("GET", "/v1/groups/fw").body["members"]) {
+    const std::string vm = m["vm"];
+    const json shown = Call("GET", "/v1/vms/" + vm).body;
+    EXPECT_TRUE(has("corepin_vm_info{vm=\"" + vm + "\",host=\"" + shown["host"].get<std::string>() + "\",group=\"fw\",role=\"" +
+                    m["role"].get<std::string>() + "\",state=\"running\"} 1"))
+        << text;
+    EXPECT_TRUE(has("corepin_vm_pinning_verified{vm=\"" + vm + "\"} 1")) << text;
+    for (const json& v : shown["vcpus"]) {
+      const std::string vcpu = std::to_string(v["vcpu"].get<int>()), pcpu = std::to_string(v["pcpu"].get<int>());
+      EXPECT_TRUE(has("corepin_vcpu_cpu_seconds_total{vm=\"" + vm + "\",vcpu=\"" + vcpu + "\",pcpu=\"" + pcpu + "\"} 0")) << text;
+      EXPECT_TRUE(has("corepin_vcpu_delay_seconds_total{vm=\"" + vm + "\",vcpu=\"" + vcpu + "\"} 0")) << text;
+    }
+    Reply stats = Call("GET", "/v1/vms/" + vm + "/stats");
+    ASSERT_EQ(stats.status, 200) << stats.body.dump();
+    ASSERT_EQ(stats.body["vcpus"].size(), 2u);
+    for (const json& v : stats.body["vcpus"]) EXPECT_EQ(v["pcpu"], v["intended_pcpu"]) << stats.body.dump();
+  }
+  // Every line is a comment or NAME{LABELS} VALUE.
+  std::istringstream lines(text);
+  const std::regex sample(R"(^[a-z_]+(\{([a-z_]+="([^"\\]|\\.)*",?)*\})? [-+0-9.eEInfNa]+$)");
+  for (std::string line; std::getline(lines, line);)
+    if (line.rfind("# ", 0) != 0) {
+      EXPECT_TRUE(std::regex_match(line, sample)) << line;
+    }
+  EXPECT_NE(text.find("corepin_events_total{kind=\"group.created\"}"), std::string::npos) << text;
+
+  EXPECT_EQ(Call("GET", "/v1/vms/nope/stats").status, 404);
 }
 
 }  // namespace

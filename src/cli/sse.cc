@@ -17,11 +17,12 @@ bool SseParser::Feed(std::string_view bytes) {
 }
 
 bool SseParser::Line(std::string_view line) {
-  if (line.empty()) {  // end of a message
+  if (line.empty()) {  // end of a message: only now is its id the last one seen
     SseMessage m = std::move(pending_);
     const bool dispatch = has_data_;
     pending_ = {};
     has_data_ = false;
+    if (!m.id.empty()) last_id_ = m.id;
     if (!dispatch) return true;
     if (m.event.empty()) m.event = "message";
     return on_message_(m);
@@ -35,7 +36,6 @@ bool SseParser::Line(std::string_view line) {
   }
   if (field == "id") {
     pending_.id = value;
-    last_id_ = value;
   } else if (field == "event") {
     pending_.event = value;
   } else if (field == "data") {

@@ -24,7 +24,8 @@ class SseParser {
   explicit SseParser(OnMessage on_message) : on_message_(std::move(on_message)) {}
 
   bool Feed(std::string_view bytes);
-  // The last id received (in any message, with data or not); empty before any.
+  // The id of the last whole message received (with data or not); empty before any. A message
+  // cut by a dropped connection does not count, so resuming after this id loses nothing.
   const std::string& last_id() const { return last_id_; }
   // Starts afresh after a reconnect (a half message is dropped; last_id is kept).
   void Reset() { line_.clear(), pending_ = {}, has_data_ = false; }
