@@ -11,6 +11,7 @@
 #include <signal.h>
 #include <filesystem>
 #include <fstream>
+#include <map>
 
 #include "controller/controller.h"
 #include "driver/proc_affinity.h"
@@ -201,6 +202,45 @@ TEST_F(ControllerE2E, LibvirtFailureRollsBackEverything) {
   virDomainUndefine(foreign);
   virDomainFree(foreign);
   virConnectClose(conn);
+}
+
+// Per-vCPU statistics read from the real KVM through libvirt: the vCPU's CPU-time series is in
+// the metrics, labelled with the pCPU the vCPU last ran on, which is the one it is pinned to.
+TEST_F(ControllerE2E, VcpuMetricsNameThePinnedPcpu) {
+  const std::string name = "obs-e2e-vcpu";
+  NoFit no_fit;
+  auto vm = controller_->CreateVm(json{{"name", name}, {"vcpus", 1}, {"policy", "pinned:1"}, {"memory_mib", 64}}, &no_fit);
+  ASSERT_TRUE(vm.ok()) << vm.error().message;
+
+  auto stats = controller_->VmStats(name);
+  ASSERT_TRUE(stats.ok()) << stats.error().message;
+  ASSERT_EQ((*stats)["vcpus"].size(), 1u) << stats->dump();
+  const json& v = (*stats)["vcpus"][0];
+  EXPECT_EQ(v["pcpu"], 1) << stats->dump();
+  EXPECT_EQ(v["intended_pcpu"], 1);
+  EXPECT_TRUE(v["delay_ns"].is_number()) << "libvirt did not report vcpu.0.delay: " << stats->dump();
+
+  auto families = controller_->Metrics();
+  ASSERT_TRUE(families.ok()) << families.error().message;
+  auto find = [&](const std::string& family, const std::string& vm_name) -> const MetricSample* {
+    for (const auto& f : *families)
+      if (f.name == family)
+        for (const auto& sample : f.samples)
+          for (const auto& [k, val] : sample.labels)
+            if (k == "vm" && val == vm_name) return &sample;
+    return nullptr;
+  };
+  const MetricSample* cpu = find("corepin_vcpu_cpu_seconds_total", name);
+  ASSERT_NE(cpu, nullptr) << "no corepin_vcpu_cpu_seconds_total for " << name;
+  std::map<std::string, std::string> labels(cpu->labels.begin(), cpu->labels.end());
+  EXPECT_EQ(labels["vcpu"], "0");
+  EXPECT_EQ(labels["pcpu"], "1");
+  EXPECT_GE(cpu->value, 0);
+  EXPECT_NE(find("corepin_vcpu_delay_seconds_total", name), nullptr);
+  const MetricSample* verified = find("corepin_vm_pinning_verified", name);
+  ASSERT_NE(verified, nullptr);
+  EXPECT_EQ(verified->value, 1);
+  ASSERT_TRUE(controller_->DeleteVm(name).ok());
 }
 
 }  // namespace
