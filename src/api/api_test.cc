@@ -10,6 +10,7 @@
 
 #include <cstdlib>
 #include <condition_variable>
+#include <csignal>
 #include <filesystem>
 #include <mutex>
 #include <regex>
@@ -33,6 +34,7 @@ struct Reply {
 class ApiTest : public ::testing::Test {
  protected:
   void SetUp() override {
+    ::signal(SIGPIPE, SIG_IGN);  // as corepind: a client gone mid-stream must not end the process
     dir_ = fs::temp_directory_path() / ("corepin_api_test." + std::to_string(::getpid()));
     fs::remove_all(dir_);
     fs::create_directories(dir_);

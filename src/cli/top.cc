@@ -153,7 +153,10 @@ std::string TopFrame(const TopSample& now, const TopSample* before, const std::s
         reserve += p.value("use", "") == "reserve";
       }
     auto alloc = CpuSet::Parse(h.value("allocatable", ""));
-    hosts.Add({Str(h, "name"), h.value("connected", false) ? "yes" : "NO", std::to_string(total),
+    std::string up = h.value("connected", false) ? "yes" : "NO";
+    if (h.value("suspected", false)) up = "SUSPECTED";
+    if (h.value("state", "active") != "active") up = h.value("state", "");  // failed, draining, drained
+    hosts.Add({Str(h, "name"), up, std::to_string(total),
                alloc ? std::to_string(alloc->Size()) : "-", std::to_string(free), std::to_string(reserve),
                std::to_string(h.value("vms", json::array()).size())});
     maps += "  " + Str(h, "name") + "\n" + CompactCoreMap(h, keys);

@@ -35,6 +35,11 @@ std::string LocalTime(int64_t unix_ms) {
   return buf;
 }
 
+// An event's time, local, to the second ("-" when it has none).
+std::string EventTime(const json& e) {
+  return e.is_object() && e.contains("unix_ms") && e["unix_ms"].is_number() ? LocalTime(e["unix_ms"].get<int64_t>()) : "-";
+}
+
 // "1 host", "2 hosts"; `count` is the JSON text of a number.
 std::string Plural(const std::string& count, const std::string& noun) { return count + " " + noun + (count == "1" ? "" : "s"); }
 std::string Plural(size_t count, const std::string& noun) { return Plural(std::to_string(count), noun); }
@@ -173,14 +178,17 @@ std::string RenderReconcile(const json& r) {
   return out + t.Render();
 }
 
-std::string RenderEvents(const json& events) {
-  if (!events.is_array() || events.empty()) return "no events\n";
-  TextTable t({"ID", "TIME", "KIND", "SUBJECT", "MESSAGE"});
-  for (const auto& e : events)
-    t.Add({Text(e, "id"), e.contains("unix_ms") && e["unix_ms"].is_number() ? LocalTime(e["unix_ms"].get<int64_t>()) : "-",
-           Text(e, "kind"), Text(e, "subject"), Text(e, "message")});
+namespace {
+// Events (or alarms, which are events) as a table; `time` names the time column.
+std::string EventTable(const json& events, const std::string& time, const std::string& none) {
+  if (!events.is_array() || events.empty()) return none + "\n";
+  TextTable t({"ID", time, "KIND", "SUBJECT", "MESSAGE"});
+  for (const auto& e : events) t.Add({Text(e, "id"), EventTime(e), Text(e, "kind"), Text(e, "subject"), Text(e, "message")});
   return t.Render();
 }
+}  // namespace
+
+std::string RenderEvents(const json& events) { return EventTable(events, "TIME", "no events"); }
 
 // One line per healing: its step, the failed hosts and each step's time after the suspicion.
 std::string RenderHealings(const json& healings) {
@@ -239,18 +247,10 @@ std::string RenderOperation(const json& op) {
 }
 
 std::string RenderEventLine(const json& e) {
-  const std::string time = e.contains("unix_ms") && e["unix_ms"].is_number() ? LocalTime(e["unix_ms"].get<int64_t>()) : "-";
-  return Text(e, "id") + "  " + time + "  " + Text(e, "kind") + "  " + Text(e, "subject") + "  " + Text(e, "message") + "\n";
+  return Text(e, "id") + "  " + EventTime(e) + "  " + Text(e, "kind") + "  " + Text(e, "subject") + "  " + Text(e, "message") + "\n";
 }
 
-std::string RenderAlarms(const json& alarms) {
-  if (!alarms.is_array() || alarms.empty()) return "no active alarms\n";
-  TextTable t({"ID", "SINCE", "KIND", "SUBJECT", "MESSAGE"});
-  for (const auto& a : alarms)
-    t.Add({Text(a, "id"), a.contains("unix_ms") && a["unix_ms"].is_number() ? LocalTime(a["unix_ms"].get<int64_t>()) : "-",
-           Text(a, "kind"), Text(a, "subject"), Text(a, "message")});
-  return t.Render();
-}
+std::string RenderAlarms(const json& alarms) { return EventTable(alarms, "SINCE", "no active alarms"); }
 
 std::string RenderAlarmCleared(const json& reply) {
   const json& a = Field(reply, "cleared");
