@@ -15,6 +15,7 @@
 #include <set>
 #include <unistd.h>
 
+#include "controller/alarms.h"
 #include "controller/controller.h"
 #include "controller/group_record.h"
 #include "controller/heal_plan.h"
@@ -114,6 +115,8 @@ void Controller::CancelStoppedHealings(const std::string& host) {
     if (body.contains("plan") || std::find(hosts.begin(), hosts.end(), host) == hosts.end()) continue;
     (void)SaveStep(op, body, kCancelled);
     Event("heal.cancelled", host, op.name + ": host " + host + " answers again before it was fenced; nothing had been changed");
+    if (body.contains("stopped"))  // the alarm that stopped it no longer needs a person
+      Event(kAlarmCleared, host, ClearedMessage("alarm." + body["stopped"].value("alarm", ""), "host " + host + " answers again"));
   }
 }
 

@@ -58,6 +58,7 @@ echo "ok: h2 (no BMC) suspected; healing stopped with: $alarm"
 kill -CONT "$lv2"; lv2=""
 wait_event host.answering h2 10 >/dev/null
 wait_event heal.cancelled h2 5 >/dev/null
+"$cli" alarms --json | jq -e '[.[] | select(.subject == "h2")] | length == 0' >/dev/null || fail "h2's alarm is still active: $("$cli" alarms)"
 out=$("$cli" host fenced h2 2>&1) && fail "host fenced accepted for a host that answers: $out"
 echo "$out" | grep -q "answers" || fail "host fenced refused without saying why: $out"
 echo "ok: h2 thawed, answers again, its stopped healing called off; 'host fenced h2' refused: $out"
