@@ -15,6 +15,7 @@ enum class ErrorCode {
   kNotFound = 404,      // names an object that does not exist
   kConflict = 409,      // clashes with existing state (duplicate name, host in use)
   kUnprocessable = 422, // well-formed, but cannot be done here (does not fit, host unreachable)
+  kNotImplemented = 501, // understood, but corepin cannot do it yet
   kUnavailable = 503,   // a dependency failed (libvirt call failed mid-way)
   kInternal = 500,
 };
@@ -28,6 +29,7 @@ inline Error Invalid(std::string m) { return {ErrorCode::kInvalid, std::move(m)}
 inline Error NotFound(std::string m) { return {ErrorCode::kNotFound, std::move(m)}; }
 inline Error Conflict(std::string m) { return {ErrorCode::kConflict, std::move(m)}; }
 inline Error Unprocessable(std::string m) { return {ErrorCode::kUnprocessable, std::move(m)}; }
+inline Error NotImplemented(std::string m) { return {ErrorCode::kNotImplemented, std::move(m)}; }
 inline Error Unavailable(std::string m) { return {ErrorCode::kUnavailable, std::move(m)}; }
 inline Error Internal(std::string m) { return {ErrorCode::kInternal, std::move(m)}; }
 

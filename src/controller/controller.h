@@ -32,6 +32,7 @@
 #include "controller/alarms.h"
 #include "controller/event_feed.h"
 #include "controller/host_monitor.h"
+#include "controller/links.h"
 #include "controller/managed_host.h"
 #include "controller/metrics.h"
 #include "driver/hypervisor.h"
@@ -127,6 +128,16 @@ class Controller {
   // The healing reserve per host, and k.
   Result<nlohmann::json> Reserve();
 
+  // Linking (controller_links.cc, links.h, depends.h): a VM down to pCPUs, cores, nodes,
+  // ports, host, BMC and group peers; the VMs and groups that depend on a piece of hardware and
+  // what would lose redundancy if it failed (`query`: the parameters of GET /v1/depends).
+  Result<nlohmann::json> VmLinks(const std::string& vm);
+  Result<nlohmann::json> Depends(const std::map<std::string, std::string>& query);
+  // A defragmentation plan (placement/defrag.h), computed on a scratch copy: {"apply": false,
+  // "max_moves": 16}. Applying it needs VM moves, which the controller cannot do yet: apply:
+  // true is refused (NotImplemented) and changes nothing.
+  Result<nlohmann::json> Defrag(const nlohmann::json& request);
+
   // Compares every host's domains and the switch with the store; records each difference as
   // an event; puts switch ports changed by hand back.
   Result<nlohmann::json> Reconcile();
@@ -162,6 +173,7 @@ class Controller {
     std::string role;  // "ACT", "SBY" or ""
   };
   Result<ManagedHost*> FindHost(const std::string& name);
+  LinkFacts LinkFactsLocked();  // hosts' URIs, BMCs, bridges; groups' service networks
   const HostState& StateOf(const ManagedHost& h) const { return cluster_.FindHost(h.name)->state; }
   const PlacedVm* Placed(const std::string& vm) const;
   Status LoadHost(const HostRecord& record, std::unique_ptr<Hypervisor> connected = nullptr);
