@@ -152,6 +152,7 @@ void RegisterRoutes(httplib::Server& server, Controller& c) {
     if (!families) return ReplyError(res, families.error());
     res.set_content(RenderMetricsText(*families), kMetricsContentType);
   });
+  RegisterLinkRoutes(server, c);
   server.Get("/v1/health", [](const Request&, Response& res) { ReplyJson(res, 200, json{{"status", "ok"}}); });
 }
 

@@ -9,5 +9,7 @@
 namespace corepin {
 
 void RegisterRoutes(httplib::Server& server, Controller& controller);
+// Linking and defragmentation (routes_links.cc); RegisterRoutes calls it.
+void RegisterLinkRoutes(httplib::Server& server, Controller& controller);
 
 }  // namespace corepin

@@ -367,8 +367,8 @@ Result<json> Depends(const Cluster& c, const LinkFacts& facts, const DependsQuer
     if (auto g = RedundancyGroupOf(c, d.vm); !g.empty()) groups.insert(g);
   }
   json impact = Impact(c, failed, whatif ? &*whatif : nullptr);
-  impact["assumes"] = whatif ? "the hosts fail; each lost VM goes where the what-if says"
-                             : "every VM listed fails (it runs on the failed part) and stays down until restarted or moved";
+  impact["assumes"] = whatif ? "the hosts fail together; each lost VM goes where the what-if says"
+                             : "every VM listed fails with it and stays down until restarted or moved";
   return json{{"hardware", hardware}, {"vms", vms}, {"groups", groups}, {"if_it_fails", impact}, {"notes", notes}};
 }
 
