@@ -8,12 +8,14 @@
 #include <fstream>
 #include <functional>
 #include <iostream>
+#include <optional>
 #include <sstream>
 #include <thread>
 
 #include "cli/client.h"
 #include "cli/core_map.h"
 #include "cli/follow.h"
+#include "cli/links_views.h"
 #include "cli/progress.h"
 #include "cli/top.h"
 #include "cli/views.h"
@@ -204,6 +206,10 @@ int Main(int argc, char** argv) {
   on(vm_delete, {[&](ApiClient& c) { return c.Delete("/v1/vms/" + PathSegment(vm_name)); },
                  [](const json& j) { return "VM " + j.value("deleted", "") + " deleted\n"; }});
 
+  CLI::App* vm_links = vm->add_subcommand("links", "what a VM runs on: pCPUs, cores, nodes, switch ports, host, BMC, group peers");
+  vm_links->add_option("NAME", vm_name, "VM name")->required();
+  on(vm_links, {[&](ApiClient& c) { return c.Get("/v1/vms/" + PathSegment(vm_name) + "/links"); }, RenderVmLinks});
+
   // group ...
   CLI::App* group = app.add_subcommand("group", "redundancy groups: ACT/SBY VMs on hosts that cannot fail together");
   group->require_subcommand(1);
@@ -251,6 +257,33 @@ int Main(int argc, char** argv) {
   on(whatif_fail, {[&](ApiClient& c) { return c.Post("/v1/whatif", json{{"failed", failed_hosts}}); }, RenderWhatIf});
   on(app.add_subcommand("reserve", "the healing reserve: pCPUs held per host, k, failure scenarios"),
      {[](ApiClient& c) { return c.Get("/v1/reserve"); }, RenderReserve});
+
+  // depends, defrag (docs/cli.md): the server checks the selectors and says what to fix.
+  CLI::App* depends = app.add_subcommand("depends", "what depends on a piece of hardware, and what would lose redundancy if it failed");
+  std::vector<std::pair<std::string, std::string>> selectors = {{"host", ""}, {"pcpu", ""}, {"core", ""}, {"socket", ""},
+                                                                {"node", ""}, {"nic", ""}, {"port", ""}, {"label", ""}};
+  const char* selector_help[] = {"a host (alone: the whole host)", "a pCPU of --host", "a physical core of --host (its core id)",
+                                 "the socket of --core, when core ids repeat per socket", "a NUMA node of --host", "a NIC of --host",
+                                 "a switch port (as `vm links` shows it)", "the hosts with a label, KEY=VALUE, e.g. rack=r1"};
+  for (size_t i = 0; i < selectors.size(); ++i) depends->add_option("--" + selectors[i].first, selectors[i].second, selector_help[i]);
+  on(depends, {[&](ApiClient& c) {
+                 std::string query;
+                 for (const auto& [k, v] : selectors)
+                   if (!v.empty()) query += (query.empty() ? "?" : "&") + k + "=" + PathSegment(v);
+                 return c.Get("/v1/depends" + query);
+               },
+               RenderDepends});
+  std::optional<int64_t> max_moves;
+  bool apply = false;
+  CLI::App* defrag = app.add_subcommand("defrag", "plan VM moves that free whole cores and NUMA nodes (a dry run)");
+  defrag->add_option("--max-moves", max_moves, "at most this many moves (default 16)");
+  defrag->add_flag("--apply", apply, "apply the plan (not supported yet: it needs VM moves)");
+  on(defrag, {[&](ApiClient& c) {
+                json req = {{"apply", apply}};
+                if (max_moves) req["max_moves"] = *max_moves;
+                return c.Post("/v1/defrag", req);
+              },
+              RenderDefrag});
 
   // reconcile, events
   on(app.add_subcommand("reconcile", "compare every host's domains with the stored state"),

@@ -8,6 +8,7 @@
 #include <set>
 #include <vector>
 
+#include "cli/json_text.h"
 #include "cli/table.h"
 #include "common/cpuset.h"
 
@@ -16,15 +17,6 @@ namespace corepin {
 using nlohmann::json;
 
 namespace {
-
-// Any JSON value as table text: strings bare, null/absent as "-".
-std::string Text(const json& j, const char* key) {
-  if (!j.is_object() || !j.contains(key) || j[key].is_null()) return "-";
-  const json& v = j[key];
-  if (v.is_string()) return v.get<std::string>().empty() ? "-" : v.get<std::string>();
-  if (v.is_boolean()) return v.get<bool>() ? "yes" : "no";
-  return v.dump();
-}
 
 std::string LocalTime(int64_t unix_ms) {
   std::time_t t = static_cast<std::time_t>(unix_ms / 1000);
@@ -40,20 +32,6 @@ std::string EventTime(const json& e) {
   return e.is_object() && e.contains("unix_ms") && e["unix_ms"].is_number() ? LocalTime(e["unix_ms"].get<int64_t>()) : "-";
 }
 
-// "1 host", "2 hosts"; `count` is the JSON text of a number.
-std::string Plural(const std::string& count, const std::string& noun) { return count + " " + noun + (count == "1" ? "" : "s"); }
-std::string Plural(size_t count, const std::string& noun) { return Plural(std::to_string(count), noun); }
-
-const json& Field(const json& j, const char* key) {
-  static const json kNull;
-  return j.is_object() && j.contains(key) ? j[key] : kNull;
-}
-const json& List(const json& j, const char* key) {
-  static const json kEmpty = json::array();
-  return j.is_object() && j.contains(key) && j[key].is_array() ? j[key] : kEmpty;
-}
-std::string Str(const json& j) { return j.is_string() ? j.get<std::string>() : j.is_null() ? "" : j.dump(); }
-
 // A score or score part: whole numbers bare, others to 3 decimals without trailing zeros.
 std::string Number(const json& v) {
   if (!v.is_number()) return Str(v);
@@ -65,13 +43,6 @@ std::string Number(const json& v) {
   while (out.back() == '0') out.pop_back();
   if (out.back() == '.') out.pop_back();
   return out == "-0" ? "0" : out;
-}
-
-// "act" -> "ACT": roles as the CLI shows them.
-std::string Role(const json& m) {
-  std::string r = Text(m, "role");
-  for (char& c : r) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
-  return r;
 }
 
 // vCPU -> pCPU in vCPU order, "1,65,2,66" (vCPU 0 on 1, vCPU 1 on 65, ...).
