@@ -11,6 +11,7 @@
 #include <random>
 
 #include "controller/depends.h"
+#include "placement/cluster_rebuild.h"
 #include "placement/cluster_test_util.h"
 #include "placement/defrag.h"
 
@@ -54,6 +55,8 @@ int Main() {
   for (int i = 0; i < groups; i += 3) (void)c.DeleteGroup("g" + std::to_string(i));
   std::printf("cluster: %d hosts, %zu groups after deleting every third of %d\n", n, c.groups().size(), groups);
 
+  const double rebuild_ms = Ms([&] { (void)RebuildCluster(c); }, 3);
+  std::printf("scratch copy (RebuildCluster: hosts, groups, reserve planned from scratch): %.0f ms (median of 3)\n", rebuild_ms);
   for (int max_moves : {16, 64}) {
     Result<DefragPlan> plan = Internal("not run");
     const double ms = Ms([&] { plan = PlanDefrag(c, {.max_moves = max_moves}); }, 3);

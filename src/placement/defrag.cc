@@ -17,10 +17,11 @@ struct Shape {
   int stranded = 0;
 };
 
-Shape ShapeOf(const HostState& s) {
+// `held`: pCPUs counted as held besides what the host holds (a VM about to go there).
+Shape ShapeOf(const HostState& s, const CpuSet& held = {}) {
   Shape out;
   const CpuSet& alloc = s.partition().allocatable;
-  const CpuSet free = s.free().Intersect(alloc);
+  const CpuSet free = s.free().Minus(held).Intersect(alloc);
   for (const Core& core : s.topology().cores) {
     if (core.pcpus.IsSubsetOf(free)) out.free_cores.insert(core.index);
     else out.stranded += core.pcpus.Intersect(free).Size();
@@ -84,15 +85,14 @@ Gain Diff(const Shape& before, const Shape& after) {
 }
 Gain operator+(Gain a, const Gain& b) { return {a.cores + b.cores, a.nodes + b.nodes, a.stranded + b.stranded}; }
 
-// The planner's scratch state: copies of every host's HostState (with the live reserve, which
-// Fit leaves alone) and where each VM is.
+// The planner's scratch state: where each VM is, and copies of the hosts it changed (made on
+// first change; the others are read from the Cluster). Copies keep the live reserve, which Fit
+// leaves alone.
 class Planner {
  public:
   Planner(const Cluster& c, const DefragOptions& o) : c_(c), o_(o) {
-    for (const ClusterHost* h : c.hosts()) {
-      states_.emplace(h->name, h->state);
+    for (const ClusterHost* h : c.hosts())
       for (const auto& [vm, p] : h->state.vms()) where_[vm] = h->name;
-    }
   }
 
   // The best move now, or none.
@@ -100,7 +100,7 @@ class Planner {
     std::vector<std::pair<int, std::string>> cands;  // (-cores it may free, vm)
     for (const auto& [vm, host] : where_)
       if (!moved_.count(vm))
-        if (int n = CoresFreedBy(states_.at(host), vm); n > 0) cands.push_back({-n, vm});
+        if (int n = CoresFreedBy(View(host), vm); n > 0) cands.push_back({-n, vm});
     std::sort(cands.begin(), cands.end());
     if (static_cast<int>(cands.size()) > o_.max_candidates) cands.resize(static_cast<size_t>(o_.max_candidates));
     std::optional<DefragMove> best;
@@ -110,10 +110,10 @@ class Planner {
   }
 
   void Apply(const DefragMove& m) {
-    HostState& from = states_.at(m.from.host);
+    HostState& from = Mut(m.from.host);
     const VmSpec spec = from.vms().at(m.vm).spec;
     (void)from.Release(m.vm);
-    (void)states_.at(m.to.host).Apply(spec, m.to);
+    (void)Mut(m.to.host).Apply(spec, m.to);
     where_[m.vm] = m.to.host;
     moved_.insert(m.vm);
   }
@@ -136,7 +136,7 @@ class Planner {
     std::vector<std::pair<int, std::string>> hosts;  // (free pCPUs outside the reserve, host)
     for (const ClusterHost* h : c_.hosts()) {
       if (h->name == where_.at(vm) || FilterHost(*h, f)) continue;
-      const HostState& s = states_.at(h->name);
+      const HostState& s = View(h->name);
       const int free = s.free().Minus(s.reserve().pcpus).Size();
       if (free >= need) hosts.push_back({free, h->name});
     }
@@ -149,22 +149,24 @@ class Planner {
     return out;
   }
 
+  // Takes `vm` off its host (in a copy) and fits it again, there and on other hosts; keeps the
+  // best gaining move in *best.
   void Evaluate(const std::string& vm, std::optional<DefragMove>* best, Gain* best_gain) {
-    HostState& from = states_.at(where_.at(vm));
+    HostState& from = Mut(where_.at(vm));
     const PlacedVm orig = from.vms().at(vm);
     const Shape from_before = ShapeOf(from);
     (void)from.Release(vm);
+    const Shape from_released = ShapeOf(from);
     std::vector<std::string> targets = {from.name()};
     for (auto& h : OtherHosts(vm, orig.spec)) targets.push_back(std::move(h));
     for (const auto& t : targets) {
-      HostState& to = states_.at(t);
+      const HostState& to = View(t);
       const bool same = &to == &from;
-      const Shape to_before = same ? from_before : ShapeOf(to);
       FitResult fit = Fit(to, orig.spec);
       if (!fit.ok() || *fit.assignment == orig.assignment) continue;
-      (void)to.Apply(orig.spec, *fit.assignment);
-      const Shape from_after = ShapeOf(from), to_after = same ? from_after : ShapeOf(to);
-      (void)to.Release(vm);
+      const CpuSet held = NewlyHeld(to, *fit.assignment);
+      const Shape to_before = same ? from_before : ShapeOf(to), to_after = ShapeOf(to, held);
+      const Shape& from_after = same ? to_after : from_released;
       const Gain gain = same ? Diff(from_before, from_after) : Diff(from_before, from_after) + Diff(to_before, to_after);
       if (!gain.Worth() || (*best && !gain.Better(*best_gain))) continue;
       DefragMove m{vm, c_.FindVm(vm)->group, orig.assignment, *fit.assignment, gain.cores, gain.nodes, gain.stranded, {}, {}};
@@ -176,9 +178,19 @@ class Planner {
     (void)from.Apply(orig.spec, orig.assignment);
   }
 
+  const HostState& View(const std::string& host) const {
+    auto it = copies_.find(host);
+    return it != copies_.end() ? it->second : c_.FindHost(host)->state;
+  }
+  HostState& Mut(const std::string& host) {
+    auto it = copies_.find(host);
+    if (it == copies_.end()) it = copies_.emplace(host, c_.FindHost(host)->state).first;
+    return it->second;
+  }
+
   const Cluster& c_;
   DefragOptions o_;
-  std::map<std::string, HostState> states_;
+  std::map<std::string, HostState> copies_;  // hosts changed, by name
   std::map<std::string, std::string> where_;  // VM -> host
   std::set<std::string> moved_;
 };
