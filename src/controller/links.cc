@@ -1,5 +1,7 @@
 #include "controller/links.h"
 
+#include <set>
+
 #include "driver/domain_xml.h"
 
 namespace corepin {

@@ -99,7 +99,7 @@ class Planner {
   std::optional<DefragMove> Next() {
     std::vector<std::pair<int, std::string>> cands;  // (-cores it may free, vm)
     for (const auto& [vm, host] : where_)
-      if (!moved_.count(vm))
+      if (!moved_.count(vm) && c_.FindHost(host)->schedulable)  // a drained or failed host is left alone
         if (int n = CoresFreedBy(View(host), vm); n > 0) cands.push_back({-n, vm});
     std::sort(cands.begin(), cands.end());
     if (static_cast<int>(cands.size()) > o_.max_candidates) cands.resize(static_cast<size_t>(o_.max_candidates));

@@ -10,7 +10,7 @@
 //
 // Greedy, one move at a time, at most `max_moves`, each VM at most once:
 //   1. candidates: the VMs whose departure would free the most cores of their host (at most
-//      `max_candidates`, most first);
+//      `max_candidates`, most first), on schedulable hosts (drained and failed ones are left alone);
 //   2. each candidate is taken off its host and fitted again with the ordinary Fit (fit.h: best
 //      fit per node, partly used cores first), on its own host first, then on the fullest other
 //      hosts (at most `max_target_hosts`) its group's anti-affinity and failure domains allow.

@@ -35,6 +35,31 @@ void Restore(Cluster& c, const std::string& vm, const std::string& host, const s
   ASSERT_TRUE(s.ok()) << s.error().message;
 }
 
+// A 1+1 group with one dedicated vCPU per member, each exactly on its pCPU, separated by rack.
+void RestorePair(Cluster& c, const std::string& name, const std::string& act_host, int act_pcpu, const std::string& sby_host,
+                 int sby_pcpu) {
+  RedundancyGroup g;
+  g.name = name;
+  g.vm.name = name;
+  g.vm.vcpus = {VcpuPolicy{}};
+  g.vm.memory_mib = 1024;
+  g.domains = {"rack"};
+  g.members = {{name + "-a", Role::kAct, act_host}, {name + "-b", Role::kSby, sby_host}};
+  std::map<std::string, Assignment> as;
+  for (const auto& m : g.members) {
+    const int p = m.role == Role::kAct ? act_pcpu : sby_pcpu;
+    Assignment a;
+    a.host = m.host;
+    a.vcpu_pcpus = {p};
+    a.exclusive = {p};
+    a.emulator = {0, 64};
+    a.memory_mib = {{(p % 64) < 32 ? 0 : 1, 1024}};
+    as[m.vm] = a;
+  }
+  Status s = c.RestoreGroup(g, as);
+  ASSERT_TRUE(s.ok()) << s.error().message;
+}
+
 // Every VM's host and assignment, and every host's reserve: what a dry run must leave alone.
 std::string Snapshot(const Cluster& c) {
   std::string out;
@@ -138,6 +163,30 @@ TEST(Defrag, FreesAWholeNode) {
   ASSERT_FALSE(plan->moves.empty());
   EXPECT_EQ(plan->total_after.free_nodes, 1);
   EXPECT_EQ(plan->moves[0].nodes_freed, 1);
+  EXPECT_TRUE(plan->result->Check().ok());
+}
+
+// fw-a, alone on h1, would gain most by filling a stranded sibling on h2 or h4; but h2 holds its
+// SBY and h4 shares the SBY's rack. The plan moves the standalone VMs on h2 and never fw-a there.
+TEST(Defrag, KeepsAntiAffinityAndFailureDomains) {
+  ClusterOptions k0;
+  k0.failures_tolerated = 0;
+  Cluster c(k0);
+  for (auto [host, rack] : {std::pair{"h1", "r1"}, {"h2", "r2"}, {"h3", "r3"}, {"h4", "r2"}})
+    ASSERT_TRUE(c.AddHost(CachedFixtureHost("2s32c-smt2", "0,64", host), {{"rack", rack}}).ok());
+  RestorePair(c, "fw", "h1", 10, "h2", 10);
+  for (int i = 0; i < 4; ++i) Restore(c, "s" + std::to_string(i), "h2", {20 + i});
+  for (int i = 0; i < 4; ++i) Restore(c, "t" + std::to_string(i), "h4", {20 + i});
+  ASSERT_TRUE(c.Replan().ok());
+  ASSERT_TRUE(c.Check().ok());
+  auto plan = PlanDefrag(c, {});
+  ASSERT_TRUE(plan.ok()) << plan.error().message;
+  EXPECT_FALSE(plan->moves.empty());
+  for (const auto& m : plan->moves) {
+    EXPECT_NE(m.vm, "fw-a") << "to " << m.to.host;
+    EXPECT_EQ(m.to.host, m.from.host) << m.vm;  // the standalone VMs pair up where they are
+  }
+  EXPECT_TRUE(plan->notes.empty());
   EXPECT_TRUE(plan->result->Check().ok());
 }
 
