@@ -50,7 +50,10 @@ std::string RenderVmLinks(const json& v) {
   std::string out = "VM " + Text(v, "vm");
   if (!group.is_null()) out += ", " + Role(group) + " of group " + Text(group, "name");
   out += ", on host " + Text(host, "name") + " (" + Text(host, "uri") + "; labels " + Labels(Field(host, "labels")) + "; BMC " +
-         Text(host, "bmc") + ")\n\n";
+         Text(host, "bmc") + ")";
+  if (Text(host, "state") != "-" && Text(host, "state") != "active") out += " host " + Text(host, "state");
+  if (Text(host, "suspected") == "yes") out += " host SUSPECTED (not answering)";
+  out += "\n\n";
   TextTable t({"VCPU", "PCPU", "CORE", "SOCKET", "NODE", "SIBLINGS", "POLICY"});
   for (const auto& x : List(v, "vcpus"))
     t.Add({Text(x, "vcpu"), Text(x, "pcpu"), Text(x, "core"), Text(x, "socket"), Text(x, "node"), Text(x, "siblings"), Text(x, "policy")});

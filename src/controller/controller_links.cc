@@ -11,7 +11,7 @@ using nlohmann::json;
 LinkFacts Controller::LinkFactsLocked() {
   LinkFacts facts;
   for (const auto& [name, h] : hosts_)
-    facts.hosts[name] = {h->uri, h->fence ? h->fence->uri() : "none", h->vm_options.bridge};
+    facts.hosts[name] = {h->uri, h->fence ? h->fence->uri() : "none", h->vm_options.bridge, h->state, h->suspected};
   if (auto groups = store_->ListGroups(); groups)
     for (const auto& rec : *groups)
       if (auto g = StoredGroupFromJson(json::parse(rec.config_json, nullptr, false)); g && g->service)

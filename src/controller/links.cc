@@ -26,7 +26,7 @@ json HostJson(const ClusterHost& h, const LinkFacts& facts) {
   HostFacts f;
   if (auto it = facts.hosts.find(h.name); it != facts.hosts.end()) f = it->second;
   return {{"name", h.name}, {"uri", f.uri}, {"labels", h.labels}, {"bmc", f.bmc}, {"bridge", f.bridge},
-          {"schedulable", h.schedulable}};
+          {"state", f.state}, {"suspected", f.suspected}, {"schedulable", h.schedulable}};
 }
 
 // The VM's NICs and their switch ports; the service interface of a group member carries the

@@ -22,6 +22,8 @@ struct HostFacts {
   std::string uri;
   std::string bmc = "none";  // fence URI, already masked (FenceDriver::uri())
   std::string bridge;        // Open vSwitch bridge of the VMs' interfaces, or empty
+  std::string state = "active";  // ManagedHost::state: "active", "failed", ...
+  bool suspected = false;        // the host monitor lost it
 };
 
 struct LinkFacts {

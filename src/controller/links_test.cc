@@ -26,7 +26,7 @@ class LinksTest : public ::testing::Test {
     for (int i = 1; i <= 4; ++i) {
       const std::string name = "h" + std::to_string(i);
       ASSERT_TRUE(c_.AddHost(CachedFixtureHost("2s32c-smt2", "0,64", name), {{"rack", "r" + std::to_string(i)}}).ok());
-      facts_.hosts[name] = {"fixture:2s32c-smt2#" + name, i == 1 ? "ipmi://admin:***@10.0.0.1:623" : "none", "br-int"};
+      facts_.hosts[name] = {"fixture:2s32c-smt2#" + name, i == 1 ? "ipmi://admin:***@10.0.0.1:623" : "none", "br-int", "active", false};
     }
     auto fw = c_.PlaceGroup(Group(R"({"name":"fw","members":[{"name":"fw-a","role":"act"},{"name":"fw-b","role":"sby"}],)"
                                   R"("domains":["rack"],"vm":{"vcpus":4,"smt":"isolate","memory_mib":4096,"interfaces":[{"name":"svc"},{"name":"mgmt"}]}})"));
@@ -76,6 +76,8 @@ TEST_F(LinksTest, VmDownToCoresNodesPortsHostAndPeers) {
   EXPECT_EQ(v["host"]["uri"], "fixture:2s32c-smt2#" + a.host);
   EXPECT_EQ(v["host"]["labels"]["rack"], c_.FindHost(a.host)->labels.at("rack"));
   EXPECT_EQ(v["host"]["bridge"], "br-int");
+  EXPECT_EQ(v["host"]["bmc"], facts_.hosts[a.host].bmc);  // as the controller gives it: masked
+  EXPECT_EQ(v["host"]["state"], "active");
   ASSERT_EQ(v["vcpus"].size(), 4u);
   for (size_t i = 0; i < 4; ++i) {
     const json& x = v["vcpus"][i];
