@@ -216,10 +216,8 @@ Result<CpuSet> SelectedPcpus(const ClusterHost& h, const DependsQuery& q, json* 
   }
   if (q.core) {
     std::vector<const Core*> found;
-    std::set<int> sockets;
     for (const auto& core : t.cores)
       if (t.FindPcpu(core.pcpus.First())->core == *q.core && (!q.socket || core.socket == *q.socket)) found.push_back(&core);
-    for (const auto& core : t.cores) sockets.insert(core.socket);
     if (found.empty())
       return NotFound("core " + std::to_string(*q.core) + (q.socket ? " of socket " + std::to_string(*q.socket) : "") + ": " + host +
                       " has no such core (core ids per socket, as `corepin host show` prints them)");
@@ -292,84 +290,107 @@ Result<DependsQuery> ParseDependsQuery(const std::map<std::string, std::string>&
   return q;
 }
 
-Result<json> Depends(const Cluster& c, const LinkFacts& facts, const DependsQuery& q) {
+namespace {
+
+// What the selector found: the hardware, the VMs that depend on it, and for hosts the what-if.
+struct Found {
   json hardware;
   std::vector<Dependent> deps;
   std::optional<WhatIfReport> whatif;
   json notes = json::array();
+};
 
-  const bool whole_hosts = !q.label_key.empty() || (!q.host.empty() && !q.pcpu && !q.core && !q.node && q.nic.empty());
-  if (whole_hosts) {
-    auto hosts = SelectedHosts(c, q, &hardware);
-    if (!hosts) return hosts.error();
-    std::vector<std::string> names;
-    for (const ClusterHost* h : *hosts) {
-      names.push_back(h->name);
-      for (const auto& [vm, placed] : h->state.vms())
-        deps.push_back({vm, h, {{"runs_on", h->name}, {"pcpus", placed.assignment.VcpuPcpus().ToString()}}});
-    }
-    auto report = WhatIf(c, names);
-    if (!report) return report.error();
-    whatif = std::move(*report);
-  } else if (!q.port.empty()) {
-    for (const auto* h : c.hosts())
-      for (const auto& [vm, placed] : h->state.vms())
-        for (const auto& i : placed.spec.interfaces)
-          if (PortName(vm, i.name) == q.port) {
-            const std::string bridge = facts.hosts.count(h->name) ? facts.hosts.at(h->name).bridge : "";
-            deps.push_back({vm, h, {{"interface", i.name}, {"bridge", bridge}}});
-            hardware = {{"kind", "port"}, {"port", q.port}, {"bridge", bridge}, {"host", h->name},
-                        {"description", "switch port " + q.port + " on bridge " + (bridge.empty() ? "(none)" : bridge) +
-                                            " of host " + h->name + ": interface " + i.name + " of VM " + vm}};
-          }
-    if (deps.empty())
-      return NotFound("port " + q.port + " is no VM interface's port; `corepin vm links NAME` shows a VM's ports");
-  } else {
-    auto hr = HostNamed(c, q.host);
-    if (!hr) return hr.error();
-    const ClusterHost& h = **hr;
-    if (!q.nic.empty()) {
-      const Nic* nic = h.state.topology().FindNic(q.nic);
-      if (!nic) {
-        std::vector<std::string> names;
-        for (const auto& n : h.state.topology().nics) names.push_back(n.name);
-        return NotFound("nic " + q.nic + ": host " + h.name + " has NICs " + (names.empty() ? "none recorded in its topology" : Join(names)));
-      }
-      hardware = {{"kind", "nic"}, {"nic", nic->name}, {"node", nic->node},
-                  {"description", "host " + h.name + " NIC " + nic->name + " (NUMA node " + std::to_string(nic->node) + ")"}};
-      const CpuSet node_pcpus = nic->node >= 0 && h.state.topology().FindNode(nic->node) ? h.state.topology().FindNode(nic->node)->pcpus : CpuSet{};
-      for (const auto& [vm, placed] : h.state.vms()) {
-        const auto nics = LocalityNics(placed.spec, h.state);
-        if (std::find(nics.begin(), nics.end(), nic->name) == nics.end()) continue;
-        const CpuSet on = placed.assignment.VcpuPcpus().Intersect(node_pcpus);
-        if (on.Empty()) continue;
-        deps.push_back({vm, &h, {{"nic_locality", placed.spec.nic.empty() ? "physnet " + placed.spec.physnet : "nic " + placed.spec.nic},
-                                 {"pcpus", on.ToString()}, {"node", nic->node}}});
-      }
-      notes.push_back("VMs are listed when their spec asks to run near this NIC and their vCPUs are on its node; "
-                      "their virtio interfaces are on the host's bridge, whose uplink NIC corepin does not track, "
-                      "so a VM that does not ask for NIC locality may still carry traffic through it");
-    } else {
-      auto pcpus = SelectedPcpus(h, q, &hardware);
-      if (!pcpus) return pcpus.error();
-      for (const auto& [vm, placed] : h.state.vms())
-        if (json r = CpuRelation(placed, *pcpus, q.node ? *q.node : -1); !r.is_null()) deps.push_back({vm, &h, r});
-    }
-    hardware["host"] = h.name;
+Status FindOnHosts(const Cluster& c, const DependsQuery& q, Found* f) {
+  auto hosts = SelectedHosts(c, q, &f->hardware);
+  if (!hosts) return hosts.error();
+  std::vector<std::string> names;
+  for (const ClusterHost* h : *hosts) {
+    names.push_back(h->name);
+    for (const auto& [vm, placed] : h->state.vms())
+      f->deps.push_back({vm, h, {{"runs_on", h->name}, {"pcpus", placed.assignment.VcpuPcpus().ToString()}}});
   }
+  auto report = WhatIf(c, names);
+  if (!report) return report.error();
+  f->whatif = std::move(*report);
+  return Status::Ok();
+}
 
+Status FindOnPort(const Cluster& c, const LinkFacts& facts, const DependsQuery& q, Found* f) {
+  for (const auto* h : c.hosts())
+    for (const auto& [vm, placed] : h->state.vms())
+      for (const auto& i : placed.spec.interfaces)
+        if (PortName(vm, i.name) == q.port) {
+          const std::string bridge = facts.hosts.count(h->name) ? facts.hosts.at(h->name).bridge : "";
+          f->deps.push_back({vm, h, {{"interface", i.name}, {"bridge", bridge}}});
+          f->hardware = {{"kind", "port"}, {"port", q.port}, {"bridge", bridge}, {"host", h->name},
+                         {"description", "switch port " + q.port + " on bridge " + (bridge.empty() ? "(none)" : bridge) +
+                                             " of host " + h->name + ": interface " + i.name + " of VM " + vm}};
+        }
+  if (f->deps.empty()) return NotFound("port " + q.port + " is no VM interface's port; `corepin vm links NAME` shows a VM's ports");
+  return Status::Ok();
+}
+
+Status FindOnNic(const ClusterHost& h, const std::string& name, Found* f) {
+  const HostTopology& t = h.state.topology();
+  const Nic* nic = t.FindNic(name);
+  if (!nic) {
+    std::vector<std::string> names;
+    for (const auto& n : t.nics) names.push_back(n.name);
+    return NotFound("nic " + name + ": host " + h.name + " has NICs " + (names.empty() ? "none recorded in its topology" : Join(names)));
+  }
+  f->hardware = {{"kind", "nic"}, {"nic", nic->name}, {"node", nic->node},
+                 {"description", "host " + h.name + " NIC " + nic->name + " (NUMA node " + std::to_string(nic->node) + ")"}};
+  const NumaNode* node = t.FindNode(nic->node);
+  for (const auto& [vm, placed] : h.state.vms()) {
+    const auto nics = LocalityNics(placed.spec, h.state);
+    if (!node || std::find(nics.begin(), nics.end(), nic->name) == nics.end()) continue;
+    const CpuSet on = placed.assignment.VcpuPcpus().Intersect(node->pcpus);
+    if (on.Empty()) continue;
+    f->deps.push_back({vm, &h, {{"nic_locality", placed.spec.nic.empty() ? "physnet " + placed.spec.physnet : "nic " + placed.spec.nic},
+                                {"pcpus", on.ToString()}, {"node", nic->node}}});
+  }
+  f->notes.push_back("VMs are listed when their spec asks to run near this NIC and their vCPUs are on its node; "
+                     "their virtio interfaces are on the host's bridge, whose uplink NIC corepin does not track, "
+                     "so a VM that does not ask for NIC locality may still carry traffic through it");
+  return Status::Ok();
+}
+
+// A part of a host: a pCPU, a core, a node or a NIC.
+Status FindOnPart(const Cluster& c, const DependsQuery& q, Found* f) {
+  auto hr = HostNamed(c, q.host);
+  if (!hr) return hr.error();
+  const ClusterHost& h = **hr;
+  if (!q.nic.empty()) {
+    if (auto s = FindOnNic(h, q.nic, f); !s) return s;
+  } else {
+    auto pcpus = SelectedPcpus(h, q, &f->hardware);
+    if (!pcpus) return pcpus.error();
+    for (const auto& [vm, placed] : h.state.vms())
+      if (json r = CpuRelation(placed, *pcpus, q.node ? *q.node : -1); !r.is_null()) f->deps.push_back({vm, &h, r});
+  }
+  f->hardware["host"] = h.name;
+  return Status::Ok();
+}
+
+}  // namespace
+
+Result<json> Depends(const Cluster& c, const LinkFacts& facts, const DependsQuery& q) {
+  Found f;
+  const bool part = q.pcpu || q.core || q.node || !q.nic.empty();
+  Status found = !q.port.empty() ? FindOnPort(c, facts, q, &f) : part ? FindOnPart(c, q, &f) : FindOnHosts(c, q, &f);
+  if (!found) return found.error();
   json vms = json::array();
   std::vector<std::string> failed;
   std::set<std::string> groups;
-  for (const auto& d : deps) {
+  for (const auto& d : f.deps) {
     vms.push_back(VmJson(c, d));
     failed.push_back(d.vm);
     if (auto g = RedundancyGroupOf(c, d.vm); !g.empty()) groups.insert(g);
   }
-  json impact = Impact(c, failed, whatif ? &*whatif : nullptr);
-  impact["assumes"] = whatif ? "the hosts fail together; each lost VM goes where the what-if says"
-                             : "every VM listed fails with it and stays down until restarted or moved";
-  return json{{"hardware", hardware}, {"vms", vms}, {"groups", groups}, {"if_it_fails", impact}, {"notes", notes}};
+  json impact = Impact(c, failed, f.whatif ? &*f.whatif : nullptr);
+  impact["assumes"] = f.whatif ? "the hosts fail together; each lost VM goes where the what-if says"
+                               : "every VM listed fails with it and stays down until restarted or moved";
+  return json{{"hardware", f.hardware}, {"vms", vms}, {"groups", groups}, {"if_it_fails", impact}, {"notes", f.notes}};
 }
 
 }  // namespace corepin
