@@ -171,7 +171,7 @@ class Planner {
       if (!gain.Worth() || (*best && !gain.Better(*best_gain))) continue;
       DefragMove m{vm, c_.FindVm(vm)->group, orig.assignment, *fit.assignment, gain.cores, gain.nodes, gain.stranded, {}, {}};
       m.frees = Gained(from, from_before, from_after);
-      if (!same) m.takes = Gained(to, to_after, to_before);
+      m.takes = Gained(to, to_after, to_before);  // whole cores and nodes it takes (on its own host too)
       *best = std::move(m);
       *best_gain = gain;
     }
