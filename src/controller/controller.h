@@ -134,8 +134,9 @@ class Controller {
   Result<nlohmann::json> VmLinks(const std::string& vm);
   Result<nlohmann::json> Depends(const std::map<std::string, std::string>& query);
   // A defragmentation plan (placement/defrag.h), computed on a scratch copy: {"apply": false,
-  // "max_moves": 16}. Applying it needs VM moves, which the controller cannot do yet: apply:
-  // true is refused (NotImplemented) and changes nothing.
+  // "max_moves": 16}. Applying it needs VM moves to any free pCPUs (a re-pin on the same host,
+  // a move between hosts), which the controller does not have yet (a drain moves VMs only onto
+  // their reserved targets): apply: true is refused (NotImplemented) and changes nothing.
   Result<nlohmann::json> Defrag(const nlohmann::json& request);
 
   // Compares every host's domains and the switch with the store; records each difference as

@@ -58,7 +58,8 @@ Result<json> Controller::Defrag(const json& request) {
     options.max_moves = m.get<int>();
   }
   if (request.value("apply", false))
-    return NotImplemented("apply: a defrag plan is applied by moving VMs, which corepin cannot do yet; nothing was changed. "
+    return NotImplemented("apply: a defrag plan is applied by moving VMs to any free pCPUs (a re-pin on their host, a move to another), "
+                          "which corepin cannot do yet; nothing was changed. "
                           "Ask for the plan with {\"apply\": false}");
   std::lock_guard lock(mu_);
   auto plan = PlanDefrag(cluster_, options);
