@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "placement/invariants.h"
+#include "placement/placement_json.h"
 #include "placement/scheduler.h"
 #include "placement/whatif.h"
 
@@ -499,6 +500,67 @@ Status Cluster::SwapRoles(const std::string& group, const std::string& new_act, 
   to_sby->role = Role::kSby;
   ++Host(vms_.at(new_act).host)->acts;
   --Host(vms_.at(old_act).host)->acts;
+  return Status::Ok();
+}
+
+}  // namespace corepin
+
+namespace corepin {
+
+Status Cluster::Reassign(const std::string& vm, const VmSpec& spec, const Assignment& a) {
+  const VmLocation* loc = FindVm(vm);
+  if (!loc) return NotFound("VM " + vm + " is not placed");
+  ClusterHost* h = Host(loc->host);
+  if (a.host != h->name) return Invalid("VM " + vm + " is on host " + h->name + "; a reassignment stays on its host, not " + a.host);
+  RedundancyGroup& g = groups_.at(loc->group);
+  const VmSpec old_group_spec = g.vm;
+  const bool new_spec = VmSpecToJson(spec) != VmSpecToJson(MemberSpec(g.vm, vm));
+  if (new_spec && g.members.size() != 1)
+    return Unprocessable("VM " + vm + " is a member of group " + g.name + ", whose members share one spec; it cannot change alone");
+  // Normal fits leave the reserve alone; so must this one (the reserve's targets stand there).
+  CpuSet held = a.exclusive.Union(a.reserved_siblings);
+  for (const auto& [group, pcpu] : a.groups) held.Add(pcpu);
+  const PlacedVm old = h->state.vms().at(vm);
+  const CpuSet old_held = old.assignment.exclusive.Union(old.assignment.reserved_siblings);
+  if (CpuSet in_reserve = held.Intersect(h->state.reserve().pcpus).Minus(old_held); !in_reserve.Empty())
+    return Unprocessable("VM " + vm + ": pCPUs " + in_reserve.ToString() + " are held by the healing reserve");
+  std::set<std::string> created;  // shared groups the VM creates by moving
+  for (const auto& [group, pcpu] : a.groups)
+    if (!old.assignment.groups.count(group) || old.assignment.groups.at(group) != pcpu) created.insert(group);
+
+  const size_t mark = reserve_.Mark();
+  auto put_back = [&] {
+    reserve_.RollbackTo(*this, mark);
+    (void)h->state.Release(vm);
+    (void)h->state.Apply(old.spec, old.assignment);
+    g.vm = old_group_spec;
+    reserve_.Commit();
+  };
+  (void)h->state.Release(vm);
+  if (auto s = h->state.Apply(spec, a); !s) {
+    put_back();
+    return s;
+  }
+  Explanation ex;
+  Status st = Status::Ok();
+  if (new_spec) {
+    g.vm = spec;
+    reserve_.Forget(*this, vm);
+    st = reserve_.Protect(*this, vm, &ex);
+  }
+  // Targets on this host that the new pCPUs invalidate, and those of the VM's group-mates.
+  std::vector<std::pair<ScenarioKey, std::string>> bad;
+  if (auto hp = reserve_.hosts_.find(h->id); st && hp != reserve_.hosts_.end())
+    for (const auto& [key, use] : hp->second.uses)
+      for (const auto& target : use.vms)
+        if (!reserve_.Invalid(*this, key, reserve_.scenarios_.at(key).targets.at(target)).empty()) bad.push_back({key, target});
+  if (st && !bad.empty()) st = reserve_.Replace(*this, std::move(bad), &ex);
+  if (st) st = reserve_.Repair(*this, h->id, created, g.name, &ex);
+  if (!st) {
+    put_back();
+    return Unprocessable("VM " + vm + ": the healing reserve cannot be kept with this layout: " + st.error().message);
+  }
+  reserve_.Commit();
   return Status::Ok();
 }
 

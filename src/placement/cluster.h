@@ -109,6 +109,11 @@ class Cluster {
   // `old_act`, an ACT, becomes SBY. Placements and the reserve are unchanged (a SBY has the
   // ACT's spec); only roles and the ACT spread count move.
   Status SwapRoles(const std::string& group, const std::string& new_act, const std::string& old_act);
+  // Gives a placed VM a new assignment on the same host (a re-pin), and a new spec (a resize)
+  // when it is its group's only member (members share one spec). Targets of the healing
+  // reserve that the change invalidates are re-planned; when that fails, or the assignment
+  // does not apply, nothing changes. The caller fits first (repin.h: FitRepin, FitInPlace).
+  Status Reassign(const std::string& vm, const VmSpec& spec, const Assignment& assignment);
   const RedundancyGroup* FindGroup(const std::string& name) const;
   const std::map<std::string, RedundancyGroup>& groups() const { return groups_; }
   struct VmLocation {
