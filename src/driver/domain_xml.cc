@@ -278,6 +278,36 @@ Result<std::string> BuildDomainXml(const VmSpec& spec, const Assignment& a, cons
   return out.str();
 }
 
+Result<std::string> RepinDomainXml(const std::string& xml, const std::vector<CpuSet>& vcpu_pins, const CpuSet& emulator_pin,
+                                   const std::string& metadata_json) {
+  pugi::xml_document doc;
+  if (!doc.load_string(xml.c_str())) return Invalid("domain XML does not parse");
+  auto dom = doc.child("domain");
+  auto cputune = dom.child("cputune") ? dom.child("cputune") : dom.append_child("cputune");
+  while (cputune.child("vcpupin")) cputune.remove_child("vcpupin");
+  while (cputune.child("emulatorpin")) cputune.remove_child("emulatorpin");
+  for (size_t i = 0; i < vcpu_pins.size(); ++i) {
+    auto pin = cputune.append_child("vcpupin");
+    pin.append_attribute("vcpu") = static_cast<unsigned>(i);
+    pin.append_attribute("cpuset") = vcpu_pins[i].ToString().c_str();
+  }
+  if (!emulator_pin.Empty()) cputune.append_child("emulatorpin").append_attribute("cpuset") = emulator_pin.ToString().c_str();
+  auto meta = dom.child("metadata").child((std::string(kCorepinMetadataPrefix) + ":vm").c_str());
+  if (!meta) return Invalid("domain XML has no corepin metadata");
+  meta.text().set(metadata_json.c_str());
+  std::ostringstream out;
+  doc.save(out, "  ", pugi::format_default | pugi::format_no_declaration);
+  return out.str();
+}
+
+std::string MetadataElement(const std::string& metadata_json) {
+  pugi::xml_document doc;
+  doc.append_child("vm").text().set(metadata_json.c_str());
+  std::ostringstream out;
+  doc.save(out, "", pugi::format_raw | pugi::format_no_declaration);
+  return out.str();
+}
+
 std::string MetadataJsonFromElement(const std::string& element_xml) {
   pugi::xml_document doc;
   if (!doc.load_string(element_xml.c_str())) return "";

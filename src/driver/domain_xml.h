@@ -5,6 +5,7 @@
 #pragma once
 
 #include <string>
+#include <vector>
 
 #include "common/status.h"
 #include "placement/assignment.h"
@@ -58,6 +59,15 @@ std::string PortName(const std::string& vm, const std::string& interface);
 Result<std::string> BuildDomainXml(const VmSpec& spec, const Assignment& assignment, const HostTopology& topo,
                                    const std::string& metadata_json, const DomainHostOptions& host = {},
                                    const std::string& role = "");
+
+// A domain XML (as BuildDomainXml made it) with new <vcpupin>/<emulatorpin> cpusets and
+// new corepin metadata: what a live re-pin leaves in the persistent definition.
+Result<std::string> RepinDomainXml(const std::string& xml, const std::vector<CpuSet>& vcpu_pins, const CpuSet& emulator_pin,
+                                   const std::string& metadata_json);
+
+// The metadata element to give virDomainSetMetadata (with kCorepinMetadataPrefix and
+// kCorepinMetadataUri): "<vm>{...}</vm>", the JSON escaped as XML text.
+std::string MetadataElement(const std::string& metadata_json);
 
 // The JSON inside a metadata element as virDomainGetMetadata returns it
 // ("<corepin:vm xmlns:corepin=...>{...}</corepin:vm>"). Empty when it does not parse.

@@ -102,6 +102,26 @@ class FixtureHypervisor : public Hypervisor {
     return Info(name, (*doms)[name]);
   }
 
+  Status Repin(const std::string& name, const std::vector<CpuSet>& vcpu_pins, const CpuSet& emulator_pin,
+               const std::string& metadata_json) override {
+    std::lock_guard lock(FileMutex());
+    auto doms = Load();
+    if (!doms) return doms.error();
+    if (!doms->contains(name)) return NotFound("domain " + name + " is not on " + uri_);
+    json& d = (*doms)[name];
+    if (vcpu_pins.size() != d["vcpu_pins"].size())
+      return Invalid("domain " + name + " has " + std::to_string(d["vcpu_pins"].size()) + " vCPUs, not " + std::to_string(vcpu_pins.size()));
+    auto xml = RepinDomainXml(d.value("xml", ""), vcpu_pins, emulator_pin, metadata_json);
+    if (!xml) return Error{xml.error().code, "domain " + name + " on " + uri_ + ": " + xml.error().message};
+    json pins = json::array();
+    for (const auto& p : vcpu_pins) pins.push_back(p.ToString());
+    d["xml"] = *xml;
+    d["vcpu_pins"] = pins;
+    d["emulator_pin"] = emulator_pin.ToString();
+    d["metadata"] = metadata_json;
+    return Save(*doms);
+  }
+
   std::string uri() const override { return uri_; }
   Status Probe() override { return Status::Ok(); }  // a simulated host never fails
 

@@ -97,6 +97,13 @@ class Hypervisor {
     int64_t wait_ns = -1;
   };
   virtual Result<std::vector<VcpuStat>> VcpuStats(const std::string& name) = 0;
+
+  // Moves a domain's vCPUs and emulator threads without a restart: live (when it runs) and in
+  // its persistent definition, and replaces its corepin metadata so that the definition tells
+  // the truth. vcpu_pins[i] is vCPU i's new cpuset; every vCPU is named. On a failure half-way
+  // some pins may have moved: the caller re-pins the old values (the call is idempotent).
+  virtual Status Repin(const std::string& name, const std::vector<CpuSet>& vcpu_pins, const CpuSet& emulator_pin,
+                       const std::string& metadata_json) = 0;
 };
 
 // Opens a libvirt connection (read-write), or a simulated host for a "fixture:" URI

@@ -60,6 +60,14 @@ CpuSet FromCpumap(const unsigned char* map, int maplen) {
   return s;
 }
 
+// A CpuSet as a libvirt cpumap of maplen bytes.
+std::vector<unsigned char> ToCpumap(const CpuSet& set, int maplen) {
+  std::vector<unsigned char> map(static_cast<size_t>(maplen), 0);
+  for (int cpu : set.ToVector())
+    if (cpu < maplen * 8) VIR_USE_CPU(map.data(), cpu);
+  return map;
+}
+
 // corepin's domains boot BIOS, so there is no NVRAM to remove (and the test driver rejects
 // that flag); a managed save or snapshot an operator made must not block the undefine.
 constexpr unsigned kUndefineFlags = VIR_DOMAIN_UNDEFINE_MANAGED_SAVE | VIR_DOMAIN_UNDEFINE_SNAPSHOTS_METADATA;
@@ -238,8 +246,46 @@ class LibvirtHypervisor : public Hypervisor {
     return out;
   }
 
+  Status Repin(const std::string& name, const std::vector<CpuSet>& vcpu_pins, const CpuSet& emulator_pin,
+               const std::string& metadata_json) override {
+    DomainPtr dom(virDomainLookupByName(conn_, name.c_str()));
+    if (!dom) {
+      if (virGetLastErrorCode() == VIR_ERR_NO_DOMAIN) return NotFound("VM '" + name + "': no such domain on " + uri_);
+      return Unavailable("VM '" + name + "': cannot look it up on " + uri_ + ": " + LastError());
+    }
+    const int active = virDomainIsActive(dom.get());
+    const int maplen = MapLength();
+    if (active < 0 || maplen < 0) return Unavailable("VM '" + name + "': cannot read its state on " + uri_ + ": " + LastError());
+    // The running threads and the persistent definition together; only the definition when
+    // stopped. libvirt's test driver takes no flags (its domains' state is one, in memory).
+    const bool test_driver = uri_.rfind("test:", 0) == 0;
+    const unsigned flags = test_driver ? VIR_DOMAIN_AFFECT_CURRENT : VIR_DOMAIN_AFFECT_CONFIG | (active == 1 ? VIR_DOMAIN_AFFECT_LIVE : 0);
+    auto fail = [&](const std::string& what) { return Unavailable("VM '" + name + "': libvirt could not " + what + " on " + uri_ + ": " + LastError()); };
+    for (size_t i = 0; i < vcpu_pins.size(); ++i) {
+      auto map = ToCpumap(vcpu_pins[i], maplen);
+      if (virDomainPinVcpuFlags(dom.get(), static_cast<unsigned>(i), map.data(), maplen, flags) < 0)
+        return fail("pin vCPU " + std::to_string(i) + " to " + vcpu_pins[i].ToString());
+    }
+    auto emu = ToCpumap(emulator_pin, maplen);
+    if (virDomainPinEmulator(dom.get(), emu.data(), maplen, flags) < 0) return fail("pin its emulator threads to " + emulator_pin.ToString());
+    if (virDomainSetMetadata(dom.get(), VIR_DOMAIN_METADATA_ELEMENT, MetadataElement(metadata_json).c_str(), kCorepinMetadataPrefix,
+                             kCorepinMetadataUri, flags) < 0)
+      return fail("update its corepin metadata");
+    return Status::Ok();
+  }
+
  private:
   std::string Where() const { return "hypervisor " + uri_ + ": "; }
+
+  // Bytes of a cpumap covering every host CPU; -1 on failure (libvirt's error is set).
+  int MapLength() {
+    int host_cpus = virNodeGetCPUMap(conn_, nullptr, nullptr, 0);
+    if (host_cpus < 0) return -1;
+    // The test driver's CPU map is shorter than its node info (8 vs 16 CPUs): take the larger.
+    virNodeInfo node;
+    if (virNodeGetInfo(conn_, &node) == 0) host_cpus = std::max(host_cpus, static_cast<int>(node.cpus));
+    return VIR_CPU_MAPLEN(host_cpus);
+  }
 
   // Hard stop if running, then undefine. Tolerates the domain vanishing half-way.
   Status Remove(virDomainPtr dom) {
@@ -276,12 +322,8 @@ class LibvirtHypervisor : public Hypervisor {
     const unsigned flags = info.active ? VIR_DOMAIN_AFFECT_LIVE : VIR_DOMAIN_AFFECT_CONFIG;
     int nvcpus = virDomainGetVcpusFlags(dom, flags | VIR_DOMAIN_VCPU_MAXIMUM);
     if (nvcpus < 0) return fail("its vCPU count");
-    int host_cpus = virNodeGetCPUMap(conn_, nullptr, nullptr, 0);
-    if (host_cpus < 0) return fail("the host CPU count");
-    // The test driver's CPU map is shorter than its node info (8 vs 16 CPUs): take the larger.
-    virNodeInfo node;
-    if (virNodeGetInfo(conn_, &node) == 0) host_cpus = std::max(host_cpus, static_cast<int>(node.cpus));
-    const int maplen = VIR_CPU_MAPLEN(host_cpus);
+    const int maplen = MapLength();
+    if (maplen < 0) return fail("the host CPU count");
     std::vector<unsigned char> maps(static_cast<size_t>(nvcpus) * maplen);
     int n = virDomainGetVcpuPinInfo(dom, nvcpus, maps.data(), maplen, flags);
     if (n < 0) return fail("its vCPU pinning");
@@ -295,6 +337,7 @@ class LibvirtHypervisor : public Hypervisor {
   std::string uri_;
   virConnectPtr conn_;
 };
+
 
 }  // namespace
 
