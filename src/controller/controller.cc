@@ -38,19 +38,6 @@ std::string LocalQemuRunDir(const std::string& uri) {
   return sock.substr(0, sock.size() - tail.size()) + "/run/libvirt/qemu";
 }
 
-namespace {
-
-// Puts what ActualPinning read beside the intended values of a VM view.
-void MergeActual(const json& actual, json* view) {
-  (*view)["pinning_verified"] = actual["pinning_verified"];
-  if (actual.contains("emulator")) (*view)["emulator"] = actual["emulator"];
-  if (!actual.contains("actual_vcpus")) return;
-  auto& vcpus = (*view)["vcpus"];
-  for (size_t i = 0; i < vcpus.size() && i < actual["actual_vcpus"].size(); ++i) vcpus[i].update(actual["actual_vcpus"][i]);
-}
-
-}  // namespace
-
 // Why a placement failed: the refusal, and the full per-host rejections the searches kept.
 void NoFit::Fill(const GroupOutcome& o) {
   explanation = ToJson(o.explanation);
@@ -169,10 +156,8 @@ void Controller::RestartInPlace(ManagedHost& host, const PlacedVm& vm, json* dif
   }
   std::vector<std::string> pin_diffs;
   ActualPinning(host, vm, &pin_diffs);
-  std::string text;
-  for (const auto& d : pin_diffs) text += "; " + d;
   note("vm-restarted", "VM " + name + " on " + host.name + " had stopped; started again in place" +
-                           (pin_diffs.empty() ? ", pinning verified" : " but its pinning differs" + text));
+                           (pin_diffs.empty() ? ", pinning verified" : " but its pinning differs" + Joined(pin_diffs)));
 }
 
 void Controller::BackgroundLoop() {
@@ -190,6 +175,16 @@ void Controller::BackgroundLoop() {
 void Controller::Event(const std::string& kind, const std::string& subject, const std::string& message) {
   std::fprintf(stderr, "corepind: event %s %s: %s\n", kind.c_str(), subject.c_str(), message.c_str());
   if (auto id = store_->AppendEvent({.kind = kind, .subject = subject, .message = message}); id) feed_.Published(*id);
+}
+
+json Controller::DomainMetadata(const VmRecord& r) {
+  return {{"vm", r.name}, {"host", r.host}, {"spec", json::parse(r.spec_json)}, {"assignment", json::parse(r.assignment_json)}};
+}
+
+std::string Controller::Joined(const std::vector<std::string>& differences) {
+  std::string text;
+  for (const auto& d : differences) text += "; " + d;
+  return text;
 }
 
 Result<ManagedHost*> Controller::FindHost(const std::string& name) {
@@ -277,6 +272,8 @@ Status Controller::RestoreFromStore(std::vector<VmRecord>* interrupted_vms, std:
     if (rec.state != kGroupRunning) interrupted_groups->push_back(rec);
   }
   for (const auto& vm : *vms) {
+    // A re-pin or resize is the VM's own operation, group member or not.
+    if (vm.state == kVmRepinning || vm.state == kVmResizing) interrupted_vms->push_back(vm);
     if (members.count(vm.name)) continue;
     auto spec = VmSpecFromJson(json::parse(vm.spec_json, nullptr, false));
     auto a = AssignmentFromJson(json::parse(vm.assignment_json, nullptr, false));
@@ -333,11 +330,14 @@ Status Controller::Start() {
   return Status::Ok();
 }
 
-// Finishes a standalone VM's operation a crash interrupted. A create completes only if the
+// Finishes a VM's operation a crash interrupted. A re-pin or resize is completed (see
+// controller_repin.cc). A create (standalone VMs) completes only if the
 // domain runs with exactly the stored pinning; otherwise it is undone. A delete is completed.
 Status Controller::ResumeVm(const VmRecord& vm) {
   ManagedHost& host = **FindHost(vm.host);
   if (!host.hypervisor) return Unavailable("host " + host.name + " is unreachable; VM " + vm.name + " stays " + vm.state);
+  if (vm.state == kVmRepinning) return ResumeRepin(vm);
+  if (vm.state == kVmResizing) return ResumeResize(vm);
   if (vm.state == kVmCreating) {
     std::vector<std::string> diffs;
     auto dom = host.hypervisor->GetDomain(vm.name);
@@ -495,7 +495,7 @@ Result<json> Controller::CreateVm(const json& req, NoFit* no_fit) {
                                       assignment.emulator.ToString());
   json view = VmView(rec, &StateOf(host));
   std::vector<std::string> diffs;
-  MergeActual(ActualPinning(host, *Placed(spec->name), &diffs), &view);
+  MergeActualPinning(ActualPinning(host, *Placed(spec->name), &diffs), &view);
   view["explanation"] = ToJson(placed.explanation);
   return view;
 }
@@ -513,9 +513,7 @@ Status Controller::StartMembers(const std::vector<Member>& members) {
       undo();
       return Unavailable("host " + host.name + " of VM " + m.record.name + " is unreachable: " + host.connect_error);
     }
-    const json metadata = {{"vm", m.record.name}, {"host", host.name}, {"spec", json::parse(m.record.spec_json)},
-                           {"assignment", json::parse(m.record.assignment_json)}};
-    DomainRequest request{placed.spec, placed.assignment, StateOf(host).topology(), metadata.dump(), host.vm_options, m.role};
+    DomainRequest request{placed.spec, placed.assignment, StateOf(host).topology(), DomainMetadata(m.record).dump(), host.vm_options, m.role};
     // The driver removes whatever it created when it fails; a domain it found there is not ours.
     if (auto s = host.hypervisor->DefineAndStart(request); !s) {
       undo();
@@ -526,11 +524,9 @@ Status Controller::StartMembers(const std::vector<Member>& members) {
     std::vector<std::string> diffs;
     ActualPinning(host, placed, &diffs);
     if (!diffs.empty()) {
-      std::string text;
-      for (const auto& d : diffs) text += "; " + d;
       undo();
-      return Unavailable("VM " + m.record.name + " started on host " + host.name + " but its pinning is not what was asked" + text +
-                         "; it was destroyed");
+      return Unavailable("VM " + m.record.name + " started on host " + host.name + " but its pinning is not what was asked" +
+                         Joined(diffs) + "; it was destroyed");
     }
   }
   return Status::Ok();
@@ -597,7 +593,7 @@ Result<json> Controller::ShowVm(const std::string& name) {
   json view = VmView(*rec, &StateOf(**host));
   if (const PlacedVm* placed = Placed(name)) {
     std::vector<std::string> diffs;
-    MergeActual(ActualPinning(**host, *placed, &diffs), &view);
+    MergeActualPinning(ActualPinning(**host, *placed, &diffs), &view);
     view["differences"] = diffs;
   }
   if (const Cluster::VmLocation* loc = cluster_.FindVm(name); loc && loc->group != name) {
@@ -702,6 +698,7 @@ json Controller::ReconcileLocked() {
       std::vector<std::string> vm_diffs;
       ActualPinning(*h, placed->second, &vm_diffs);
       for (const auto& msg : vm_diffs) note(name, d.name, "pinning", "VM " + d.name + " on " + name + ": " + msg);
+      if (!vm_diffs.empty()) HandleDrift(*h, placed->second, vm_diffs, &diffs);
     }
     for (const auto& [vm, placed] : state.vms())
       if (!seen.count(vm)) note(name, vm, "missing", "VM " + vm + " is in the store but host " + name + " has no such domain");

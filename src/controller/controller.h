@@ -62,6 +62,10 @@ struct ControllerOptions {
   // Testing only: exit(86) at this named point of a healing (e.g. "heal.promoted"), to prove
   // that a restarted corepind resumes it. Empty: never.
   std::string crash_point;
+  // A VM whose pinning drifted (someone ran virsh vcpupin or emulatorpin) is re-pinned live to
+  // its assignment by the reconcile (event vm.drift-repaired); without it an alarm.pinning-drift
+  // event says what differs and how to repair it.
+  bool repair_drift = false;
 };
 
 // A placement that found no host: why, per host and NUMA node, and the full explanation.
@@ -98,6 +102,17 @@ class Controller {
   Status DeleteVm(const std::string& name);
   Result<nlohmann::json> ListVms();
   Result<nlohmann::json> ShowVm(const std::string& name);  // intended and actual pinning
+  // Live re-pin, no restart (controller_repin.cc): {"vcpus": {"0": 5}, "emulator": "3"} (vCPUs
+  // not named keep their pCPU) or {"auto": true}. A layout placement refuses is kUnprocessable
+  // with *no_fit naming each vCPU and pCPU, and nothing changes; a libvirt failure or a
+  // read-back that differs puts the old pinning back. Returns the old and new pinning and what
+  // libvirt and /proc report.
+  Result<nlohmann::json> RepinVm(const std::string& name, const nlohmann::json& request, NoFit* no_fit);
+  // New vCPU count, policies or memory ({"vcpus", "policy", "vcpu_policies", "smt", "emulator",
+  // "memory_mib", "page_size"}): re-fitted on the same host (refused up front, nothing stopped,
+  // when it does not fit), then the domain is stopped, redefined and started, and verified; any
+  // failure restores the old VM running. Group members are refused (they share one spec).
+  Result<nlohmann::json> ResizeVm(const std::string& name, const nlohmann::json& request, NoFit* no_fit);
 
   // Redundancy groups (cluster_json.h request, plus optional "service":
   // {"vlan": 100, "parking_vlan": 4094, "interface": "svc"}).
@@ -173,6 +188,9 @@ class Controller {
     VmRecord record;
     std::string role;  // "ACT", "SBY" or ""
   };
+  // The corepin metadata a VM's domain carries: its name, host, spec and assignment.
+  static nlohmann::json DomainMetadata(const VmRecord& record);
+  static std::string Joined(const std::vector<std::string>& differences);  // "; a; b", or ""
   Result<ManagedHost*> FindHost(const std::string& name);
   LinkFacts LinkFactsLocked();  // hosts' URIs, BMCs, bridges; groups' service networks
   const HostState& StateOf(const ManagedHost& h) const { return cluster_.FindHost(h.name)->state; }
@@ -181,6 +199,14 @@ class Controller {
   void UpdateSchedulable(ManagedHost& host);
   Status RestoreFromStore(std::vector<VmRecord>* interrupted_vms, std::vector<GroupRecord>* interrupted_groups);
   Status ResumeVm(const VmRecord& vm);
+  Status ResumeRepin(const VmRecord& vm);   // completes it: the stored (new) pinning is applied again
+  Status ResumeResize(const VmRecord& vm);  // completes it: the domain runs with the stored (new) spec
+  // Pins the VM's domain live and persistently as its placed assignment says, with `record` as
+  // its metadata, and reads it back (ActualPinning); Unavailable naming the differences.
+  Result<nlohmann::json> ApplyPinning(ManagedHost& host, const VmRecord& record);
+  // A running VM whose pinning differs from its assignment: repaired live under
+  // options_.repair_drift, an alarm otherwise; noted in *report.
+  void HandleDrift(ManagedHost& host, const PlacedVm& vm, const std::vector<std::string>& differences, nlohmann::json* report);
   Status ResumeGroup(const GroupRecord& group);
   // Starts the domains of placed VMs one by one, each verified; on a failure destroys the ones
   // it started and returns the error (the caller undoes placement and records).

@@ -1,59 +1,20 @@
 // Controller over a real SQLite store and libvirt's built-in test driver (test:///default:
-// 2 NUMA nodes x 8 pCPUs, no libvirtd needed). Real QEMU pinning is checked in
-// controller_e2e_test.cc.
+// 2 NUMA nodes x 8 pCPUs, no libvirtd needed; controller_test_fixture.h). Real QEMU pinning is
+// checked in controller_e2e_test.cc.
 #include "controller/controller.h"
 
 #include <gtest/gtest.h>
 
-#include <cstdlib>
 #include <filesystem>
 #include <unistd.h>
 
-#include "store/sqlite_store.h"
+#include "controller/controller_test_fixture.h"
 
 namespace corepin {
 namespace {
 
 using nlohmann::json;
-
-class ControllerTest : public ::testing::Test {
- protected:
-  void SetUp() override {
-    char tmpl[] = "/tmp/corepin-controller-XXXXXX";
-    dir_ = mkdtemp(tmpl);
-    // test:///default keeps its domains only while a connection is open: this one spans the
-    // controller restarts, as a real libvirtd outlives corepind.
-    keeper_ = std::move(*ConnectHypervisor("test:///default"));
-    Open();
-  }
-  void TearDown() override {
-    controller_.reset();
-    store_.reset();
-    std::filesystem::remove_all(dir_);
-  }
-  // (Re)starts the controller over the same database, like a corepind restart.
-  void Open() {
-    controller_.reset();
-    store_.reset();
-    store_ = std::move(*OpenSqliteStore(dir_ + "/state.db"));
-    controller_ = std::make_unique<Controller>(store_.get(), ConnectHypervisor);
-    Status s = controller_->Start();
-    ASSERT_TRUE(s.ok()) << s.error().message;
-  }
-  json AddTestHost() {
-    auto r = controller_->AddHost(json{{"name", "t1"}, {"uri", "test:///default"}, {"housekeeping", "0,8"}});
-    EXPECT_TRUE(r.ok()) << r.error().message;
-    return r.ok() ? *r : json();
-  }
-  Result<json> Create(const std::string& spec) {
-    NoFit no_fit;
-    return controller_->CreateVm(json::parse(spec), &no_fit);
-  }
-  std::string dir_;
-  std::unique_ptr<Hypervisor> keeper_;
-  std::unique_ptr<StateStore> store_;
-  std::unique_ptr<Controller> controller_;
-};
+using testing::ControllerTest;
 
 TEST_F(ControllerTest, AddHostReadsTopologyOverLibvirt) {
   json h = AddTestHost();

@@ -118,6 +118,14 @@ json VmView(const VmRecord& r, const HostState* state) {
   return v;
 }
 
+void MergeActualPinning(const json& actual, json* view) {
+  (*view)["pinning_verified"] = actual["pinning_verified"];
+  if (actual.contains("emulator")) (*view)["emulator"] = actual["emulator"];
+  if (!actual.contains("actual_vcpus")) return;
+  auto& vcpus = (*view)["vcpus"];
+  for (size_t i = 0; i < vcpus.size() && i < actual["actual_vcpus"].size(); ++i) vcpus[i].update(actual["actual_vcpus"][i]);
+}
+
 json VmSummaryView(const VmRecord& r) {
   json spec = json::parse(r.spec_json, nullptr, false);
   json a = json::parse(r.assignment_json, nullptr, false);

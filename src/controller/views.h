@@ -17,6 +17,9 @@ nlohmann::json HostSummaryView(const ManagedHost& host, const HostState& state);
 nlohmann::json HostView(const ManagedHost& host, const HostState& state);
 // The intended side of `vm show`: every vCPU with its pCPU, core, node and socket.
 nlohmann::json VmView(const VmRecord& record, const HostState* state);
+// Puts what Controller::ActualPinning read (libvirt's and /proc's pinning, "pinning_verified")
+// beside the intended values of a VmView.
+void MergeActualPinning(const nlohmann::json& actual, nlohmann::json* view);
 // A redundancy group: members with roles and hosts, service network, state.
 nlohmann::json GroupView(const StoredGroup& group, const std::string& state);
 // One line of `vm list`.
