@@ -209,6 +209,54 @@ int Main(int argc, char** argv) {
   CLI::App* vm_links = vm->add_subcommand("links", "what a VM runs on: pCPUs, cores, nodes, switch ports, host, BMC, group peers");
   vm_links->add_option("NAME", vm_name, "VM name")->required();
   on(vm_links, {[&](ApiClient& c) { return c.Get("/v1/vms/" + PathSegment(vm_name) + "/links"); }, RenderVmLinks});
+  std::vector<std::string> repin_vcpus;
+  std::string repin_emulator;
+  bool repin_auto = false;
+  CLI::App* vm_repin = vm->add_subcommand("repin", "move a running VM's vCPUs and emulator threads to other pCPUs, live (no restart)");
+  vm_repin->add_option("NAME", vm_name, "VM name")->required();
+  vm_repin->add_option("--vcpu", repin_vcpus, "vCPU=pCPU, e.g. 0=5 (repeatable); vCPUs not named keep their pCPU");
+  vm_repin->add_option("--emulator", repin_emulator, "pCPUs of the emulator threads, e.g. 3");
+  vm_repin->add_flag("--auto", repin_auto, "re-fit with the VM's policies; re-applies its intended pinning when that is still best (repairs drift)");
+  on(vm_repin, {[&](ApiClient& c) -> Result<json> {
+                  json req = json::object();
+                  if (repin_auto) req["auto"] = true;
+                  for (const auto& v : repin_vcpus) {
+                    const size_t eq = v.find('=');
+                    if (eq == std::string::npos || eq == 0 || eq + 1 == v.size())
+                      return Invalid("--vcpu " + v + ": expected VCPU=PCPU, e.g. --vcpu 0=5");
+                    req["vcpus"][v.substr(0, eq)] = v.substr(eq + 1);
+                  }
+                  if (!repin_emulator.empty()) req["emulator"] = repin_emulator;
+                  return c.Post("/v1/vms/" + PathSegment(vm_name) + "/repin", req);
+                },
+                RenderRepin});
+  int64_t resize_vcpus = 0, resize_memory = 0;
+  std::string resize_policy, resize_policies, resize_smt, resize_emulator, resize_page;
+  CLI::App* vm_resize = vm->add_subcommand("resize", "change a VM's vCPU count, policies or memory: re-fitted on its host, then restarted");
+  vm_resize->add_option("NAME", vm_name, "VM name")->required();
+  vm_resize->add_option("--vcpus", resize_vcpus, "number of vCPUs");
+  vm_resize->add_option("--policy", resize_policy, "one policy for every vCPU: dedicated, group:NAME or pinned:N");
+  vm_resize->add_option("--vcpu-policies", resize_policies, "one policy per vCPU, comma-separated, e.g. dedicated,group:ctl");
+  vm_resize->add_option("--smt", resize_smt, "SMT policy: prefer, isolate or require");
+  vm_resize->add_option("--emulator", resize_emulator, "emulator policy: housekeeping, isolate or group:NAME");
+  vm_resize->add_option("--memory", resize_memory, "memory in MiB");
+  vm_resize->add_option("--page-size", resize_page, "page size: 4K, 2M or 1G");
+  on(vm_resize, {[&](ApiClient& c) -> Result<json> {
+                   json req = json::object();
+                   if (resize_vcpus > 0) req["vcpus"] = resize_vcpus;
+                   if (!resize_policy.empty()) req["policy"] = resize_policy;
+                   if (!resize_policies.empty()) {
+                     std::stringstream list(resize_policies);
+                     for (std::string p; std::getline(list, p, ',');) req["vcpu_policies"].push_back(p);
+                   }
+                   if (!resize_smt.empty()) req["smt"] = resize_smt;
+                   if (!resize_emulator.empty()) req["emulator"] = resize_emulator;
+                   if (resize_memory > 0) req["memory_mib"] = resize_memory;
+                   if (!resize_page.empty()) req["page_size"] = resize_page;
+                   if (req.empty()) return Invalid("nothing to change: give --vcpus, --policy, --vcpu-policies, --smt, --emulator, --memory or --page-size");
+                   return c.Post("/v1/vms/" + PathSegment(vm_name) + "/resize", req);
+                 },
+                 RenderResize});
 
   // group ...
   CLI::App* group = app.add_subcommand("group", "redundancy groups: ACT/SBY VMs on hosts that cannot fail together");

@@ -139,6 +139,37 @@ std::string RenderVm(const json& vm) {
   return out;
 }
 
+// Old and new pCPU per vCPU and for the emulator threads, beside what libvirt and /proc report:
+//   VM fw on host local: re-pinned live, verified (intended = libvirt = /proc)
+//     VCPU  OLD  NEW  LIBVIRT  PROC
+//     0     1    5    5        5
+std::string RenderRepin(const json& r) {
+  const json verified = r.contains("pinning_verified") ? r["pinning_verified"] : json();
+  std::string out = "VM " + Text(r, "name") + " on host " + Text(r, "host") + ": " +
+                    (r.value("changed", false) ? "re-pinned live" : "pinning unchanged, re-applied") + ", " +
+                    (verified == true ? "verified (intended = libvirt = /proc)" : "NOT verified") + "\n";
+  const json& old_pins = r.contains("old") ? r["old"] : json::object();
+  const json& new_pins = r.contains("new") ? r["new"] : json::object();
+  const json& actual = r.contains("actual") ? r["actual"] : json::object();
+  TextTable t({"VCPU", "OLD", "NEW", "LIBVIRT", "PROC"});
+  if (new_pins.contains("vcpus") && new_pins["vcpus"].is_array())
+    for (size_t i = 0; i < new_pins["vcpus"].size(); ++i) {
+      const json& a = actual.contains("vcpus") && actual["vcpus"].is_array() && i < actual["vcpus"].size() ? actual["vcpus"][i] : json::object();
+      const std::string before = old_pins.contains("vcpus") && i < old_pins["vcpus"].size() ? old_pins["vcpus"][i].dump() : "-";
+      t.Add({std::to_string(i), before, new_pins["vcpus"][i].dump(), Text(a, "libvirt"), Text(a, "proc")});
+    }
+  const json& e = actual.contains("emulator") ? actual["emulator"] : json::object();
+  t.Add({"emu", Text(old_pins, "emulator"), Text(new_pins, "emulator"), Text(e, "libvirt"), Text(e, "proc")});
+  return out + t.Render("  ");
+}
+
+std::string RenderResize(const json& r) {
+  const json& old_spec = r.contains("old") && r["old"].contains("spec") ? r["old"]["spec"] : json::object();
+  std::string out = "VM " + Text(r, "name") + " resized and restarted on host " + Text(r, "host") + "\n";
+  if (old_spec.is_object() && !old_spec.empty()) out += "  was: " + SpecLine(old_spec) + "\n";
+  return out + RenderVm(r);
+}
+
 std::string RenderReconcile(const json& r) {
   const json& diffs = r.contains("differences") && r["differences"].is_array() ? r["differences"] : json::array();
   std::string out = "checked " + Plural(Text(r, "checked_hosts"), "host") + ": " +

@@ -3,7 +3,7 @@
 //
 //   corepind [--db PATH] [--listen HOST:PORT] [--failures-tolerated K] [--switch URI]
 //            [--reconcile-interval SECONDS] [--rank-weights nic=1,pack=1,spread=0.5] [--seed N]
-//            [--probe-interval-ms MS] [--probe-misses N] [--fence-timeout-ms MS]
+//            [--probe-interval-ms MS] [--probe-misses N] [--fence-timeout-ms MS] [--repair-drift]
 //
 // Logs to stderr: one line per request (here), and one per event (by the Controller).
 #include <signal.h>
@@ -125,6 +125,10 @@ int Main(int argc, char** argv) {
   std::string fence_timeout = "10000";
   app.add_option("--fence-timeout-ms", fence_timeout, "how long a BMC may take to confirm a power-off before the healing stops and asks for a person")
       ->capture_default_str();
+  bool repair_drift = false;
+  app.add_flag("--repair-drift", repair_drift,
+               "re-pin a VM whose pinning drifted (virsh vcpupin or emulatorpin by hand) back to its assignment, live; "
+               "without it the reconcile raises an alarm.pinning-drift event");
   std::string seed = "1";
   app.add_option("--seed", seed, "seed of the tie-breaks between equal hosts (placements are deterministic for a seed)")
       ->capture_default_str();
@@ -177,6 +181,7 @@ int Main(int argc, char** argv) {
     return 2;
   }
   options.seed = static_cast<uint64_t>(seed_value);
+  options.repair_drift = repair_drift;
 
   // Block the stop signals in every thread (they inherit the mask) and take them in one
   // thread with sigwait, so that no handler runs at an arbitrary point.
