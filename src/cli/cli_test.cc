@@ -192,6 +192,24 @@ TEST(Views, VmShowsIntendedAndActualAndMarksDifferences) {
   EXPECT_NE(RenderVm(vm).find("not verified"), std::string::npos);
 }
 
+TEST(Views, RepinShowsOldNewAndWhatTheKernelSays) {
+  json r = json::parse(R"({
+    "name": "fw1", "host": "local", "changed": true, "pinning_verified": true,
+    "old": {"vcpus": [1, 2], "emulator": "0"}, "new": {"vcpus": [5, 2], "emulator": "0"},
+    "before": {"vcpus": [{"libvirt": "1", "proc": "1"}, {"libvirt": "2", "proc": "2"}], "emulator": {"proc": "0"}},
+    "actual": {"vcpus": [{"libvirt": "5", "proc": "5"}, {"libvirt": "2", "proc": "2"}], "emulator": {"libvirt": "0", "proc": "0"}}})");
+  const std::string text = RenderRepin(r);
+  const auto lines = Lines(text);
+  ASSERT_GE(lines.size(), 5u) << text;
+  EXPECT_EQ(lines[0], "VM fw1 on host local: re-pinned live, verified (intended = libvirt = /proc)");
+  EXPECT_EQ(lines[1], "  VCPU  OLD  NEW  PROC BEFORE  LIBVIRT  PROC");
+  EXPECT_EQ(lines[2], "  0     1    5    1            5        5");
+  EXPECT_EQ(lines[4], "  emu   0    0    0            0        0");
+  r["changed"] = false;
+  r["pinning_verified"] = false;
+  EXPECT_NE(RenderRepin(r).find("intended pinning unchanged, re-applied live, NOT verified"), std::string::npos);
+}
+
 TEST(Views, ListsAndEmptyLists) {
   EXPECT_NE(RenderHostList(json::array()).find("no hosts"), std::string::npos);
   EXPECT_NE(RenderVmList(json::array()).find("no VMs"), std::string::npos);

@@ -139,27 +139,34 @@ std::string RenderVm(const json& vm) {
   return out;
 }
 
-// Old and new pCPU per vCPU and for the emulator threads, beside what libvirt and /proc report:
+// Old and new pCPU per vCPU and for the emulator threads, where /proc let them run before, and
+// what libvirt and /proc report after:
 //   VM fw on host local: re-pinned live, verified (intended = libvirt = /proc)
-//     VCPU  OLD  NEW  LIBVIRT  PROC
-//     0     1    5    5        5
+//     VCPU  OLD  NEW  PROC BEFORE  LIBVIRT  PROC
+//     0     1    5    1            5        5
 std::string RenderRepin(const json& r) {
   const json verified = r.contains("pinning_verified") ? r["pinning_verified"] : json();
   std::string out = "VM " + Text(r, "name") + " on host " + Text(r, "host") + ": " +
-                    (r.value("changed", false) ? "re-pinned live" : "pinning unchanged, re-applied") + ", " +
+                    (r.value("changed", false) ? "re-pinned live" : "intended pinning unchanged, re-applied live") + ", " +
                     (verified == true ? "verified (intended = libvirt = /proc)" : "NOT verified") + "\n";
   const json& old_pins = r.contains("old") ? r["old"] : json::object();
   const json& new_pins = r.contains("new") ? r["new"] : json::object();
   const json& actual = r.contains("actual") ? r["actual"] : json::object();
-  TextTable t({"VCPU", "OLD", "NEW", "LIBVIRT", "PROC"});
+  const json& before = r.contains("before") ? r["before"] : json::object();
+  // Entry i of list `key` of j, or {}.
+  auto at = [](const json& j, const char* key, size_t i) {
+    return j.contains(key) && j[key].is_array() && i < j[key].size() ? j[key][i] : json::object();
+  };
+  TextTable t({"VCPU", "OLD", "NEW", "PROC BEFORE", "LIBVIRT", "PROC"});
   if (new_pins.contains("vcpus") && new_pins["vcpus"].is_array())
     for (size_t i = 0; i < new_pins["vcpus"].size(); ++i) {
-      const json& a = actual.contains("vcpus") && actual["vcpus"].is_array() && i < actual["vcpus"].size() ? actual["vcpus"][i] : json::object();
-      const std::string before = old_pins.contains("vcpus") && i < old_pins["vcpus"].size() ? old_pins["vcpus"][i].dump() : "-";
-      t.Add({std::to_string(i), before, new_pins["vcpus"][i].dump(), Text(a, "libvirt"), Text(a, "proc")});
+      const json old_pcpu = at(old_pins, "vcpus", i);
+      t.Add({std::to_string(i), old_pcpu.is_number() ? old_pcpu.dump() : "-", new_pins["vcpus"][i].dump(),
+             Text(at(before, "vcpus", i), "proc"), Text(at(actual, "vcpus", i), "libvirt"), Text(at(actual, "vcpus", i), "proc")});
     }
   const json& e = actual.contains("emulator") ? actual["emulator"] : json::object();
-  t.Add({"emu", Text(old_pins, "emulator"), Text(new_pins, "emulator"), Text(e, "libvirt"), Text(e, "proc")});
+  const json& eb = before.contains("emulator") ? before["emulator"] : json::object();
+  t.Add({"emu", Text(old_pins, "emulator"), Text(new_pins, "emulator"), Text(eb, "proc"), Text(e, "libvirt"), Text(e, "proc")});
   return out + t.Render("  ");
 }
 

@@ -13,68 +13,14 @@
 #include <fstream>
 #include <map>
 
-#include "controller/controller.h"
-#include "driver/proc_affinity.h"
-#include "store/sqlite_store.h"
+#include "controller/controller_e2e_fixture.h"
 
 namespace corepin {
 namespace {
 
 using nlohmann::json;
-
-const char* kUri = "qemu:///system";
-
-class ControllerE2E : public ::testing::Test {
- protected:
-  void SetUp() override {
-    auto hv = ConnectHypervisor(kUri);
-    if (!hv) {
-      if (const char* req = std::getenv("COREPIN_REQUIRE_LIBVIRT"); req && std::string(req) == "1")
-        FAIL() << "libvirtd is required but unreachable: " << hv.error().message;
-      GTEST_SKIP() << "libvirtd unreachable at " << kUri << ": " << hv.error().message;
-    }
-    char tmpl[] = "/tmp/corepin-e2e-XXXXXX";
-    dir_ = mkdtemp(tmpl);
-    Open();
-    auto h = controller_->AddHost(json{{"name", "local"}, {"uri", kUri}, {"housekeeping", "0"}});
-    ASSERT_TRUE(h.ok()) << h.error().message;
-  }
-  void TearDown() override {
-    if (controller_) {
-      auto vms = controller_->ListVms();
-      if (vms.ok())
-        for (const auto& vm : *vms) (void)controller_->DeleteVm(vm["name"]);
-    }
-    controller_.reset();
-    store_.reset();
-    if (!dir_.empty()) std::filesystem::remove_all(dir_);
-  }
-  void Open(int reconcile_interval_ms = 0) {
-    controller_.reset();
-    store_.reset();
-    store_ = std::move(*OpenSqliteStore(dir_ + "/state.db"));
-    ControllerOptions options;
-    options.reconcile_interval_ms = reconcile_interval_ms;
-    controller_ = std::make_unique<Controller>(store_.get(), ConnectHypervisor, options);
-    Status s = controller_->Start();
-    ASSERT_TRUE(s.ok()) << s.error().message;
-  }
-  // Reads the kernel's affinity of the VM's QEMU threads and checks it against the assignment.
-  void ExpectProcMatches(const std::string& vm, const std::vector<int>& vcpu_pcpus, const std::string& emulator) {
-    auto pid = ReadQemuPid("/run/libvirt/qemu", vm);
-    ASSERT_TRUE(pid.ok()) << pid.error().message;
-    auto aff = ReadProcAffinity(*pid);
-    ASSERT_TRUE(aff.ok()) << aff.error().message;
-    ASSERT_EQ(aff->vcpus.size(), vcpu_pcpus.size());
-    for (size_t i = 0; i < vcpu_pcpus.size(); ++i)
-      EXPECT_EQ(aff->vcpus.at(static_cast<int>(i)).ToString(), std::to_string(vcpu_pcpus[i])) << vm << " vCPU " << i;
-    EXPECT_EQ(aff->emulator.ToString(), emulator) << vm;
-    EXPECT_GT(aff->emulator_threads, 0);
-  }
-  std::string dir_;
-  std::unique_ptr<StateStore> store_;
-  std::unique_ptr<Controller> controller_;
-};
+using testing::ControllerE2E;
+using testing::kUri;
 
 TEST_F(ControllerE2E, EachPolicyIsEnforcedInKvm) {
   struct Case { std::string name, spec; std::vector<int> pcpus; std::string emulator; };
@@ -153,7 +99,9 @@ TEST_F(ControllerE2E, RestartRebuildsStateAndAgreesWithLibvirt) {
 // minute, so only the event can explain a quick restart), which starts the VM again in place;
 // the new QEMU's threads are pinned exactly as before.
 TEST_F(ControllerE2E, KilledQemuIsRestartedInPlace) {
-  Open(60000);
+  ControllerOptions options;
+  options.reconcile_interval_ms = 60000;
+  Open(options);
   NoFit no_fit;
   auto vm = controller_->CreateVm(json{{"name", "corepin-e2e-crash"}, {"vcpus", 2}, {"policy", "group:g"}, {"memory_mib", 64}}, &no_fit);
   ASSERT_TRUE(vm.ok()) << vm.error().message;

@@ -128,6 +128,8 @@ Result<json> Controller::RepinVm(const std::string& name, const json& body, NoFi
     return Unprocessable("VM " + name + " cannot be re-pinned so; nothing was changed:\n" + fit.rejection.ToString());
   }
   const Assignment& next = *fit.assignment;
+  std::vector<std::string> drifted;  // where the threads were allowed to run before, if not as intended
+  const json before = ActualPinning(host, placed, &drifted);
   if (auto s = cluster_.Reassign(name, placed.spec, next); !s) return Error{s.error().code, s.error().message + "; nothing was changed"};
   // Intent: the new assignment is stored before libvirt is touched.
   VmRecord intent = *rec;
@@ -155,12 +157,14 @@ Result<json> Controller::RepinVm(const std::string& name, const json& body, NoFi
   if (auto s = store_->UpdateVm(intent); !s) return s.error();
   const bool changed = !(next == placed.assignment);
   Event("vm.repinned", name, "on " + host.name + ": " + PinningText(placed.assignment) + " -> " + PinningText(next) +
-                                 (changed ? "" : " (unchanged; re-applied)") + ", verified live without a restart");
+                                 (changed ? "" : " (unchanged; re-applied)") + ", verified live without a restart" +
+                                 (drifted.empty() ? "" : "; before it" + Joined(drifted)));
   return json{{"name", name},
               {"host", host.name},
               {"changed", changed},
               {"old", PinningJson(placed.assignment)},
               {"new", PinningJson(next)},
+              {"before", {{"vcpus", before.value("actual_vcpus", json::array())}, {"emulator", before.value("emulator", json::object())}}},
               {"actual", {{"vcpus", (*actual)["actual_vcpus"]}, {"emulator", (*actual)["emulator"]}}},
               {"pinning_verified", (*actual)["pinning_verified"]}};
 }

@@ -6,56 +6,7 @@
 # change nothing, and a clean delete. Needs root and libvirtd on qemu:///system.
 #   tests/e2e/cli_e2e.sh BUILD_DIR
 set -euo pipefail
-build=$(cd "${1:?usage: cli_e2e.sh BUILD_DIR}" && pwd)
-top=$(cd "$(dirname "$0")/../.." && pwd)
-cli="$build/src/cli/corepin"
-daemon_bin="$build/src/daemon/corepind"
-work=$(mktemp -d /tmp/corepin-cli-e2e.XXXXXX)
-port=$((20000 + RANDOM % 20000))
-export COREPIN_URL="http://127.0.0.1:$port"
-daemon=""
-created=()
-
-fail() { echo "FAIL: $*" >&2; exit 1; }
-start_daemon() {
-  "$daemon_bin" --db "$work/corepin.db" --listen "127.0.0.1:$port" >>"$work/corepind.log" 2>&1 &
-  daemon=$!
-  for _ in $(seq 100); do curl -sf "$COREPIN_URL/v1/health" >/dev/null && return 0; sleep 0.1; done
-  cat "$work/corepind.log" >&2
-  fail "corepind did not answer on $COREPIN_URL"
-}
-cleanup() {
-  for vm in "${created[@]}"; do "$cli" vm delete "$vm" >/dev/null 2>&1 || true; done
-  [ -n "$daemon" ] && kill "$daemon" 2>/dev/null && wait "$daemon" 2>/dev/null
-  rm -rf "$work"
-}
-trap cleanup EXIT
-
-# The affinity the kernel enforces on a QEMU's threads: "vcpu N LIST" per vCPU thread, and
-# "emulator LIST" for each of QEMU's other threads (kernel workers, PF_USER_WORKER, skipped).
-affinity() {
-  local pid
-  pid=$(cat "/run/libvirt/qemu/$1.pid") || fail "no QEMU pid file for $1"
-  for task in /proc/"$pid"/task/*; do
-    local comm allowed flags
-    comm=$(cat "$task/comm")
-    allowed=$(awk '/^Cpus_allowed_list:/ {print $2}' "$task/status")
-    flags=$(sed 's/.*) //' "$task/stat" | awk '{print $7}')
-    if (( flags & 0x4000 )); then continue; fi
-    if [[ "$comm" =~ ^CPU\ ([0-9]+)/(KVM|TCG)$ ]]; then echo "vcpu ${BASH_REMATCH[1]} $allowed"
-    else echo "emulator $allowed"; fi
-  done | sort -u
-}
-
-expect_affinity() {  # VM, expected lines (sorted, unique)
-  local got
-  got=$(affinity "$1")
-  [ "$got" == "$2" ] || fail "$1: /proc says
-$got
-expected
-$2"
-  echo "ok: /proc agrees for $1: $(echo "$got" | tr '\n' ';')"
-}
+source "$(dirname "$0")/lib.sh" "${1:?usage: cli_e2e.sh BUILD_DIR}"
 
 start_daemon
 "$cli" host add local --uri qemu:///system --housekeeping 0 >/dev/null
@@ -86,7 +37,7 @@ done
 
 # Restart (SIGTERM) and crash (SIGKILL) of corepind lose nothing; reconcile finds no difference.
 for sig in TERM KILL; do
-  kill -"$sig" "$daemon"; wait "$daemon" 2>/dev/null || true
+  stop_daemon "$sig"
   start_daemon
   "$cli" vm show nat-pinned --json | grep -q '"pinning_verified": true' || fail "after SIG$sig: nat-pinned not verified"
   "$cli" reconcile --json | grep -q '"differences": \[\]' || fail "after SIG$sig: reconcile found differences"
