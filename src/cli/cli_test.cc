@@ -201,7 +201,7 @@ TEST(Views, RepinShowsOldNewAndWhatTheKernelSays) {
   const std::string text = RenderRepin(r);
   const auto lines = Lines(text);
   ASSERT_GE(lines.size(), 5u) << text;
-  EXPECT_EQ(lines[0], "VM fw1 on host local: re-pinned live, verified (intended = libvirt = /proc)");
+  EXPECT_EQ(lines[0], "VM fw1 on host local: re-pinned live, verified (intended = actual)");
   EXPECT_EQ(lines[1], "  VCPU  OLD  NEW  PROC BEFORE  LIBVIRT  PROC");
   EXPECT_EQ(lines[2], "  0     1    5    1            5        5");
   EXPECT_EQ(lines[4], "  emu   0    0    0            0        0");

@@ -141,14 +141,14 @@ std::string RenderVm(const json& vm) {
 
 // Old and new pCPU per vCPU and for the emulator threads, where /proc let them run before, and
 // what libvirt and /proc report after:
-//   VM fw on host local: re-pinned live, verified (intended = libvirt = /proc)
+//   VM fw on host local: re-pinned live, verified (intended = actual)
 //     VCPU  OLD  NEW  PROC BEFORE  LIBVIRT  PROC
 //     0     1    5    1            5        5
 std::string RenderRepin(const json& r) {
   const json verified = r.contains("pinning_verified") ? r["pinning_verified"] : json();
   std::string out = "VM " + Text(r, "name") + " on host " + Text(r, "host") + ": " +
                     (r.value("changed", false) ? "re-pinned live" : "intended pinning unchanged, re-applied live") + ", " +
-                    (verified == true ? "verified (intended = libvirt = /proc)" : "NOT verified") + "\n";
+                    (verified == true ? "verified (intended = actual)" : "NOT verified") + "\n";
   const json& old_pins = r.contains("old") ? r["old"] : json::object();
   const json& new_pins = r.contains("new") ? r["new"] : json::object();
   const json& actual = r.contains("actual") ? r["actual"] : json::object();

@@ -28,7 +28,7 @@ drift 2
 expect_affinity "$vm" $'emulator 1\nvcpu 0 0\nvcpu 1 0'
 out=$("$cli" vm repin "$vm" --vcpu 0=1 --vcpu 1=1 --emulator 0) || fail "repin: $out"
 echo "$out"
-echo "$out" | grep -q "verified (intended = libvirt = /proc)" || fail "repin not verified: $out"
+echo "$out" | grep -q "verified (intended = actual)" || fail "repin not verified: $out"
 echo "$out" | grep -Eq '^  0 +1 +1 +0 +1 +1$' || fail "repin output lacks vCPU 0 moved from 0 to 1: $out"
 expect_affinity "$vm" "$intended"
 [ "$(qemu_pid "$vm")" == "$pid" ] || fail "QEMU was restarted by the re-pin"
