@@ -89,6 +89,28 @@ TEST(DomainXml, OneDedicatedVcpuOnThisMachineShape) {
   EXPECT_EQ(MetadataJsonFromElement(element.str()), json);
 }
 
+// What a live re-pin leaves in a definition: new vcpupin/emulatorpin and metadata, the rest as it was.
+TEST(DomainXml, RepinRewritesPinsAndMetadataOnly) {
+  auto topo = Fixture("1s2c-local");
+  Assignment a;
+  a.vcpu_pcpus = {1, 1};
+  a.emulator = {0};
+  a.memory_mib = {{0, 64}};
+  auto before = BuildDomainXml(Spec("vm-a", 2, 64), a, topo, R"({"vm":"a"})");
+  ASSERT_TRUE(before.ok());
+  const std::string json = R"({"vm":"a","assignment":"<new>"})";
+  Parsed p(RepinDomainXml(*before, {CpuSet{0}, CpuSet{0, 1}}, CpuSet{1}, json));
+  EXPECT_EQ(p.Pin(0), "0");
+  EXPECT_EQ(p.Pin(1), "0-1");
+  EXPECT_STREQ(p.dom.child("cputune").child("emulatorpin").attribute("cpuset").as_string(), "1");
+  EXPECT_EQ(std::string(p.dom.child("metadata").child("corepin:vm").text().get()), json);
+  EXPECT_STREQ(p.dom.child_value("memory"), "64");
+  // The element virDomainSetMetadata takes, and its round trip.
+  EXPECT_EQ(MetadataElement(json), R"(<vm>{"vm":"a","assignment":"&lt;new&gt;"}</vm>)");
+  EXPECT_EQ(MetadataJsonFromElement(MetadataElement(json)), json);
+  EXPECT_FALSE(RepinDomainXml("<domain>", {}, {}, "{}").ok());
+}
+
 TEST(DomainXml, GroupSharesOnePcpuAndStaysFlat) {
   auto topo = Fixture("1s2c-local");
   Assignment a;

@@ -47,6 +47,15 @@ TEST_F(FixtureHypervisorTest, ServesTheFixtureShapeAndKeepsDomains) {
   // A host of the same shape with another id is another host.
   EXPECT_TRUE((*ConnectHypervisor("fixture:2s32c-smt2#h2"))->ListCorepinDomains()->empty());
 
+  // A live re-pin: the record, as another connection sees it, has the new pins and metadata.
+  ASSERT_TRUE((*hv)->Repin("fw1", {CpuSet{40}, CpuSet{41}}, CpuSet{64}, R"({"vm":"fw1","v":2})").ok());
+  dom = (*again)->GetDomain("fw1");
+  EXPECT_EQ(dom->vcpu_pins[1].ToString(), "41");
+  EXPECT_EQ(dom->emulator_pin.ToString(), "64");
+  EXPECT_EQ(dom->metadata_json, R"({"vm":"fw1","v":2})");
+  EXPECT_EQ((*hv)->Repin("fw1", {CpuSet{40}}, CpuSet{64}, "{}").error().code, ErrorCode::kInvalid);
+  EXPECT_EQ((*hv)->Repin("nope", {}, CpuSet{64}, "{}").error().code, ErrorCode::kNotFound);
+
   ASSERT_TRUE((*again)->DestroyAndUndefine("fw1").ok());
   EXPECT_EQ((*hv)->GetDomain("fw1").error().code, ErrorCode::kNotFound);
 }
