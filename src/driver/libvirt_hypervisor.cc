@@ -318,20 +318,33 @@ class LibvirtHypervisor : public Hypervisor {
       return fail("its metadata");
     }
 
-    // Live pinning for a running domain, the persistent definition otherwise.
-    const unsigned flags = info.active ? VIR_DOMAIN_AFFECT_LIVE : VIR_DOMAIN_AFFECT_CONFIG;
+    // Live pinning for a running domain, the persistent definition otherwise. A domain that
+    // stops between the two reads (libvirt: "domain is not running") is read as stopped.
+    std::string what;
+    if (!ReadPins(dom, info.active ? VIR_DOMAIN_AFFECT_LIVE : VIR_DOMAIN_AFFECT_CONFIG, &info, &what)) {
+      if (!info.active || virGetLastErrorCode() != VIR_ERR_OPERATION_INVALID) return fail(what);
+      info.active = false;
+      if (!ReadPins(dom, VIR_DOMAIN_AFFECT_CONFIG, &info, &what)) return fail(what);
+    }
+    return info;
+  }
+
+  // libvirt's vCPU and emulator pinning of `dom` (live or persistent, by `flags`) into *info;
+  // false with *what naming the read that failed (libvirt's error is set).
+  bool ReadPins(virDomainPtr dom, unsigned flags, DomainInfo* info, std::string* what) {
+    info->vcpu_pins.clear();
     int nvcpus = virDomainGetVcpusFlags(dom, flags | VIR_DOMAIN_VCPU_MAXIMUM);
-    if (nvcpus < 0) return fail("its vCPU count");
+    if (nvcpus < 0) return *what = "its vCPU count", false;
     const int maplen = MapLength();
-    if (maplen < 0) return fail("the host CPU count");
+    if (maplen < 0) return *what = "the host CPU count", false;
     std::vector<unsigned char> maps(static_cast<size_t>(nvcpus) * maplen);
     int n = virDomainGetVcpuPinInfo(dom, nvcpus, maps.data(), maplen, flags);
-    if (n < 0) return fail("its vCPU pinning");
-    for (int i = 0; i < n; ++i) info.vcpu_pins.push_back(FromCpumap(VIR_GET_CPUMAP(maps.data(), maplen, i), maplen));
+    if (n < 0) return *what = "its vCPU pinning", false;
+    for (int i = 0; i < n; ++i) info->vcpu_pins.push_back(FromCpumap(VIR_GET_CPUMAP(maps.data(), maplen, i), maplen));
     std::vector<unsigned char> emu(maplen);
-    if (virDomainGetEmulatorPinInfo(dom, emu.data(), maplen, flags) < 0) return fail("its emulator pinning");
-    info.emulator_pin = FromCpumap(emu.data(), maplen);
-    return info;
+    if (virDomainGetEmulatorPinInfo(dom, emu.data(), maplen, flags) < 0) return *what = "its emulator pinning", false;
+    info->emulator_pin = FromCpumap(emu.data(), maplen);
+    return true;
   }
 
   std::string uri_;
