@@ -182,6 +182,34 @@ TEST_F(ApiTest, VmCreateShowListDelete) {
   EXPECT_EQ(Call("GET", "/v1/vms/a").status, 404);
 }
 
+TEST_F(ApiTest, VmRepinAndResize) {
+  AddLocalHost();
+  ASSERT_EQ(Call("POST", "/v1/vms", R"({"name":"a","vcpus":2,"memory_mib":64})").status, 201);
+  Reply moved = Call("POST", "/v1/vms/a/repin", R"({"vcpus":{"0":5,"1":6}})");
+  ASSERT_EQ(moved.status, 200) << moved.body.dump();
+  EXPECT_EQ(moved.body["new"]["vcpus"], json::parse("[5,6]"));
+  EXPECT_EQ(moved.body["pinning_verified"], true);
+  // Refused by placement: 422 with the rejection; malformed: 400; unknown VM: 404.
+  Reply refused = Call("POST", "/v1/vms/a/repin", R"({"vcpus":{"0":0}})");
+  ASSERT_EQ(refused.status, 422) << refused.body.dump();
+  ASSERT_EQ(refused.body["rejections"].size(), 1u) << refused.body.dump();
+  EXPECT_NE(refused.body["rejections"][0]["reasons"][0].get<std::string>().find("pCPU 0 is housekeeping"), std::string::npos);
+  EXPECT_EQ(Call("POST", "/v1/vms/a/repin", "[]").status, 400);
+  EXPECT_EQ(Call("POST", "/v1/vms/a/repin", R"({"auto":"yes"})").status, 400);
+  EXPECT_EQ(Call("POST", "/v1/vms/nope/repin", R"({"auto":true})").status, 404);
+  EXPECT_EQ(Call("GET", "/v1/vms/a").body["assignment"]["vcpu_pcpus"], json::parse("[5,6]"));
+
+  Reply resized = Call("POST", "/v1/vms/a/resize", R"({"vcpus":3,"memory_mib":128})");
+  ASSERT_EQ(resized.status, 200) << resized.body.dump();
+  EXPECT_EQ(resized.body["spec"]["vcpus"], 3);
+  EXPECT_EQ(resized.body["old"]["spec"]["vcpus"], 2);
+  Reply too_big = Call("POST", "/v1/vms/a/resize", R"({"vcpus":64})");
+  ASSERT_EQ(too_big.status, 422) << too_big.body.dump();
+  EXPECT_EQ(too_big.body["rejections"][0]["nodes"].size(), 2u) << too_big.body.dump();  // one reason per NUMA node
+  EXPECT_EQ(Call("POST", "/v1/vms/a/resize", R"({"nic":"eth0"})").status, 400);
+  EXPECT_EQ(Call("GET", "/v1/vms/a").body["spec"]["vcpus"], 3);
+}
+
 TEST_F(ApiTest, NoFitReturnsRejectionsPerHostAndNode) {
   AddLocalHost();
   Reply r = Call("POST", "/v1/vms", R"({"name":"big","vcpus":64,"memory_mib":64})");
