@@ -171,6 +171,8 @@ std::string RenderRepin(const json& r) {
 }
 
 std::string RenderResize(const json& r) {
+  if (r.value("changed", true) == false)
+    return "VM " + Text(r, "name") + " unchanged: it already has that spec; it was not restarted\n\n" + RenderVm(r);
   const json& old_spec = r.contains("old") && r["old"].contains("spec") ? r["old"]["spec"] : json::object();
   std::string out = "VM " + Text(r, "name") + " resized and restarted on host " + Text(r, "host") + "\n";
   if (old_spec.is_object() && !old_spec.empty()) out += "  was: " + SpecLine(old_spec) + "\n";

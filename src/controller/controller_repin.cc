@@ -184,6 +184,13 @@ Result<json> Controller::ResizeVm(const std::string& name, const json& body, NoF
   const PlacedVm placed = *Placed(name);
   auto spec = ResizedSpec(placed.spec, body);
   if (!spec) return spec.error();
+  if (VmSpecToJson(*spec) == VmSpecToJson(placed.spec)) {  // nothing to do: no restart
+    json view = VmView(*rec, &StateOf(host));
+    std::vector<std::string> diffs;
+    MergeActualPinning(ActualPinning(host, placed, &diffs), &view);
+    view["changed"] = false;
+    return view;
+  }
   FitResult fit = FitInPlace(StateOf(host), name, *spec);
   if (!fit.ok()) {
     no_fit->rejections = {fit.rejection};
@@ -223,6 +230,7 @@ Result<json> Controller::ResizeVm(const std::string& name, const json& body, NoF
   std::vector<std::string> diffs;
   json actual = ActualPinning(host, *Placed(name), &diffs);
   MergeActualPinning(actual, &view);
+  view["changed"] = true;
   view["old"] = {{"spec", VmSpecToJson(placed.spec)}, {"pinning", PinningJson(placed.assignment)}};
   view["new"] = {{"spec", VmSpecToJson(*spec)}, {"pinning", PinningJson(*fit.assignment)}};
   return view;

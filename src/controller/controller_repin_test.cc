@@ -181,6 +181,11 @@ TEST_F(RepinTest, ResizeUpAndDown) {
   EXPECT_EQ(json::parse(store_->GetVm("fw")->spec_json)["memory_mib"], 64);
   EXPECT_TRUE((*controller_->Reconcile())["differences"].empty());
   EXPECT_TRUE(HasEvent("vm.resized"));
+  // The spec it already has: nothing restarted, nothing changed.
+  auto same = Resize(R"({"vcpus": 2, "memory_mib": 64})");
+  ASSERT_TRUE(same.ok()) << same.error().message;
+  EXPECT_EQ((*same)["changed"], false);
+  EXPECT_EQ(store_->GetVm("fw")->state, "running");
 }
 
 TEST_F(RepinTest, ResizeThatCannotFitIsRefusedUpFront) {
