@@ -4,8 +4,12 @@
 // median, p99, min and max over N runs of:
 //   controller   Controller::RepinVm {"auto": true}: fit, Cluster, two SQLite commits (fsync),
 //                the libvirt calls, and the read-back from libvirt and /proc
-//   hypervisor   Hypervisor::Repin alone: virDomainPinVcpuFlags x2, virDomainPinEmulator and
-//                virDomainSetMetadata, live and persistent
+//   hypervisor   Hypervisor::Repin alone, same threads moved back: it writes only what differs,
+//                here the live pins (virDomainPinVcpuFlags x2, virDomainPinEmulator, LIVE)
+//   full write   Hypervisor::Repin between two layouts with new metadata each run: every pin and
+//                the metadata written live and persistent (LIVE|CONFIG), as a re-pin to new
+//                pCPUs does (this machine has one allocatable pCPU, so the "other" layout puts
+//                the vCPUs on the housekeeping pCPU; corepin's placement would refuse it)
 //
 //   build/bench/repin_bench [N]     (default 200; needs root and libvirtd; pCPU 0 housekeeping)
 #include <libvirt/libvirt.h>
@@ -73,7 +77,7 @@ int Main(int argc, char** argv) {
     if (!vm) {
       std::fprintf(stderr, "repin_bench: cannot create %s: %s\n", kVm, vm.error().message.c_str());
     } else {
-      std::vector<double> controller_ms, hypervisor_ms;
+      std::vector<double> controller_ms, hypervisor_ms, full_ms;
       const std::string metadata = json{{"vm", kVm}, {"host", "local"}, {"spec", (*vm)["spec"]}, {"assignment", (*vm)["assignment"]}}.dump();
       rc = 0;
       for (int i = 0; i < n && rc == 0; ++i) {
@@ -91,10 +95,21 @@ int Main(int argc, char** argv) {
         hypervisor_ms.push_back(std::chrono::duration<double, std::milli>(Clock::now() - t0).count());
         if (!s) rc = 1;
       }
+      for (int i = 0; i < n && rc == 0; ++i) {
+        const bool there = i % 2 == 0;
+        const json meta = json{{"vm", kVm}, {"run", i}};
+        auto t0 = Clock::now();
+        auto s = (*direct)->Repin(kVm, {CpuSet{there ? 0 : 1}, CpuSet{there ? 0 : 1}}, CpuSet{there ? 1 : 0}, meta.dump());
+        full_ms.push_back(std::chrono::duration<double, std::milli>(Clock::now() - t0).count());
+        if (!s) rc = 1;
+      }
+      // Back to corepin's pinning and metadata.
+      if (auto s = (*direct)->Repin(kVm, {CpuSet{1}, CpuSet{1}}, CpuSet{0}, metadata); !s) rc = 1;
       if (rc == 0) {
         std::printf("live re-pin of a 2-vCPU VM (%s), threads moved each run\n", kUri);
         Print("controller", controller_ms);
         Print("hypervisor", hypervisor_ms);
+        Print("full write", full_ms);
       }
     }
     if (conn) virConnectClose(conn);

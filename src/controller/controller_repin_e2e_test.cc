@@ -94,6 +94,19 @@ TEST_F(RepinE2E, LiveRepinMovesEveryThreadWithoutARestart) {
   ExpectProcMatches(vm, {1, 1}, "0");
   EXPECT_EQ(Pid(vm), pid) << "QEMU was restarted";
   EXPECT_EQ(PersistentPins(vm, 2), (std::vector<std::string>{"1", "1", "0"}));
+  // Only the persistent definition drifted: the re-pin finds it and writes just that.
+  {
+    virConnectPtr conn = virConnectOpen(kUri);
+    virDomainPtr dom = virDomainLookupByName(conn, vm.c_str());
+    unsigned char to0 = 1;
+    EXPECT_EQ(virDomainPinVcpuFlags(dom, 1, &to0, 1, VIR_DOMAIN_AFFECT_CONFIG), 0);
+    virDomainFree(dom);
+    virConnectClose(conn);
+  }
+  EXPECT_EQ(PersistentPins(vm, 2), (std::vector<std::string>{"1", "0", "0"}));
+  ASSERT_TRUE(controller_->RepinVm(vm, json{{"auto", true}}, &no_fit).ok());
+  EXPECT_EQ(PersistentPins(vm, 2), (std::vector<std::string>{"1", "1", "0"}));
+  ExpectProcMatches(vm, {1, 1}, "0");
   // A re-pin the host cannot honour is refused and moves nothing.
   auto refused = controller_->RepinVm(vm, json{{"vcpus", {{"0", 0}, {"1", 0}}}}, &no_fit);
   ASSERT_FALSE(refused.ok());
