@@ -159,7 +159,7 @@ TEST_F(RepinE2E, ResizeUpAndDown) {
 // libvirt fails to start the resized domain (injected): the old VM is defined and started
 // again, its threads pinned as before, its record running.
 TEST_F(RepinE2E, ResizeFailureRestoresTheOldVmRunning) {
-  Open({}, testing::FailingDefine::Factory(3));
+  Open({}, testing::FailingHypervisor::Factory({.define_vcpus = 3}));
   const std::string vm = "rp-e2e-resfail";
   Create(vm, R"({"vcpus":1,"memory_mib":64})");
   NoFit no_fit;

@@ -208,10 +208,32 @@ TEST_F(RepinTest, ResizeThatCannotFitIsRefusedUpFront) {
   EXPECT_TRUE(keeper_->GetDomain("fw")->active);
 }
 
+// libvirt fails half-way through a re-pin (after the pins moved): the old pins are written back
+// and verified, and the Cluster and the record are as before.
+TEST_F(RepinTest, FailedRepinPutsEverythingBack) {
+  connect_ = testing::FailingHypervisor::Factory({.repin_pcpu = 5});
+  Open();
+  const VmRecord before = *store_->GetVm("fw");
+  auto r = Repin(R"({"vcpus": {"0": 5}})");
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.error().code, ErrorCode::kUnavailable);
+  EXPECT_NE(r.error().message.find("failure injected"), std::string::npos) << r.error().message;
+  EXPECT_NE(r.error().message.find("the old pinning was put back and verified"), std::string::npos) << r.error().message;
+  EXPECT_EQ(LibvirtPins("fw"), (std::vector<std::string>{"1", "2", "0,8"}));
+  EXPECT_EQ(json::parse(keeper_->GetDomain("fw")->metadata_json)["assignment"]["vcpu_pcpus"], json::parse("[1,2]"));
+  VmRecord after = *store_->GetVm("fw");
+  after.updated_unix = before.updated_unix;
+  EXPECT_EQ(after, before);
+  EXPECT_EQ((*controller_->ShowVm("fw"))["assignment"]["vcpu_pcpus"], json::parse("[1,2]"));
+  EXPECT_EQ((*controller_->ListHosts())[0]["free"], 12);
+  EXPECT_TRUE((*controller_->Reconcile())["differences"].empty());
+  EXPECT_TRUE(HasEvent("vm.repin.failed"));
+}
+
 // libvirt fails to start the new domain: the old one is defined and started again, with its
 // pinning, and the store and the Cluster are as before.
 TEST_F(RepinTest, ResizeFailureRestoresTheOldVm) {
-  connect_ = testing::FailingDefine::Factory(3);
+  connect_ = testing::FailingHypervisor::Factory({.define_vcpus = 3});
   Open();
   auto r = Resize(R"({"vcpus": 3})");
   ASSERT_FALSE(r.ok());

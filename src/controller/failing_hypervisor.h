@@ -1,6 +1,9 @@
-// For tests: a Hypervisor that forwards every call to a real one, except that DefineAndStart
-// fails, as libvirt would, for a VM of a chosen vCPU count, so that a failure half-way
-// through an operation (a resize) can be forced against the real libvirtd.
+// For tests: a Hypervisor that forwards every call to a real one but fails, as libvirt would,
+// where a test asks, so that a failure half-way through an operation can be forced against the
+// real libvirtd:
+//   - DefineAndStart of a VM with `define_vcpus` vCPUs (a resize's new domain);
+//   - Repin to a layout that uses pCPU `repin_pcpu`: the real re-pin is made first, then the
+//     call fails (a failure after some pins moved, which the caller must undo).
 #pragma once
 
 #include <memory>
@@ -11,13 +14,25 @@
 
 namespace corepin::testing {
 
-class FailingDefine : public Hypervisor {
+struct Failures {
+  int define_vcpus = -1;
+  int repin_pcpu = -1;
+};
+
+class FailingHypervisor : public Hypervisor {
  public:
-  FailingDefine(std::unique_ptr<Hypervisor> real, int fail_vcpus) : real_(std::move(real)), fail_vcpus_(fail_vcpus) {}
+  FailingHypervisor(std::unique_ptr<Hypervisor> real, Failures f) : real_(std::move(real)), f_(f) {}
   Status DefineAndStart(const DomainRequest& r) override {
-    if (static_cast<int>(r.spec.vcpus.size()) == fail_vcpus_)
+    if (static_cast<int>(r.spec.vcpus.size()) == f_.define_vcpus)
       return Unavailable("VM '" + r.spec.name + "': libvirt could not start it (failure injected by the test)");
     return real_->DefineAndStart(r);
+  }
+  Status Repin(const std::string& name, const std::vector<CpuSet>& vcpus, const CpuSet& emulator, const std::string& metadata) override {
+    Status s = real_->Repin(name, vcpus, emulator, metadata);
+    for (const auto& pins : vcpus)
+      if (s && pins.Contains(f_.repin_pcpu))
+        return Unavailable("VM '" + name + "': libvirt could not pin it (failure injected by the test, after the pins moved)");
+    return s;
   }
   Result<HostTopology> ReadTopology() override { return real_->ReadTopology(); }
   Status Start(const std::string& name) override { return real_->Start(name); }
@@ -29,22 +44,19 @@ class FailingDefine : public Hypervisor {
   Result<DomainInfo> GetDomain(const std::string& name) override { return real_->GetDomain(name); }
   std::string uri() const override { return real_->uri(); }
   Status Probe() override { return real_->Probe(); }
-  Status Repin(const std::string& name, const std::vector<CpuSet>& vcpus, const CpuSet& emulator, const std::string& metadata) override {
-    return real_->Repin(name, vcpus, emulator, metadata);
-  }
 
-  // A factory for Controller: every connection fails defines of `fail_vcpus` vCPUs.
-  static HypervisorFactory Factory(int fail_vcpus) {
-    return [fail_vcpus](const std::string& uri) -> Result<std::unique_ptr<Hypervisor>> {
+  // A factory for Controller: every connection fails as `f` says.
+  static HypervisorFactory Factory(Failures f) {
+    return [f](const std::string& uri) -> Result<std::unique_ptr<Hypervisor>> {
       auto hv = ConnectHypervisor(uri);
       if (!hv) return hv.error();
-      return std::unique_ptr<Hypervisor>(std::make_unique<FailingDefine>(std::move(*hv), fail_vcpus));
+      return std::unique_ptr<Hypervisor>(std::make_unique<FailingHypervisor>(std::move(*hv), f));
     };
   }
 
  private:
   std::unique_ptr<Hypervisor> real_;
-  int fail_vcpus_;
+  Failures f_;
 };
 
 }  // namespace corepin::testing
