@@ -207,6 +207,8 @@ class Controller {
   // A running VM whose pinning differs from its assignment: repaired live under
   // options_.repair_drift, an alarm otherwise; noted in *report.
   void HandleDrift(ManagedHost& host, const PlacedVm& vm, const std::vector<std::string>& differences, nlohmann::json* report);
+  // Clears the VM's alarm.pinning-drift, if active, once its pinning was applied and verified.
+  void ClearDriftAlarm(const std::string& vm, const std::string& why);
   Status ResumeGroup(const GroupRecord& group);
   // Starts the domains of placed VMs one by one, each verified; on a failure destroys the ones
   // it started and returns the error (the caller undoes placement and records).

@@ -11,6 +11,7 @@
 // placement accepted and the Cluster was rebuilt with.
 #include <set>
 
+#include "controller/alarms.h"
 #include "controller/controller.h"
 #include "controller/views.h"
 #include "placement/placement_json.h"
@@ -21,6 +22,8 @@ namespace corepin {
 using nlohmann::json;
 
 namespace {
+
+constexpr char kDriftAlarm[] = "alarm.pinning-drift";
 
 constexpr char kRepinExample[] = R"(; e.g. {"vcpus": {"0": 5, "1": 6}, "emulator": "3"} or {"auto": true})";
 
@@ -155,6 +158,7 @@ Result<json> Controller::RepinVm(const std::string& name, const json& body, NoFi
   }
   intent.state = std::string(kVmRunning);
   if (auto s = store_->UpdateVm(intent); !s) return s.error();
+  ClearDriftAlarm(name, "re-pinned and verified (vm.repinned)");
   const bool changed = !(next == placed.assignment);
   Event("vm.repinned", name, "on " + host.name + ": " + PinningText(placed.assignment) + " -> " + PinningText(next) +
                                  (changed ? "" : " (unchanged; re-applied)") + ", verified live without a restart" +
@@ -284,13 +288,13 @@ void Controller::HandleDrift(ManagedHost& host, const PlacedVm& vm, const std::v
   auto rec = store_->GetVm(name);
   if (!rec || (rec->state != kVmRunning && rec->state != kVmRepinning)) return;  // another operation owns it
   if (!options_.repair_drift) {
-    note("pinning-drift", "alarm.pinning-drift",
+    note("pinning-drift", kDriftAlarm,
          what + "; repair: corepin vm repin " + name + " --auto, or run corepind with --repair-drift");
     return;
   }
   auto actual = ApplyPinning(host, *rec);
   if (!actual) {
-    note("pinning-drift", "alarm.pinning-drift", what + "; the repair failed: " + actual.error().message);
+    note("pinning-drift", kDriftAlarm, what + "; the repair failed: " + actual.error().message);
     return;
   }
   if (rec->state == kVmRepinning) {
@@ -298,6 +302,16 @@ void Controller::HandleDrift(ManagedHost& host, const PlacedVm& vm, const std::v
     (void)store_->UpdateVm(*rec);
   }
   note("drift-repaired", "vm.drift-repaired", what + "; re-pinned live to its assignment and verified");
+  ClearDriftAlarm(name, "repaired by the reconcile (vm.drift-repaired)");
+}
+
+void Controller::ClearDriftAlarm(const std::string& vm, const std::string& why) {
+  bool active = false;
+  {
+    std::lock_guard lock(alarms_mu_);  // after mu_, as everywhere
+    active = CatchUpAlarms().ok() && alarms_.Find(kDriftAlarm, vm);
+  }
+  if (active) Event(kAlarmCleared, vm, ClearedMessage(kDriftAlarm, why));
 }
 
 }  // namespace corepin

@@ -150,11 +150,16 @@ TEST_F(RepinTest, DriftIsAlarmedOrRepaired) {
   EXPECT_TRUE(HasEvent("alarm.pinning-drift", "vCPU 0 may run on 7, expected 1"));
   EXPECT_TRUE(HasEvent("alarm.pinning-drift", "repair: corepin vm repin fw --auto, or run corepind with --repair-drift"));
   EXPECT_EQ(LibvirtPins("fw")[0], "7");  // an alarm changes nothing
-  // --auto repairs it by hand.
+  auto alarms = controller_->Alarms();
+  ASSERT_EQ(alarms->size(), 1u) << alarms->dump(2);
+  EXPECT_EQ((*alarms)[0]["kind"], "alarm.pinning-drift");
+  // --auto repairs it by hand, and the alarm is cleared.
   auto r = Repin(R"({"auto": true})");
   ASSERT_TRUE(r.ok()) << r.error().message;
   EXPECT_EQ((*r)["changed"], false);
   EXPECT_EQ(LibvirtPins("fw")[0], "1");
+  EXPECT_TRUE(controller_->Alarms()->empty());
+  EXPECT_TRUE(HasEvent("alarm.cleared", "alarm.pinning-drift cleared: re-pinned and verified"));
   // With repair_drift, the reconcile (here the one Start runs) re-pins it.
   PinBehindTheBack("fw", 7);
   ControllerOptions repair;

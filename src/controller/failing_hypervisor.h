@@ -44,6 +44,7 @@ class FailingHypervisor : public Hypervisor {
   Result<DomainInfo> GetDomain(const std::string& name) override { return real_->GetDomain(name); }
   std::string uri() const override { return real_->uri(); }
   Status Probe() override { return real_->Probe(); }
+  Result<std::vector<VcpuStat>> VcpuStats(const std::string& name) override { return real_->VcpuStats(name); }
 
   // A factory for Controller: every connection fails as `f` says.
   static HypervisorFactory Factory(Failures f) {
