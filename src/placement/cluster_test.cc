@@ -242,6 +242,29 @@ TEST(Cluster, VmsOfOneSharedGroupHealOntoOneSharedPcpu) {
   EXPECT_TRUE(c.Check().ok()) << c.Check().error().message;
 }
 
+// Under SMT isolate a shared group's creator holds its core's siblings empty itself (as Fit and
+// HostState::Apply make it): at k = 2, two isolate VMs of group ctl that fail together cannot
+// heal onto one planned ctl pCPU whose sibling only the first holds (applying both would break
+// the second's isolation); the second goes elsewhere.
+TEST(Cluster, IsolateVmsOfOneSharedGroupDoNotShareACoreHeldByTheOther) {
+  ClusterOptions opt;
+  opt.failures_tolerated = 2;
+  Cluster c(opt);
+  AddHosts(&c, 4);
+  for (int i = 1; i <= 2; ++i) {
+    const std::string n = std::to_string(i);
+    GroupOutcome o = c.PlaceGroup(Group(R"({"name":"v)" + n + R"(","members":[{"name":"v)" + n + R"(","host":"h)" + n +
+                                        R"("}],"vm":{"vcpus":2,"smt":"isolate","vcpu_policies":["dedicated","group:ctl"],"memory_mib":1024}})"));
+    ASSERT_TRUE(o.ok()) << o.status.error().message;
+  }
+  ASSERT_TRUE(c.Check().ok()) << c.Check().error().message;
+  EXPECT_EQ(BruteForceGuarantee(c), "");
+  const Scenario* both = c.reserve().Find(*c.KeyOf({"h1", "h2"}));
+  ASSERT_NE(both, nullptr);
+  ASSERT_EQ(both->targets.size(), 2u);
+  EXPECT_NE(both->targets.at("v1").host, both->targets.at("v2").host);
+}
+
 TEST(Cluster, WhatIfGivesExactTargetsAndLosses) {
   Cluster c;
   AddHosts(&c, 4, 4);

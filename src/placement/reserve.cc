@@ -122,7 +122,6 @@ void HealingReserve::Accumulate(Use* u, const HealTarget& t) {
   for (const auto& [g, pcpu] : t.assignment.groups) {
     u->slots[g] += SlotsIn(t.assignment, g);
     u->group_pcpu.emplace(g, pcpu);
-    u->group_held[g] = u->group_held[g].Union(t.assignment.reserved_siblings);
   }
 }
 
@@ -276,16 +275,16 @@ Result<HealTarget> HealingReserve::FindTarget(const Cluster& c, const ScenarioKe
     FitScope scope;
     // A shared group this scenario's targets create here (the host has no such group yet): the
     // fit sees it as it would be, on its planned pCPU, so several VMs of one group that fail
-    // together can share it again.
+    // together can share it again. As HostState::Apply makes it: siblings its creator holds
+    // empty are the creator's, not the group's, so a joiner under SMT isolate or require cannot
+    // count on them (the core would lose its isolation when the creator goes); it holds them
+    // itself, or goes elsewhere.
     for (const auto& g : spec_groups)
       if (u && u->slots.count(g) && !hs.FindGroup(g)) {
         auto at = u->group_pcpu.find(g);
         const Pcpu* p = at == u->group_pcpu.end() ? nullptr : hs.topology().FindPcpu(at->second);
         if (!p) return reject(reason::kGroupPlanned);
-        GroupState planned_group{g, p->id, p->node, {}, {{"~healing", u->slots.at(g)}}};
-        if (auto held = u->group_held.find(g); held != u->group_held.end())
-          planned_group.reserved_siblings = held->second.Intersect(p->siblings);
-        scope.groups[g] = std::move(planned_group);
+        scope.groups[g] = GroupState{g, p->id, p->node, {}, {{"~healing", u->slots.at(g)}}};
       }
     scope.pcpus = reserve_only ? hs.reserve().pcpus.Intersect(hs.free()) : hs.free();
     if (u) scope.pcpus = scope.pcpus.Minus(u->pcpus);

@@ -79,7 +79,6 @@ class HealingReserve {
     std::map<MemKey, uint64_t> memory_mib;
     std::map<std::string, int> slots;  // shared group -> member slots
     std::map<std::string, int> group_pcpu;  // shared group -> its pCPU in these targets
-    std::map<std::string, CpuSet> group_held;  // shared group -> siblings its targets hold empty
   };
   struct HostPlan {
     std::map<ScenarioKey, Use> uses;
