@@ -114,6 +114,28 @@ class Cluster {
   // reserve that the change invalidates are re-planned; when that fails, or the assignment
   // does not apply, nothing changes. The caller fits first (repin.h: FitRepin, FitInPlace).
   Status Reassign(const std::string& vm, const VmSpec& spec, const Assignment& assignment);
+  // Moving a placed VM to another host (a cold or live migration the controller performs).
+  // PlanMove: where VM `vm` would go if moved off its host: to host `to`, or (to empty) the best
+  // host the scheduler ranks (RankHosts, scheduler.h) among those its redundancy group allows:
+  // never its own host, never a host of another member of its group (anti-affinity), never a
+  // failure-domain value (the group's domains labels, e.g. rack) another member has;
+  // unschedulable hosts refused. The fit is the ordinary one (it leaves the healing reserve
+  // alone); whether the reserve can be kept is MoveVm's to say. Pure: nothing changes. On
+  // refusal: Unprocessable whose message says why (naming the member in the way, or the fit's
+  // per-node reasons), and *ex (may be null) carries the search with per-host rejection reasons
+  // (purpose "move"). NotFound for an unknown VM or host.
+  Result<Assignment> PlanMove(const std::string& vm, const std::string& to, SearchExplanation* ex) const;
+  // Records a move planned by PlanMove (assignment.host names the new host): the VM leaves its
+  // host and holds `assignment` there, keeping its group, role (and place among the members) and
+  // spec; then the healing reserve is re-planned around it (targets the new pCPUs or the
+  // anti-affinity invalidate, the VM's own targets for the scenarios where its new host fails;
+  // a VM recorded unhealable before may stay so). When the reserve cannot keep every protected VM
+  // healable, the assignment does not apply, or the host breaks the group's anti-affinity or
+  // domains, nothing changes and Unprocessable says why. The host may be unschedulable and the
+  // assignment may take reserve pCPUs (their targets move): so a move can be undone with the
+  // VM's old assignment after a failed migration. NotFound for an unknown VM or host; Invalid
+  // for the VM's own host (a re-pin is Reassign).
+  Status MoveVm(const std::string& vm, const Assignment& assignment);
   const RedundancyGroup* FindGroup(const std::string& name) const;
   const std::map<std::string, RedundancyGroup>& groups() const { return groups_; }
   struct VmLocation {

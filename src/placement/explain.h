@@ -17,6 +17,7 @@ namespace corepin {
 
 // Reason classes: the keys of SearchExplanation::rejected.
 namespace reason {
+inline constexpr const char* kOwnHost = "the VM's own host";
 inline constexpr const char* kUnschedulable = "host unschedulable";
 inline constexpr const char* kNotRequested = "not the requested host";
 inline constexpr const char* kFailed = "host failed (in the scenario)";

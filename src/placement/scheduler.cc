@@ -20,6 +20,7 @@ CpuSet NewlyHeld(const HostState& hs, const Assignment& a) {
 }
 
 const char* FilterHost(const ClusterHost& h, const HostFilter& f) {
+  if (h.id == f.own_host) return reason::kOwnHost;
   if (!h.schedulable) return reason::kUnschedulable;
   if (!f.only_host.empty() && h.name != f.only_host) return reason::kNotRequested;
   if (f.avoid_hosts.count(h.id)) return reason::kMemberHere;

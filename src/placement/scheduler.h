@@ -1,8 +1,9 @@
 // Scheduler: filter -> rank -> select over the per-host fit, for one VM of a group.
 //
-//   filter: schedulable, the requested host if any, anti-affinity with the group's other
-//           members (host and every failure-domain label the group names), then Fit (which
-//           leaves the healing reserve alone) with its per-node reasons;
+//   filter: not the VM's own host (a move), schedulable, the requested host if any,
+//           anti-affinity with the group's other members (host and every failure-domain
+//           label the group names), then Fit (which leaves the healing reserve alone) with
+//           its per-node reasons;
 //   rank:   weighted parts in [0, 1] (RankWeights): NIC locality, best-fit packing, ACT spread;
 //   select: best score first; ties broken by a hash of (seed, host), so a seed fixes the order.
 //
@@ -30,6 +31,7 @@ struct HostFilter {
   std::vector<std::string> domains;                            // label keys a host must have
   std::map<std::string, std::set<std::string>> avoid_values;   // key -> values the other members have
   std::string only_host;                                       // the member asked for this host
+  int own_host = -1;                                           // a move: the VM's current host, never a candidate
 };
 
 struct Candidate {
