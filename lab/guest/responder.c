@@ -3,7 +3,9 @@
  * Answers every UDP datagram on the service port with "NAME ROLE". A request
  * that starts with "seq:" gets its payload echoed after one space
  * ("NAME ROLE seq:42"), so a client can match answers to requests and count
- * losses. It also sends a gratuitous ARP for the service address at start
+ * losses. A request "up" gets the responder's uptime in ms after the answer
+ * ("NAME ROLE up:12345"): it keeps growing across a live migration and starts
+ * again from zero when the guest boots. It also sends a gratuitous ARP for the service address at start
  * and every GARP_MS milliseconds (0: only at start), so that a client
  * switch-over to another VM with the same service address is learned fast.
  *
@@ -134,6 +136,7 @@ int main(int argc, char **argv) {
   printf("responder: %s answering UDP port %d\n", answer, port);
   fflush(stdout);
 
+  const long long started_ms = now_ms();
   long long next_garp = garp_ms > 0 ? now_ms() + garp_ms : -1;
   for (;;) {
     while (waitpid(-1, NULL, WNOHANG) > 0) {
@@ -168,6 +171,8 @@ int main(int argc, char **argv) {
       out[olen++] = ' ';
       memcpy(out + olen, req, (size_t)r);
       olen += (size_t)r;
+    } else if (r >= 2 && memcmp(req, "up", 2) == 0) {
+      olen += (size_t)snprintf(out + olen, sizeof(out) - olen, " up:%lld", now_ms() - started_ms);
     }
     sendto(fd, out, olen, 0, (struct sockaddr *)&from, fl);
   }

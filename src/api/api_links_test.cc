@@ -85,7 +85,7 @@ TEST_F(ApiLinksTest, VmLinks) {
   ASSERT_EQ(r.body["vcpus"].size(), 4u);
   const int p = r.body["vcpus"][0]["pcpu"];
   EXPECT_EQ(r.body["vcpus"][0]["siblings"], (CpuSet{p, p < 64 ? p + 64 : p - 64}.ToString()));
-  EXPECT_EQ(r.body["interfaces"][0]["port"], PortName("fw-a", "svc"));
+  EXPECT_EQ(r.body["interfaces"][0]["port"], PortName("fw-a", host_["fw-a"], "svc"));
   EXPECT_EQ(r.body["interfaces"][0]["vlan"], 100);
   EXPECT_EQ(r.body["interfaces"][0]["bridge"], "br-int");
   EXPECT_EQ(r.body["group"]["service"]["vlan"], 100);
@@ -116,7 +116,7 @@ TEST_F(ApiLinksTest, DependsOnEachKindOfHardware) {
   Reply nic = Call("GET", "/v1/depends?host=" + ha + "&nic=ens1f0");
   ASSERT_EQ(nic.status, 200);
   EXPECT_TRUE(nic.body["vms"].empty()) << "fw asks for no NIC locality";
-  Reply port = Call("GET", "/v1/depends?port=" + PortName("fw-b", "svc"));
+  Reply port = Call("GET", "/v1/depends?port=" + PortName("fw-b", host_["fw-b"], "svc"));
   ASSERT_EQ(port.status, 200);
   EXPECT_EQ(port.body["vms"][0]["vm"], "fw-b");
   EXPECT_EQ(port.body["if_it_fails"]["lose_sby"], json({"fw"}));

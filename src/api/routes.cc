@@ -96,9 +96,9 @@ void RegisterRoutes(httplib::Server& server, Controller& c) {
   server.Delete(vms + "/" + kName, [&c](const Request& req, Response& res) {
     ReplyDeleted(res, c.DeleteVm(req.matches[1]), req.matches[1]);
   });
-  // Re-pin and resize: a refusal by placement is 422 with the rejections, like a create's.
+  // Re-pin, resize and move: a refusal by placement is 422 with the rejections, like a create's.
   using VmChange = Result<json> (Controller::*)(const std::string&, const json&, NoFit*);
-  for (auto [path, change] : {std::pair<const char*, VmChange>{"/repin", &Controller::RepinVm}, {"/resize", &Controller::ResizeVm}}) {
+  for (auto [path, change] : {std::pair<const char*, VmChange>{"/repin", &Controller::RepinVm}, {"/resize", &Controller::ResizeVm}, {"/move", &Controller::MoveVm}}) {
     server.Post(vms + "/" + kName + path, [&c, change](const Request& req, Response& res) {
       auto body = ParseJsonObject(req.body);
       if (!body) return ReplyError(res, body.error());

@@ -78,7 +78,7 @@ int Main(int argc, char** argv) {
   // host ...
   CLI::App* host = app.add_subcommand("host", "KVM hosts (libvirt connections) and their core maps");
   host->require_subcommand(1);
-  std::string host_name, uri, housekeeping, allocatable, bridge, domain_type;
+  std::string host_name, uri, housekeeping, allocatable, bridge, domain_type, migration_address;
   std::vector<std::string> physnets, labels;
   int64_t reserved_memory = -1, group_limit = -1;
   bool disable_offload = false;
@@ -95,6 +95,8 @@ int Main(int argc, char** argv) {
   host_add->add_flag("--disable-offload", disable_offload, "turn checksum/TSO offloads off on VM interfaces");
   std::string bmc;
   host_add->add_option("--bmc", bmc, "the host's BMC as a fence URI, e.g. ipmi://admin:secret@10.0.0.5:623?cipher=3");
+  host_add->add_option("--migration-address", migration_address,
+                       "where other hosts send live migrations to this host, an IP or name (default: its hostname)");
   host_add->add_option("--domain-type", domain_type, "libvirt domain type: kvm, or qemu where KVM cannot be used")
       ->check(CLI::IsMember({"kvm", "qemu"}));
   on(host_add, {[&](ApiClient& c) -> Result<json> {
@@ -118,6 +120,7 @@ int Main(int argc, char** argv) {
                   if (disable_offload) req["disable_offload"] = true;
                   if (!domain_type.empty()) req["domain_type"] = domain_type;
                   if (!bmc.empty()) req["bmc"] = bmc;
+                  if (!migration_address.empty()) req["migration_address"] = migration_address;
                   return c.Post("/v1/hosts", req);
                 },
                 [](const json& h) { return "host " + h.value("name", "") + " added\n\n" + RenderCoreMap(h); }});
@@ -257,6 +260,21 @@ int Main(int argc, char** argv) {
                    return c.Post("/v1/vms/" + PathSegment(vm_name) + "/resize", req);
                  },
                  RenderResize});
+
+  std::string move_host;
+  bool move_cold = false, move_dry_run = false;
+  CLI::App* vm_move = vm->add_subcommand("move", "move a VM to another host: live (libvirt migration, no restart) or cold");
+  vm_move->add_option("NAME", vm_name, "VM name")->required();
+  vm_move->add_option("--to", move_host, "the host to move to (default: the best host its group allows)");
+  vm_move->add_flag("--cold", move_cold, "stop it here and start it there, instead of a live migration");
+  vm_move->add_flag("--dry-run", move_dry_run, "only show where it would go and on which pCPUs");
+  on(vm_move, {[&](ApiClient& c) -> Result<json> {
+                 json req = {{"mode", move_cold ? "cold" : "live"}};
+                 if (!move_host.empty()) req["host"] = move_host;
+                 if (move_dry_run) req["dry_run"] = true;
+                 return c.Post("/v1/vms/" + PathSegment(vm_name) + "/move", req);
+               },
+               RenderMove});
 
   // group ...
   CLI::App* group = app.add_subcommand("group", "redundancy groups: ACT/SBY VMs on hosts that cannot fail together");

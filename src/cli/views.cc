@@ -179,6 +179,19 @@ std::string RenderResize(const json& r) {
   return out + RenderVm(r);
 }
 
+std::string RenderMove(const json& r) {
+  if (r.value("dry_run", false)) {
+    std::string pcpus;
+    if (r.contains("assignment") && r["assignment"].contains("vcpu_pcpus"))
+      for (const auto& p : r["assignment"]["vcpu_pcpus"]) pcpus += (pcpus.empty() ? "" : ",") + p.dump();
+    return "dry run: VM " + Text(r, "vm") + " would move " + Text(r, "mode") + " from " + Text(r, "from") + " to " + Text(r, "to") +
+           ", vCPUs on pCPUs " + pcpus + "; nothing was changed\n";
+  }
+  const json& m = r.contains("moved") && r["moved"].is_object() ? r["moved"] : json::object();
+  return "VM " + Text(r, "name") + " moved (" + Text(m, "mode") + ") from host " + Text(m, "from") + " to " + Text(m, "to") + " in " +
+         Text(m, "took_ms") + " ms (operation " + Text(m, "operation") + ")\n\n" + RenderVm(r);
+}
+
 std::string RenderReconcile(const json& r) {
   const json& diffs = r.contains("differences") && r["differences"].is_array() ? r["differences"] : json::array();
   std::string out = "checked " + Plural(Text(r, "checked_hosts"), "host") + ": " +

@@ -12,6 +12,7 @@ std::string RenderVmList(const nlohmann::json& vms);        // GET /v1/vms
 std::string RenderVm(const nlohmann::json& vm);             // GET /v1/vms/{name}
 std::string RenderRepin(const nlohmann::json& reply);       // POST /v1/vms/{name}/repin
 std::string RenderResize(const nlohmann::json& reply);      // POST /v1/vms/{name}/resize
+std::string RenderMove(const nlohmann::json& reply);        // POST /v1/vms/{name}/move
 std::string RenderReconcile(const nlohmann::json& report);  // POST /v1/reconcile
 std::string RenderEvents(const nlohmann::json& events);     // GET /v1/events
 std::string RenderHealings(const nlohmann::json& healings); // GET /v1/healings

@@ -135,7 +135,7 @@ void Controller::Wake() {
   bg_cv_.notify_all();
 }
 
-void Controller::RestartInPlace(ManagedHost& host, const PlacedVm& vm, json* diffs) {
+void Controller::RestartInPlace(ManagedHost& host, const PlacedVm& vm, json* diffs, std::vector<std::string>* crash_looping) {
   const std::string& name = vm.spec.name;
   auto& times = restarts_[name];
   const auto now = std::chrono::steady_clock::now();
@@ -146,7 +146,8 @@ void Controller::RestartInPlace(ManagedHost& host, const PlacedVm& vm, json* dif
   };
   if (static_cast<int>(times.size()) >= kMaxRestarts) {
     note("vm-crash-loop", "VM " + name + " on " + host.name + " stopped again after " + std::to_string(times.size()) +
-                              " restarts within 10 minutes; left down: look at its console log, then move or delete it");
+                              " restarts within 10 minutes; it is moved to another host (cold), in case the host is the cause");
+    crash_looping->push_back(name);
     return;
   }
   times.push_back(now);
@@ -226,6 +227,8 @@ Status Controller::LoadHost(const HostRecord& rec, std::unique_ptr<Hypervisor> c
   host->config = HostConfigToJson(*cfg);
   host->labels = cfg->labels;
   host->vm_options = cfg->vm_options;
+  host->vm_options.host = rec.name;
+  host->migration_address = cfg->migration_address;
   auto fence = OpenFenceDriver(cfg->bmc);
   if (!fence) return Internal("stored BMC of host " + rec.name + " is invalid: " + fence.error().message);
   host->fence = std::move(*fence);
@@ -315,6 +318,7 @@ Status Controller::Start() {
   ResumeHealings();
   worker_ = std::thread([this] { WorkLoop(); });
   ResumeDrains();
+  ResumeMoves();
   json report = ReconcileLocked();
   std::fprintf(stderr, "corepind: started: %zu hosts, %zu groups, %zu differences with the hypervisors and switch\n",
                hosts_.size(), cluster_.groups().size(), report["differences"].size());
@@ -659,6 +663,7 @@ json Controller::ReconcileLocked() {
     Event("reconcile." + kind, vm.empty() ? host : vm, msg);
   };
   int checked = 0;
+  std::vector<std::string> crash_looping;  // moved once every host was looked at
   for (auto& [name, h] : hosts_) {
     // A failed host is left alone until returned; a silent one (frozen?) would block the call.
     if (h->state == kHostFailed || h->suspected || (monitor_ && !monitor_->Answering(name))) continue;
@@ -692,7 +697,7 @@ json Controller::ReconcileLocked() {
         continue;
       }
       if (!d.active) {
-        RestartInPlace(*h, placed->second, &diffs);
+        RestartInPlace(*h, placed->second, &diffs, &crash_looping);
         continue;
       }
       std::vector<std::string> vm_diffs;
@@ -702,6 +707,20 @@ json Controller::ReconcileLocked() {
     }
     for (const auto& [vm, placed] : state.vms())
       if (!seen.count(vm)) note(name, vm, "missing", "VM " + vm + " is in the store but host " + name + " has no such domain");
+  }
+  // A VM that keeps crashing where it is goes elsewhere: the host (a bad core, its memory, a
+  // NIC) may be the cause. If nothing can take it, it stays down and its alarm says so.
+  for (const auto& vm : crash_looping) {
+    const std::string from = store_->GetVm(vm) ? store_->GetVm(vm)->host : "";
+    auto moved = MoveLocked(vm, "", /*live=*/false, /*dry_run=*/false, "it kept crashing on " + from, nullptr);
+    if (moved) {
+      restarts_.erase(vm);
+      Event(kAlarmCleared, vm, ClearedMessage("alarm.vm-crash-loop", "moved to " + moved->value("host", std::string()) + " (vm.moved)"));
+      diffs.push_back({{"host", from}, {"vm", vm}, {"kind", "vm-moved"}, {"message", "moved to " + moved->value("host", std::string())}});
+    } else {
+      Event("alarm.vm-crash-loop", vm, "VM " + vm + " keeps crashing on " + from + " and could not be moved: " + moved.error().message +
+                                           "; it is left down: look at its console log, then delete it or free a host");
+    }
   }
   // The switch: service ports as the store says, ports changed by hand put back.
   if (switch_ && switch_->managed()) {

@@ -22,6 +22,7 @@
 #include <chrono>
 #include <condition_variable>
 #include <mutex>
+#include <optional>
 #include <thread>
 #include <nlohmann/json.hpp>
 #include <string>
@@ -113,6 +114,15 @@ class Controller {
   // when it does not fit), then the domain is stopped, redefined and started, and verified; any
   // failure restores the old VM running. Group members are refused (they share one spec).
   Result<nlohmann::json> ResizeVm(const std::string& name, const nlohmann::json& request, NoFit* no_fit);
+
+  // Move to another host (controller_move.cc): {"host": "h2" (default: the best host its group
+  // allows), "mode": "live" (default; the guest keeps running, libvirt migration with the
+  // target's pinning in the destination XML) | "cold" (stopped, then started there),
+  // "dry_run": false}. Placement refuses up front, changing nothing (no host, anti-affinity,
+  // a failure domain, the healing reserve), with *no_fit saying why per host; a failure before
+  // the VM left puts everything back. Stored as an operation (kind move) and finished after a
+  // restart. Returns the VM's view with "moved": {from, to, mode, took_ms, operation}.
+  Result<nlohmann::json> MoveVm(const std::string& name, const nlohmann::json& request, NoFit* no_fit);
 
   // Redundancy groups (cluster_json.h request, plus optional "service":
   // {"vlan": 100, "parking_vlan": 4094, "interface": "svc"}).
@@ -256,10 +266,22 @@ class Controller {
   Result<HealPlan> PlanMoves(const std::vector<std::string>& hosts);
   Status StoreMoves(const HealPlan& plan, std::string_view host_state, std::string_view vm_state, OperationRecord& op,
                     const nlohmann::json& body, const std::string& next_step);
-  Status EnsureOnTarget(const HealMove& move, VmRecord record);
+  // StoreMoves' one transaction alone (the records follow the plan; the model is left as it is).
+  Status WritePlan(const HealPlan& plan, std::string_view host_state, std::string_view vm_state, OperationRecord& op,
+                   const nlohmann::json& body, const std::string& next_step);
+  // `role`: the guest's {role} ("ACT", "SBY", "" outside a group); by default the move's role.
+  Status EnsureOnTarget(const HealMove& move, VmRecord record, std::optional<std::string> role = std::nullopt);
+  // Moves (controller_move.cc), with mu_ held: `to` empty lets placement choose; `why` goes
+  // into the events. FinishMove verifies the VM on its target and closes the operation.
+  Result<nlohmann::json> MoveLocked(const std::string& vm, const std::string& to, bool live, bool dry_run, const std::string& why,
+                                    NoFit* no_fit);
+  Result<nlohmann::json> FinishMove(OperationRecord& op, nlohmann::json& body, int64_t took_ms);
+  void ResumeMoves();
   // A VM whose domain stopped on its own is started again in place, with the same pinning,
-  // unless it keeps crashing (kMaxRestarts within kRestartWindow): then an alarm, and it stays down.
-  void RestartInPlace(ManagedHost& host, const PlacedVm& vm, nlohmann::json* diffs);
+  // unless it keeps crashing (kMaxRestarts within kRestartWindow): then an alarm, and it is moved
+  // to another host (cold); when nothing can take it, it stays down.
+  // A crash-looping VM's name goes into *crash_looping: the caller moves it to another host.
+  void RestartInPlace(ManagedHost& host, const PlacedVm& vm, nlohmann::json* diffs, std::vector<std::string>* crash_looping);
   static constexpr int kMaxRestarts = 3;
   static constexpr std::chrono::minutes kRestartWindow{10};
   std::map<std::string, std::vector<std::chrono::steady_clock::time_point>> restarts_;  // VM -> recent restarts

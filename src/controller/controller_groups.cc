@@ -40,7 +40,7 @@ Result<std::vector<PortState>> Controller::DesiredPorts(const std::string& only_
       if (portless.count(m.vm)) continue;
       auto host = FindHost(m.host);
       if (!host) return host.error();
-      ports.push_back({{(*host)->vm_options.bridge, PortName(m.vm, g->service->interface)}, m.role == Role::kAct});
+      ports.push_back({{(*host)->vm_options.bridge, PortName(m.vm, m.host, g->service->interface)}, m.role == Role::kAct});
     }
     for (auto& p : GroupServicePorts(g->service->vlan, g->service->parking_vlan, ports)) out.push_back(std::move(p));
   }

@@ -62,8 +62,9 @@ class GroupsTest : public ::testing::Test {
     auto db = testing::TestOvsdbServer::Start();
     if (!db) return db.error();
     if (auto r = (*db)->Vsctl({"add-br", "br-int", "--", "set", "bridge", "br-int", "datapath_type=netdev"}); !r) return r.error();
-    for (const auto& p : {PortName("fw-a", "svc"), PortName("fw-b", "svc")})
-      if (auto r = (*db)->Vsctl({"add-port", "br-int", p}); !r) return r.error();
+    for (const char* vm : {"fw-a", "fw-b"})  // on each host the tests add (ports are per host)
+      for (const char* host : {"h1", "h2", "h3"})
+        if (auto r = (*db)->Vsctl({"add-port", "br-int", PortName(vm, host, "svc")}); !r) return r.error();
     return db;
   }
   std::string HostOf(const json& group, const std::string& vm) {
@@ -173,11 +174,11 @@ TEST_F(GroupsTest, ServiceVlanFollowsTheActInOvsdb) {
   auto ovsdb = StartOvsdbWithPorts();
   ASSERT_TRUE(ovsdb.ok()) << ovsdb.error().message;
   auto& db = **ovsdb;
-  const std::string pa = PortName("fw-a", "svc"), pb = PortName("fw-b", "svc");
   Open(db.unix_uri());
   AddHosts(3);
   auto g = CreatePair(R"(,"service":{"vlan":100})");
   ASSERT_TRUE(g.ok()) << g.error().message;
+  const std::string pa = PortName("fw-a", HostOf(*g, "fw-a"), "svc"), pb = PortName("fw-b", HostOf(*g, "fw-b"), "svc");
   auto tag = [&](const std::string& port) { return *db.Vsctl({"get", "port", port, "tag"}); };
   EXPECT_EQ(tag(pa), "100\n");
   EXPECT_EQ(tag(pb), "4094\n");
@@ -218,10 +219,11 @@ TEST_F(GroupsTest, HandChangeIsPutBackInTheBackground) {
   auto ovsdb = StartOvsdbWithPorts();
   ASSERT_TRUE(ovsdb.ok()) << ovsdb.error().message;
   auto& db = **ovsdb;
-  const std::string pa = PortName("fw-a", "svc"), pb = PortName("fw-b", "svc");
   Open(db.unix_uri(), 60000);
   AddHosts(3);
-  ASSERT_TRUE(CreatePair(R"(,"service":{"vlan":100})").ok());
+  auto g = CreatePair(R"(,"service":{"vlan":100})");
+  ASSERT_TRUE(g.ok()) << g.error().message;
+  const std::string pa = PortName("fw-a", HostOf(*g, "fw-a"), "svc");
   ASSERT_TRUE(db.Vsctl({"set", "port", pa, "tag=7"}).ok());
   std::string tag;
   for (int i = 0; i < 100 && tag != "100\n"; ++i) {

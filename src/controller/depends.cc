@@ -319,7 +319,7 @@ Status FindOnPort(const Cluster& c, const LinkFacts& facts, const DependsQuery& 
   for (const auto* h : c.hosts())
     for (const auto& [vm, placed] : h->state.vms())
       for (const auto& i : placed.spec.interfaces)
-        if (PortName(vm, i.name) == q.port) {
+        if (PortName(vm, h->name, i.name) == q.port) {
           const std::string bridge = facts.hosts.count(h->name) ? facts.hosts.at(h->name).bridge : "";
           f->deps.push_back({vm, h, {{"interface", i.name}, {"bridge", bridge}}});
           f->hardware = {{"kind", "port"}, {"port", q.port}, {"bridge", bridge}, {"host", h->name},

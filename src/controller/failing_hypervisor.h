@@ -40,6 +40,9 @@ class FailingHypervisor : public Hypervisor {
     return real_->WatchStops(std::move(f));
   }
   Status DestroyAndUndefine(const std::string& name) override { return real_->DestroyAndUndefine(name); }
+  Status MigrateLive(const std::string& name, Hypervisor& dest, const MigrateRequest& r) override {
+    return real_->MigrateLive(name, dest, r);
+  }
   Result<std::vector<DomainInfo>> ListCorepinDomains() override { return real_->ListCorepinDomains(); }
   Result<DomainInfo> GetDomain(const std::string& name) override { return real_->GetDomain(name); }
   std::string uri() const override { return real_->uri(); }

@@ -266,9 +266,27 @@ Result<HealPlan> Controller::PlanMoves(const std::vector<std::string>& hosts) {
 // roles swapped.
 Status Controller::StoreMoves(const HealPlan& plan, std::string_view host_state, std::string_view vm_state,
                               OperationRecord& op, const json& body, const std::string& next_step) {
+  if (auto s = WritePlan(plan, host_state, vm_state, op, body, next_step); !s) return s;
+  for (const auto& h : plan.hosts) {
+    ManagedHost& mh = **FindHost(h);
+    mh.state = std::string(host_state);
+  }
+  auto applied = cluster_.FailHosts(plan.hosts);
+  if (!applied || applied->moves.size() != plan.moves.size())
+    Event("alarm.model-diverged", Join(plan.hosts),
+          "the placement model did not follow the stored plan (" +
+              (applied ? std::to_string(applied->moves.size()) + " moves" : applied.error().message) +
+              "); restart corepind to rebuild it from the store");
+  for (const auto& p : plan.promotions)
+    if (auto s = cluster_.SwapRoles(p.group, p.promoted, p.demoted); !s) Event("alarm.model-diverged", p.group, s.error().message);
+  return Status::Ok();
+}
+
+Status Controller::WritePlan(const HealPlan& plan, std::string_view host_state, std::string_view vm_state, OperationRecord& op,
+                             const json& body, const std::string& next_step) {
   auto recs = store_->ListGroups();
   if (!recs) return recs.error();
-  Status stored = store_->RunInTransaction([&]() -> Status {
+  return store_->RunInTransaction([&]() -> Status {
     for (const auto& h : plan.hosts)
       if (auto s = store_->SetHostState(h, host_state); !s) return s;
     for (const auto& m : plan.moves) {
@@ -297,20 +315,6 @@ Status Controller::StoreMoves(const HealPlan& plan, std::string_view host_state,
     op.body_json = body.dump();
     return store_->UpdateOperation(op);
   });
-  if (!stored) return stored;
-  for (const auto& h : plan.hosts) {
-    ManagedHost& mh = **FindHost(h);
-    mh.state = std::string(host_state);
-  }
-  auto applied = cluster_.FailHosts(plan.hosts);
-  if (!applied || applied->moves.size() != plan.moves.size())
-    Event("alarm.model-diverged", Join(plan.hosts),
-          "the placement model did not follow the stored plan (" +
-              (applied ? std::to_string(applied->moves.size()) + " moves" : applied.error().message) +
-              "); restart corepind to rebuild it from the store");
-  for (const auto& p : plan.promotions)
-    if (auto s = cluster_.SwapRoles(p.group, p.promoted, p.demoted); !s) Event("alarm.model-diverged", p.group, s.error().message);
-  return Status::Ok();
 }
 
 // Moves each affected group's service to its new ACT in one switch transaction. Members still
@@ -324,7 +328,7 @@ void Controller::PromoteStep(OperationRecord& op, json& body) {
     std::vector<PortRef> stale;
     for (const auto& m : plan->moves)
       if (const PlacedVm* p = Placed(m.vm); p && hosts_.count(m.from))
-        for (const auto& i : p->spec.interfaces) stale.push_back({hosts_.at(m.from)->vm_options.bridge, PortName(m.vm, i.name)});
+        for (const auto& i : p->spec.interfaces) stale.push_back({hosts_.at(m.from)->vm_options.bridge, PortName(m.vm, m.from, i.name)});
     if (!stale.empty()) {
       auto removed = switch_->RemovePorts(stale, "heal " + Join(plan->hosts) + ": ports of VMs healed elsewhere");
       if (!removed) Event("alarm.switch-failed", op.name, "stale ports of the failed hosts not removed: " + removed.error().message);
@@ -429,7 +433,7 @@ void Controller::FinishStep(OperationRecord& op, json& body) {
 // Makes the moved VM run on its target with its planned pinning, verified, and records it
 // running. A domain already there as planned (created before a restart) is only verified; a
 // half-made copy of ours is removed and made again.
-Status Controller::EnsureOnTarget(const HealMove& m, VmRecord rec) {
+Status Controller::EnsureOnTarget(const HealMove& m, VmRecord rec, std::optional<std::string> role) {
   auto target = FindHost(m.to);
   if (!target) return target.error();
   const PlacedVm* placed = Placed(m.vm);
@@ -445,7 +449,7 @@ Status Controller::EnsureOnTarget(const HealMove& m, VmRecord rec) {
       if (ours && !there) (void)(*target)->hypervisor->DestroyAndUndefine(m.vm);
     }
   if (!there)
-    if (auto s = StartMembers({{rec, m.role == Role::kAct ? "ACT" : "SBY"}}); !s) return s;
+    if (auto s = StartMembers({{rec, role ? *role : m.role == Role::kAct ? "ACT" : "SBY"}}); !s) return s;
   rec.state = std::string(kVmRunning);
   return store_->UpdateVm(rec);
 }

@@ -1,5 +1,6 @@
 #include "controller/host_config.h"
 
+#include <cctype>
 #include <set>
 
 #include "driver/fence/fence_driver.h"
@@ -11,12 +12,13 @@ using nlohmann::json;
 Result<HostConfig> HostConfigFromJson(const json& j) {
   static const std::set<std::string> kFields = {"housekeeping", "allocatable", "physnets", "labels",
                                                 "reserved_memory_mib_per_node", "group_member_limit", "bridge",
-                                                "disable_offload", "domain_type", "bmc"};
+                                                "disable_offload", "domain_type", "bmc", "migration_address"};
   if (!j.is_object()) return Invalid("host configuration must be a JSON object");
   for (const auto& [k, v] : j.items())
     if (!kFields.count(k))
       return Invalid("unknown field \"" + k + "\"; host fields are name, uri, housekeeping, allocatable, physnets, labels, "
-                     "reserved_memory_mib_per_node, group_member_limit, bridge, disable_offload, domain_type, bmc");
+                     "reserved_memory_mib_per_node, group_member_limit, bridge, disable_offload, domain_type, bmc, "
+                     "migration_address");
   HostConfig c;
   if (!j.contains("housekeeping")) return Invalid("housekeeping: missing; name the pCPUs kept for the host OS, e.g. \"0\" or \"0,64\"");
   for (auto [key, set] : {std::pair{"housekeeping", &c.partition.housekeeping}, {"allocatable", &c.partition.allocatable}}) {
@@ -66,6 +68,14 @@ Result<HostConfig> HostConfigFromJson(const json& j) {
     if (c.vm_options.domain_type != "" && c.vm_options.domain_type != "kvm" && c.vm_options.domain_type != "qemu")
       return Invalid("domain_type: \"" + c.vm_options.domain_type + "\" is not \"\" (kvm when the host has it), \"kvm\" or \"qemu\"");
   }
+  if (j.contains("migration_address")) {
+    const auto& a = j["migration_address"];
+    bool ok = a.is_string() && a.get<std::string>().size() <= 253;
+    if (ok)
+      for (unsigned char ch : a.get<std::string>()) ok &= std::isalnum(ch) || ch == '.' || ch == '-' || ch == ':';
+    if (!ok) return Invalid("migration_address: must be an IP address or host name (letters, digits, '.', '-', ':'), e.g. \"10.0.0.5\"");
+    c.migration_address = a.get<std::string>();
+  }
   if (j.contains("bmc")) {
     if (!j["bmc"].is_string()) return Invalid("bmc: must be a fence URI string, e.g. \"ipmi://admin:secret@10.0.0.5:623\", or \"none\"");
     c.bmc = j["bmc"].get<std::string>();
@@ -86,7 +96,8 @@ json HostConfigToJson(const HostConfig& c) {
           {"bridge", c.vm_options.bridge},
           {"disable_offload", c.vm_options.disable_offload},
           {"domain_type", c.vm_options.domain_type},
-          {"bmc", c.bmc}};
+          {"bmc", c.bmc},
+          {"migration_address", c.migration_address}};
 }
 
 }  // namespace corepin

@@ -3,7 +3,8 @@
 //    "physnets": {"datanet": ["ens1f0"]}, "labels": {"rack": "r1"},
 //    "reserved_memory_mib_per_node": 512, "group_member_limit": 8,
 //    "bridge": "br-vms", "disable_offload": false, "domain_type": "" | "kvm" | "qemu",
-//    "bmc": "ipmi://USER:PASS@10.0.0.5:623?cipher=3" | "none"}
+//    "bmc": "ipmi://USER:PASS@10.0.0.5:623?cipher=3" | "none",
+//    "migration_address": "10.0.0.5" | "h1.example" | "" (libvirt's default: the host's hostname)}
 // bmc is the host's fence URI (src/driver/fence); it holds a password: views show it masked.
 // bridge, disable_offload and domain_type say how VMs are built on this host (DomainHostOptions).
 #pragma once
@@ -23,6 +24,8 @@ struct HostConfig {
   std::map<std::string, std::string> labels;
   DomainHostOptions vm_options;  // bridge for VM interfaces, offloads, domain type
   std::string bmc = "none";      // fence URI
+  // Where other hosts' QEMUs send a live migration to this host (an IP or a name).
+  std::string migration_address;
 };
 
 // Strict: unknown fields and wrong types are refused, naming the field.

@@ -31,10 +31,10 @@ json HostJson(const ClusterHost& h, const LinkFacts& facts) {
 
 // The VM's NICs and their switch ports; the service interface of a group member carries the
 // service VLAN when it is ACT and the parking VLAN when it is SBY (switch_driver.h).
-json InterfacesJson(const VmSpec& spec, const std::string& bridge, const GroupService* service, Role role) {
+json InterfacesJson(const VmSpec& spec, const std::string& host, const std::string& bridge, const GroupService* service, Role role) {
   json out = json::array();
   for (const auto& i : spec.interfaces) {
-    json v = {{"name", i.name}, {"mac", i.mac}, {"port", PortName(spec.name, i.name)}, {"bridge", bridge}};
+    json v = {{"name", i.name}, {"mac", i.mac}, {"port", PortName(spec.name, host, i.name)}, {"bridge", bridge}};
     if (service && service->interface == i.name) {
       v["vlan"] = role == Role::kAct ? service->vlan : service->parking_vlan;
       v["service"] = {{"vlan", service->vlan}, {"parking_vlan", service->parking_vlan}, {"role", ToString(role)}};
@@ -105,7 +105,7 @@ Result<json> VmLinks(const Cluster& c, const LinkFacts& facts, const std::string
   const GroupService* service = nullptr;
   if (auto it = facts.services.find(group); !group.empty() && it != facts.services.end()) service = &it->second;
   const std::string bridge = facts.hosts.count(h.name) ? facts.hosts.at(h.name).bridge : "";
-  out["interfaces"] = InterfacesJson(placed.spec, bridge, service, role);
+  out["interfaces"] = InterfacesJson(placed.spec, h.name, bridge, service, role);
 
   if (group.empty()) {
     out["group"] = nullptr;

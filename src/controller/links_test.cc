@@ -101,10 +101,10 @@ TEST_F(LinksTest, VmDownToCoresNodesPortsHostAndPeers) {
 
   // Ports: the service interface of the ACT on the service VLAN; the other one unmanaged.
   ASSERT_EQ(v["interfaces"].size(), 2u);
-  EXPECT_EQ(v["interfaces"][0]["port"], PortName("fw-a", "svc"));
+  EXPECT_EQ(v["interfaces"][0]["port"], PortName("fw-a", a.host, "svc"));
   EXPECT_EQ(v["interfaces"][0]["vlan"], 100);
   EXPECT_EQ(v["interfaces"][0]["bridge"], "br-int");
-  EXPECT_EQ(v["interfaces"][1]["port"], PortName("fw-a", "mgmt"));
+  EXPECT_EQ(v["interfaces"][1]["port"], PortName("fw-a", a.host, "mgmt"));
   EXPECT_TRUE(v["interfaces"][1]["vlan"].is_null());
   auto sby = VmLinks(c_, facts_, "fw-b");
   ASSERT_TRUE(sby.ok());
@@ -227,7 +227,7 @@ TEST_F(LinksTest, NicListsOnlyVmsThatAskForItsLocality) {
 }
 
 TEST_F(LinksTest, PortNamesItsVm) {
-  json d = Query({{"port", PortName("fw-b", "svc")}});
+  json d = Query({{"port", PortName("fw-b", Placed("fw-b").host, "svc")}});
   EXPECT_EQ(Vms(d), std::vector<std::string>{"fw-b"});
   EXPECT_EQ(d["hardware"]["host"], Placed("fw-b").host);
   EXPECT_EQ(d["vms"][0]["relation"]["interface"], "svc");

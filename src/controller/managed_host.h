@@ -20,6 +20,7 @@ struct ManagedHost {
   nlohmann::json config;                  // as stored (host_config.h), allocatable resolved
   std::map<std::string, std::string> labels;
   DomainHostOptions vm_options;           // how VMs are built here (bridge, offloads, domain type)
+  std::string migration_address;          // where live migrations to this host go ("": its hostname)
   std::unique_ptr<Hypervisor> hypervisor; // null while the host is unreachable
   // Follows the host's domains stopping on their own; declared after `hypervisor` so that it
   // is destroyed first (it deregisters over that connection).

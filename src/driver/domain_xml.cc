@@ -101,13 +101,15 @@ bool IsValidBridge(const std::string& b) {
 
 }  // namespace
 
-std::string PortName(const std::string& vm, const std::string& interface) {
+std::string PortName(const std::string& vm, const std::string& host, const std::string& interface) {
   uint32_t h = 2166136261u;  // FNV-1a, 32 bits
   auto mix = [&h](unsigned char c) {
     h ^= c;
     h *= 16777619u;
   };
   for (unsigned char c : vm) mix(c);
+  mix(0);
+  for (unsigned char c : host) mix(c);
   mix(0);
   for (unsigned char c : interface) mix(c);
   char hex[9];
@@ -249,7 +251,7 @@ Result<std::string> BuildDomainXml(const VmSpec& spec, const Assignment& a, cons
     if (!nic.mac.empty()) itf.append_child("mac").append_attribute("address") = nic.mac.c_str();
     itf.append_child("source").append_attribute("bridge") = host.bridge.c_str();
     if (host.virtualport_openvswitch) itf.append_child("virtualport").append_attribute("type") = "openvswitch";
-    itf.append_child("target").append_attribute("dev") = PortName(spec.name, nic.name).c_str();
+    itf.append_child("target").append_attribute("dev") = PortName(spec.name, host.host, nic.name).c_str();
     itf.append_child("model").append_attribute("type") = "virtio";
     if (host.disable_offload) AppendNoOffloadDriver(itf);
     // A user alias ("ua-" + the interface's name) ties the device back to the spec.
@@ -297,6 +299,50 @@ Result<std::string> RepinDomainXml(const std::string& xml, const std::vector<Cpu
   meta.text().set(metadata_json.c_str());
   std::ostringstream out;
   doc.save(out, "  ", pugi::format_default | pugi::format_no_declaration);
+  return out.str();
+}
+
+Result<std::string> MigrationDomainXml(const std::string& source_xml, const std::string& dest_xml,
+                                       const std::map<std::string, int>& vlans) {
+  pugi::xml_document src, dst;
+  if (!src.load_string(source_xml.c_str()) || !src.child("domain")) return Invalid("the source's domain XML does not parse");
+  if (!dst.load_string(dest_xml.c_str()) || !dst.child("domain")) return Invalid("the destination's domain XML does not parse");
+  auto to = src.child("domain");
+  auto from = dst.child("domain");
+  // Whole elements that belong to the host: replaced (or removed, when the destination has none).
+  for (const char* name : {"cputune", "numatune", "metadata"}) {
+    auto old = to.child(name);
+    auto now = from.child(name);
+    if (now && old) to.insert_copy_after(now, old);
+    else if (now) to.append_copy(now);
+    if (old) to.remove_child(old);
+  }
+  // Interfaces, by their user alias: the host's side of the NIC from the destination.
+  auto alias_of = [](pugi::xml_node itf) { return std::string(itf.child("alias").attribute("name").as_string()); };
+  std::map<std::string, pugi::xml_node> dest_nics;
+  for (auto itf : from.child("devices").children("interface")) dest_nics[alias_of(itf)] = itf;
+  size_t matched = 0;
+  for (auto itf : to.child("devices").children("interface")) {
+    const std::string alias = alias_of(itf);
+    auto d = dest_nics.find(alias);
+    if (d == dest_nics.end()) return Invalid("interface " + (alias.empty() ? std::string("(no alias)") : alias) + " of the source is not in the destination's definition");
+    ++matched;
+    for (const char* part : {"source", "target", "virtualport", "vlan"}) {
+      auto old = itf.child(part);
+      auto now = d->second.child(part);
+      if (now && old) itf.insert_copy_after(now, old);
+      else if (now) itf.prepend_copy(now);
+      if (old) itf.remove_child(old);
+    }
+    const std::string name = alias.rfind("ua-", 0) == 0 ? alias.substr(3) : alias;
+    if (auto vlan = vlans.find(name); vlan != vlans.end()) {
+      auto tag = itf.insert_child_after("vlan", itf.child("source")).append_child("tag");
+      tag.append_attribute("id") = vlan->second;
+    }
+  }
+  if (matched != dest_nics.size()) return Invalid("the destination's definition has interfaces the source has not");
+  std::ostringstream out;
+  src.save(out, "  ", pugi::format_default | pugi::format_no_declaration);
   return out.str();
 }
 

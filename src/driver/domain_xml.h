@@ -4,6 +4,7 @@
 // rides along in <metadata> so that it can be rebuilt from the hypervisor alone.
 #pragma once
 
+#include <map>
 #include <string>
 #include <vector>
 
@@ -24,6 +25,9 @@ struct DomainHostOptions {
   // The host's bridge for VM interfaces (an Open vSwitch bridge, e.g. the lab's "lab-h1").
   // Required when the VM has interfaces.
   std::string bridge;
+  // The corepin host's name: VM ports are named per host (PortName), so that a VM live-migrating
+  // has a port on each of two hosts at once without a clash.
+  std::string host;
   // <virtualport type='openvswitch'/>: libvirt adds the tap to the OVS bridge itself. Off for a
   // Linux bridge.
   bool virtualport_openvswitch = true;
@@ -36,16 +40,16 @@ struct DomainHostOptions {
   std::string domain_type;
 };
 
-// The name of the tap (and so of the OVS port) of a VM's interface:
-//   "cp" + 8 hex digits of FNV-1a-32(vm + '\0' + interface) + "-" + the first 4 characters of
-//   the interface name, e.g. PortName("vm1", "svc") == "cp223ab28d-svc" (at most 15 characters,
-//   the Linux limit; never "vnet*", which libvirt reserves).
-// Stable: the same VM and interface get the same name on every host and after a restart, so the
-// switch driver computes it without asking the hypervisor. Distinct for the interfaces of one VM
-// when their names differ in the first 4 characters, and otherwise (and across VMs) unique
-// unless two of the 2^32 hashes collide: the lab's hosts share one network namespace, so names
-// must not clash across hosts there.
-std::string PortName(const std::string& vm, const std::string& interface);
+// The name of the tap (and so of the OVS port) of a VM's interface on a host:
+//   "cp" + 8 hex digits of FNV-1a-32(vm + '\0' + host + '\0' + interface) + "-" + the first 4
+//   characters of the interface name, e.g. PortName("vm1", "h1", "svc") == "cp........-svc" (at
+//   most 15 characters, the Linux limit; never "vnet*", which libvirt reserves).
+// Stable: the same VM, host and interface get the same name after a restart, so the switch driver
+// computes it without asking the hypervisor. Per host: during a live migration the VM has a tap
+// on both hosts, and the lab's hosts share one network namespace and one switch, where names
+// must not clash. Distinct for the interfaces of one VM when their names differ in the first 4
+// characters, and otherwise unique unless two of the 2^32 hashes collide.
+std::string PortName(const std::string& vm, const std::string& host, const std::string& interface);
 
 // Builds the <domain> XML. Domain type: see DomainHostOptions::domain_type.
 // A vCPU on a pCPU the topology does not know is still pinned there (libvirt then refuses
@@ -53,7 +57,7 @@ std::string PortName(const std::string& vm, const std::string& interface);
 // With an image: direct kernel boot (<os><kernel/><initrd/><cmdline/>, {name} and {role} in the
 // cmdline replaced by the VM's name and `role`), on_reboot destroy, the serial console logged to
 // /var/log/libvirt/qemu/NAME.console on the host. Each interface: a virtio NIC on host.bridge
-// whose tap is PortName(vm, interface).
+// whose tap is PortName(vm, host.host, interface).
 // Errors (naming the VM): interfaces without host.bridge, a bad bridge, role or domain_type, a
 // forced kvm on a host without it, a cmdline too long once filled in.
 Result<std::string> BuildDomainXml(const VmSpec& spec, const Assignment& assignment, const HostTopology& topo,
@@ -64,6 +68,18 @@ Result<std::string> BuildDomainXml(const VmSpec& spec, const Assignment& assignm
 // new corepin metadata: what a live re-pin leaves in the persistent definition.
 Result<std::string> RepinDomainXml(const std::string& xml, const std::vector<CpuSet>& vcpu_pins, const CpuSet& emulator_pin,
                                    const std::string& metadata_json);
+
+// Live migration: the definition the destination runs. From the source's migratable XML
+// (virDomainGetXMLDesc with VIR_DOMAIN_XML_MIGRATABLE: its devices and their addresses, which
+// the guest's ABI needs unchanged) with every host-specific part taken from `dest_xml`
+// (BuildDomainXml for the destination host): <cputune> (the destination's pCPUs, never the
+// source's), <numatune> (its NUMA nodes), the corepin metadata, and each interface's bridge,
+// port name and virtualport (matched by the "ua-" alias). `vlans` (interface name -> VLAN) adds
+// <vlan><tag>, so that the new port starts on its access VLAN, never as a trunk: for the live
+// definition only (the persistent one leaves VLANs to the switch driver, which moves them on a
+// switchover). Errors: either XML does not parse, an interface of one is missing in the other.
+Result<std::string> MigrationDomainXml(const std::string& source_xml, const std::string& dest_xml,
+                                       const std::map<std::string, int>& vlans = {});
 
 // The metadata element to give virDomainSetMetadata (with kCorepinMetadataPrefix and
 // kCorepinMetadataUri): "<vm>{...}</vm>", the JSON escaped as XML text.

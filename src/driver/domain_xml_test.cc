@@ -298,7 +298,7 @@ TEST(DomainXml, EachInterfaceIsAVirtioNicOnTheBridge) {
     EXPECT_STREQ(n.attribute("type").as_string(), "bridge");
     EXPECT_STREQ(n.child("source").attribute("bridge").as_string(), "lab-h1");
     EXPECT_STREQ(n.child("virtualport").attribute("type").as_string(), "openvswitch");
-    EXPECT_EQ(n.child("target").attribute("dev").as_string(), PortName("vm1", spec.interfaces[i].name));
+    EXPECT_EQ(n.child("target").attribute("dev").as_string(), PortName("vm1", "", spec.interfaces[i].name));
     EXPECT_STREQ(n.child("model").attribute("type").as_string(), "virtio");
     EXPECT_EQ(n.child("alias").attribute("name").as_string(), "ua-" + spec.interfaces[i].name);
     auto driver = n.child("driver");
@@ -324,6 +324,63 @@ TEST(DomainXml, EachInterfaceIsAVirtioNicOnTheBridge) {
   EXPECT_FALSE(n.child("virtualport"));
   EXPECT_FALSE(n.child("driver"));
   EXPECT_STREQ(n.child("model").attribute("type").as_string(), "virtio");
+}
+
+// Live migration: the source's definition (as libvirt gives it, with device addresses) keeps
+// its devices and addresses; the pinning, NUMA nodes, metadata and the NICs' host side are the
+// destination's. The source's pCPU numbers must not survive anywhere in cputune.
+TEST(DomainXml, MigrationTakesTheDestinationsHostPartsAndKeepsTheDevices) {
+  auto topo = Fixture("2s32c-smt2");
+  const VmSpec spec = GuestSpec();
+  Assignment here = OneVcpu(), there = OneVcpu();
+  here.vcpu_pcpus = {3};
+  here.emulator = {0, 64};
+  there.vcpu_pcpus = {40};  // node 1
+  there.emulator = {1, 65};
+  there.memory_mib = {{1, 128}};
+  DomainHostOptions h2 = LabOptions();
+  h2.bridge = "lab-h2";
+  h2.host = "h2";
+  DomainHostOptions h1 = LabOptions();
+  h1.host = "h1";
+  auto src = BuildDomainXml(spec, here, topo, R"({"host":"h1"})", h1, "ACT");
+  auto dst = BuildDomainXml(spec, there, topo, R"({"host":"h2"})", h2, "ACT");
+  ASSERT_TRUE(src.ok() && dst.ok());
+  // What libvirt adds to a running domain: a PCI address per NIC.
+  std::string running = *src;
+  const std::string address = "<address type='pci' domain='0x0000' bus='0x01' slot='0x00' function='0x0'/>";
+  running.insert(running.rfind('<', running.find("ua-svc")), address);
+  ASSERT_NE(running.find(address), std::string::npos);
+
+  Parsed live(MigrationDomainXml(running, *dst, {{"svc", 100}}));
+  EXPECT_EQ(live.Pin(0), "40");
+  EXPECT_STREQ(live.dom.child("cputune").child("emulatorpin").attribute("cpuset").as_string(), "1,65");
+  EXPECT_STREQ(live.dom.child("numatune").child("memory").attribute("nodeset").as_string(), "1");
+  EXPECT_NE(std::string(live.dom.child("metadata").first_child().text().as_string()).find("h2"), std::string::npos);
+  std::vector<pugi::xml_node> nics;
+  for (auto n : live.dom.child("devices").children("interface")) nics.push_back(n);
+  ASSERT_EQ(nics.size(), 2u);
+  EXPECT_STREQ(nics[0].child("source").attribute("bridge").as_string(), "lab-h2");
+  EXPECT_EQ(nics[0].child("target").attribute("dev").as_string(), PortName("vm1", "h2", "svc"));
+  EXPECT_EQ(nics[1].child("target").attribute("dev").as_string(), PortName("vm1", "h2", "mgmt"));
+  EXPECT_STREQ(nics[0].child("address").attribute("bus").as_string(), "0x01") << "the source's device address is kept";
+  EXPECT_STREQ(nics[0].child("mac").attribute("address").as_string(), "52:54:00:12:34:56");
+  EXPECT_EQ(nics[0].child("vlan").child("tag").attribute("id").as_int(), 100) << "starts on its access VLAN";
+  EXPECT_FALSE(nics[1].child("vlan")) << "no VLAN asked for mgmt";
+  EXPECT_EQ(live.dom.child("cputune").find_child_by_attribute("vcpupin", "cpuset", "3"), pugi::xml_node());
+
+  Parsed persistent(MigrationDomainXml(running, *dst));
+  EXPECT_FALSE(persistent.dom.child("devices").child("interface").child("vlan")) << "VLANs stay the switch driver's";
+  EXPECT_EQ(persistent.Pin(0), "40");
+
+  // A destination definition without the source's NIC is refused, naming it.
+  VmSpec one = spec;
+  one.interfaces.pop_back();
+  auto fewer = BuildDomainXml(one, there, topo, "{}", h2, "ACT");
+  auto bad = MigrationDomainXml(running, *fewer);
+  ASSERT_FALSE(bad.ok());
+  EXPECT_NE(bad.error().message.find("ua-mgmt"), std::string::npos) << bad.error().message;
+  EXPECT_FALSE(MigrationDomainXml("<nope", *dst).ok());
 }
 
 TEST(DomainXml, BadHostOptionsAreErrorsNamingTheVm) {
@@ -380,23 +437,25 @@ TEST(DomainXml, BadHostOptionsAreErrorsNamingTheVm) {
 
 TEST(DomainXml, PortNameIsStableShortAndDistinct) {
   // Golden values: the switch driver and other tools compute the same names.
-  EXPECT_EQ(PortName("vm1", "svc"), "cp223ab28d-svc");
-  EXPECT_EQ(PortName("fw-act", "data"), "cpee73f9a1-data");
+  EXPECT_EQ(PortName("vm1", "h1", "svc"), "cp04317b78-svc");
+  EXPECT_EQ(PortName("fw-act", "h2", "data"), "cp02975181-data");
   std::set<std::string> seen;
   for (const std::string& vm : std::vector<std::string>{"vm1", "vm2", "fw1-act", "fw1-sby", "a", std::string(63, 'x')})
-    for (const std::string itf : {"svc", "mgmt", "data0", "data1", "a", "abcdefgh"}) {
-      const std::string n = PortName(vm, itf);
-      SCOPED_TRACE(vm + "/" + itf + " -> " + n);
-      EXPECT_LE(n.size(), 15u);
-      EXPECT_EQ(n.rfind("cp", 0), 0u);
-      EXPECT_EQ(n[10], '-');
-      EXPECT_EQ(n.substr(11), itf.substr(0, 4));
-      for (char c : n) EXPECT_TRUE((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-');
-      EXPECT_TRUE(seen.insert(n).second) << "duplicate";
-      EXPECT_EQ(PortName(vm, itf), n);  // stable
-    }
-  // The boundary between VM and interface counts: ("ab", "c") is not ("a", "bc").
-  EXPECT_NE(PortName("ab", "c").substr(0, 10), PortName("a", "bc").substr(0, 10));
+    for (const std::string host : {"h1", "h2", "compute-17"})
+      for (const std::string itf : {"svc", "mgmt", "data0", "data1", "a", "abcdefgh"}) {
+        const std::string n = PortName(vm, host, itf);
+        SCOPED_TRACE(vm + "/" + host + "/" + itf + " -> " + n);
+        EXPECT_LE(n.size(), 15u);
+        EXPECT_EQ(n.rfind("cp", 0), 0u);
+        EXPECT_EQ(n[10], '-');
+        EXPECT_EQ(n.substr(11), itf.substr(0, 4));
+        for (char c : n) EXPECT_TRUE((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-');
+        EXPECT_TRUE(seen.insert(n).second) << "duplicate";  // per host too: a migrating VM has two
+        EXPECT_EQ(PortName(vm, host, itf), n);  // stable
+      }
+  // The boundaries count: ("ab", "c") is not ("a", "bc"), for VM/host and host/interface.
+  EXPECT_NE(PortName("ab", "c", "x").substr(0, 10), PortName("a", "bc", "x").substr(0, 10));
+  EXPECT_NE(PortName("v", "ab", "c").substr(0, 10), PortName("v", "a", "bc").substr(0, 10));
 }
 
 TEST(DomainXml, MetadataFromCdataElement) {

@@ -122,6 +122,18 @@ class FixtureHypervisor : public Hypervisor {
     return Save(*doms);
   }
 
+  // Simulated: the domain is defined and running on the destination (a fixture host too) with
+  // the request's definition, then removed here; its "memory" moves at once.
+  Status MigrateLive(const std::string& name, Hypervisor& dest, const MigrateRequest& r) override {
+    if (!dynamic_cast<FixtureHypervisor*>(&dest))
+      return Unprocessable("fixture host " + uri_ + ": VM " + name + " can migrate only to another fixture host, not " + dest.uri());
+    auto here = GetDomain(name);
+    if (!here) return here.error();
+    if (!here->active) return Unavailable("domain " + name + " on " + uri_ + " is not running; a live migration needs it running");
+    if (auto s = dest.DefineAndStart(r.domain); !s) return s;
+    return DestroyAndUndefine(name);
+  }
+
   std::string uri() const override { return uri_; }
   Status Probe() override { return Status::Ok(); }  // a simulated host never fails
 

@@ -11,6 +11,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <memory>
 #include <string>
 #include <vector>
@@ -104,6 +105,19 @@ class Hypervisor {
   // some pins may have moved: the caller re-pins the old values (the call is idempotent).
   virtual Status Repin(const std::string& name, const std::vector<CpuSet>& vcpu_pins, const CpuSet& emulator_pin,
                        const std::string& metadata_json) = 0;
+
+  // Live migration of a running domain to `dest`, another host's hypervisor of the same kind:
+  // the guest keeps running while its memory is copied, then pauses for the last pages (the
+  // downtime) and resumes on `dest`, where it runs with `request.domain`'s definition for that
+  // host (its pinning and NUMA nodes, bridge, port names, metadata: MigrationDomainXml), live and
+  // persistent; the source's definition is removed. On failure the domain still runs on the
+  // source as it did (libvirt cancels the migration) and nothing is left on `dest`.
+  struct MigrateRequest {
+    DomainRequest domain;            // the VM on the destination (its host_options are dest's)
+    std::string migration_uri;       // where dest's QEMU listens, "tcp://10.0.0.5"; "": dest's hostname
+    std::map<std::string, int> vlans;  // interface -> the access VLAN its new port starts on
+  };
+  virtual Status MigrateLive(const std::string& name, Hypervisor& dest, const MigrateRequest& request) = 0;
 };
 
 // Opens a libvirt connection (read-write), or a simulated host for a "fixture:" URI

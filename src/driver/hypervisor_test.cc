@@ -148,7 +148,7 @@ TEST_F(TestDriver, ImageAndInterfacesPassLibvirtValidation) {
   for (const std::string& want : std::vector<std::string>{"<kernel>/srv/guest/vmlinux</kernel>", "<initrd>/srv/guest/initrd.img</initrd>",
                                  "<cmdline>console=ttyS0 corepin.name=corepin-unit-img corepin.role=ACT</cmdline>",
                                  "<source bridge='lab-h1'/>", "<virtualport type='openvswitch'", "<mac address='52:54:00:12:34:56'/>",
-                                 "<target dev='" + PortName(spec.name, "svc") + "'/>", "<target dev='" + PortName(spec.name, "mgmt") + "'/>",
+                                 "<target dev='" + PortName(spec.name, "", "svc") + "'/>", "<target dev='" + PortName(spec.name, "", "mgmt") + "'/>",
                                  "<model type='virtio'/>", "<alias name='ua-svc'/>", "<host csum='off' gso='off' tso4='off' tso6='off' ecn='off' ufo='off'/>",
                                  "<guest csum='off' tso4='off' tso6='off' ecn='off' ufo='off'/>"})
     EXPECT_NE(got.find(want), std::string::npos) << want << "\n" << got;

@@ -3,7 +3,7 @@
 // the Hypervisor interface with an image (direct kernel boot, {name} and {role} in its cmdline)
 // and one NIC on h1's bridge, and checks that
 //   - a client on the top-of-rack bridge gets the guest's UDP answer "NAME ROLE",
-//   - the NIC's tap is PortName(vm, "svc"), a port of h1's bridge, with the spec's MAC,
+//   - the NIC's tap is PortName(vm, "h1", "svc"), a port of h1's bridge, with the spec's MAC,
 //   - the kernel enforces the pinning on the QEMU threads (/proc, via the host's run dir),
 //   - destroying the VM removes its QEMU and its port.
 // The VM is destroyed and the lab taken down at the end, pass or fail (also on SIGINT/SIGTERM).
@@ -239,6 +239,7 @@ TEST_F(LabE2E, GuestBootsOnTheBridgeAnswersWithNameAndRoleAndIsPinned) {
   a.memory_mib = {{0, 128}};
   DomainHostOptions opts;
   opts.bridge = bridge_;
+  opts.host = "h1";
   opts.virtualport_openvswitch = true;
   opts.disable_offload = true;
   opts.domain_type = "qemu";  // this machine's kvm_pvm cannot boot a Linux guest (lab/README.md)
@@ -261,8 +262,8 @@ TEST_F(LabE2E, GuestBootsOnTheBridgeAnswersWithNameAndRoleAndIsPinned) {
             << " ms after DefineAndStart\n";
   EXPECT_EQ(Ask("seq:42", 1.0), std::string(kVm) + " ACT seq:42");
 
-  // The NIC: tap PortName(vm, "svc"), a port of h1's bridge, with the spec's MAC.
-  const std::string port = PortName(kVm, "svc");
+  // The NIC: tap PortName(vm, "h1", "svc"), a port of h1's bridge, with the spec's MAC.
+  const std::string port = PortName(kVm, "h1", "svc");
   EXPECT_EQ(Vsctl("port-to-br " + port), bridge_) << "port " << port;
   EXPECT_EQ(Vsctl("get Interface " + port + " external_ids:attached-mac"), "\"" + std::string(kMac) + "\"");
   EXPECT_EQ(Trim(Sh("ip netns exec corepin-lab cat /sys/class/net/" + port + "/address").text), "fe:54:00:c0:7e:01")

@@ -293,6 +293,41 @@ class LibvirtHypervisor : public Hypervisor {
     return Status::Ok();
   }
 
+  Status MigrateLive(const std::string& name, Hypervisor& dest_hv, const MigrateRequest& r) override {
+    auto* dest = dynamic_cast<LibvirtHypervisor*>(&dest_hv);
+    const std::string what = "VM '" + name + "': live migration from " + uri_ + " to " + dest_hv.uri();
+    if (!dest) return Unprocessable(what + ": the destination is not a libvirt host");
+    DomainPtr dom(virDomainLookupByName(conn_, name.c_str()));
+    if (!dom) {
+      if (virGetLastErrorCode() == VIR_ERR_NO_DOMAIN) return NotFound("VM '" + name + "': no such domain on " + uri_);
+      return Unavailable("VM '" + name + "': cannot look it up on " + uri_ + ": " + LastError());
+    }
+    if (virDomainIsActive(dom.get()) != 1) return Unavailable(what + ": it is not running");
+    const std::string source = Take(virDomainGetXMLDesc(dom.get(), VIR_DOMAIN_XML_MIGRATABLE));
+    if (source.empty()) return Unavailable(what + ": cannot read its definition: " + LastError());
+    const DomainRequest& d = r.domain;
+    auto built = BuildDomainXml(d.spec, d.assignment, d.topology, d.metadata_json, d.host_options, d.role);
+    if (!built) return Error{built.error().code, what + ": " + built.error().message};
+    auto live = MigrationDomainXml(source, *built, r.vlans);
+    auto persistent = MigrationDomainXml(source, *built);
+    if (!live || !persistent) return Invalid(what + ": " + (live ? persistent : live).error().message);
+    virTypedParameterPtr params = nullptr;
+    int n = 0, max = 0;
+    bool ok = virTypedParamsAddString(&params, &n, &max, VIR_MIGRATE_PARAM_DEST_XML, live->c_str()) == 0 &&
+              virTypedParamsAddString(&params, &n, &max, VIR_MIGRATE_PARAM_PERSIST_XML, persistent->c_str()) == 0;
+    if (ok && !r.migration_uri.empty()) ok = virTypedParamsAddString(&params, &n, &max, VIR_MIGRATE_PARAM_URI, r.migration_uri.c_str()) == 0;
+    if (!ok) {
+      virTypedParamsFree(params, n);
+      return Internal(what + ": cannot build its parameters: " + LastError());
+    }
+    // Managed direct migration: this process drives both libvirtds; QEMU streams to QEMU.
+    const unsigned flags = VIR_MIGRATE_LIVE | VIR_MIGRATE_PERSIST_DEST | VIR_MIGRATE_UNDEFINE_SOURCE;
+    DomainPtr moved(virDomainMigrate3(dom.get(), dest->conn_, params, n, flags));
+    virTypedParamsFree(params, n);
+    if (!moved) return Unavailable(what + " failed (it still runs on the source): " + LastError());
+    return Status::Ok();
+  }
+
  private:
   std::string Where() const { return "hypervisor " + uri_ + ": "; }
 

@@ -34,15 +34,8 @@ corepind_args=(--switch "ovsdb:$ovsdb" --probe-interval-ms 100 --probe-misses 5 
 start_corepind "${corepind_args[@]}"
 add_lab_hosts 4 --bmc
 create_fw_group "52:54:00:c0:7e:11"
-host_of() { "$cli" vm show "$1" --json | jq -r .host; }
-hidx() { echo "${1#h}"; }
 event_id() { events | jq -r --arg k "$1" --arg s "$2" '[.[] | select(.kind == $k and .subject == $s)] | last | .id // empty'; }
-verified() { "$cli" vm show "$1" --json | jq -e '.pinning_verified == true and .state == "running"' >/dev/null || fail "$1 not running with verified pinning: $("$cli" vm show "$1" --json | jq -c '{state, host, pinning_verified, differences}')"; }
 service_ports() { vsctl --bare --columns=name find port tag=100 | grep '^cp' | wc -l; }
-qemu_pid() {  # VM HOST: the QEMU pid of VM on lab host HOST (through the host's anchor)
-  local a; a=$(echo "$status" | jq -r ".hosts[$(($(hidx "$2") - 1))].pids.anchor")
-  cat "/proc/$a/root/run/libvirt/qemu/$1.pid" 2>/dev/null || true
-}
 # What-if before a failure: the host and vCPU pCPUs the reserve holds for VM $1 if host $2 fails.
 planned_target() { "$cli" whatif fail "$2" --json | jq -c --arg v "$1" '.moves[] | select(.vm == $v) | {to, vcpu_pcpus}'; }
 actual_place() { "$cli" vm show "$1" --json | jq -c '{to: .host, vcpu_pcpus: [.vcpus[].pcpu]}'; }

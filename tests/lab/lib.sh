@@ -54,13 +54,15 @@ finish_lab() {
 # The BMC of lab host N (1-based): bmc_field N address|port|user|password, and its fence URI.
 bmc_field() { echo "$status" | jq -r ".hosts[$(($1 - 1))].bmc.$2"; }
 bmc_uri() { echo "ipmi://$(bmc_field "$1" user):$(bmc_field "$1" password)@$(bmc_field "$1" address):$(bmc_field "$1" port)?cipher=3"; }
-# Adds lab hosts h1..hN (racks r1..rN, bridge lab-hN, TCG); with "--bmc" after N, each with its BMC.
+# Adds lab hosts h1..hN (racks r1..rN, bridge lab-hN, TCG, live migrations over the lab's
+# loopback: its hosts share one network namespace); with "--bmc" after N, each with its BMC.
 add_lab_hosts() {
   local bmc=()
   for i in $(seq "$1"); do
     [ "${2:-}" == --bmc ] && bmc=(--bmc "$(bmc_uri "$i")")
     "$cli" host add "h$i" --uri "$(echo "$status" | jq -r ".hosts[$((i - 1))].uri")" --housekeeping 0 --bridge "lab-h$i" \
-      --disable-offload --domain-type qemu --label "rack=r$i" "${bmc[@]}" >/dev/null || fail "host add h$i"
+      --disable-offload --domain-type qemu --label "rack=r$i" --migration-address 127.0.0.1 "${bmc[@]}" >/dev/null ||
+      fail "host add h$i"
   done
 }
 # A lab guest VM spec's image (YAML lines at indent $1), answering as NAME ($2, may be {name}).
@@ -91,6 +93,14 @@ expect_answer() {
   fail "expected an answer from $1, last got \"$got\""
 }
 events() { "$cli" events --limit 1000 --json; }
+host_of() { "$cli" vm show "$1" --json | jq -r .host; }
+hidx() { echo "${1#h}"; }  # h3 -> 3
+# Fails unless VM $1 runs with its pinning verified (libvirt and /proc through the host's namespace).
+verified() { "$cli" vm show "$1" --json | jq -e '.pinning_verified == true and .state == "running"' >/dev/null || fail "$1 not running with verified pinning: $("$cli" vm show "$1" --json | jq -c '{state, host, pinning_verified, differences}')"; }
+qemu_pid() {  # VM HOST: the QEMU pid of VM on lab host HOST (through the host's anchor)
+  local a; a=$(echo "$status" | jq -r ".hosts[$(($(hidx "$2") - 1))].pids.anchor")
+  cat "/proc/$a/root/run/libvirt/qemu/$1.pid" 2>/dev/null || true
+}
 # Waits up to $3 seconds for an event of kind $1 about $2; prints its message.
 wait_event() {
   local deadline=$((SECONDS + $3)) m=""

@@ -1,0 +1,107 @@
+#!/usr/bin/env bash
+# In the lab: moving VMs between hosts (issue 7, item 3) and moving a VM that keeps crashing
+# (issue 6, item 1), with the ACT serving. Four lab hosts (racks r1..r4, one allocatable pCPU
+# each), the 1+1 group fw (service on VLAN 100):
+#   - a dry run changes nothing and names the host a move would take; moves onto the SBY's host
+#     or onto the host that holds the healing reserve are refused with the reason, nothing changed;
+#   - the ACT live-migrates there: it answers after (and its uptime kept growing: no reboot),
+#     its vCPU runs on the target's pCPU (libvirt and /proc), no copy is left on the source, and
+#     its new port is the only one on the service VLAN; the reserve still covers any failure;
+#   - the ACT moves back cold: it boots again (uptime from zero) on the chosen host, pinned;
+#   - the SBY's QEMU killed again and again: restarted in place 3 times, then moved to another
+#     host (alarm raised, then cleared), pinned there.
+# Needs root and lab/packages.txt. Exit 77 (skipped) unless COREPIN_LAB=1.
+#   tests/lab/move.sh BUILD_DIR
+set -euo pipefail
+source "$(dirname "$0")/lib.sh" "$@"
+client=cpmove
+extra_cleanup() {
+  [ -n "$daemon" ] && "$cli" group delete fw >/dev/null 2>&1
+  [ "$lab_ours" = 1 ] && "$lab" client del "$client" >/dev/null 2>&1
+}
+
+lab_up 4
+ovsdb=$(echo "$status" | jq -r .ovsdb)
+vsctl() { ovs-vsctl --db="$ovsdb" "$@"; }
+"$top/lab/guest/build" "$work/guest" >/dev/null || fail "guest build"
+start_corepind --switch "ovsdb:$ovsdb" --reconcile-interval 1
+add_lab_hosts 4
+create_fw_group "52:54:00:c0:7e:13"
+expect_answer fw-a 90
+verified fw-a
+verified fw-b
+ha=$(host_of fw-a) hb=$(host_of fw-b)
+# The responder's uptime in ms ("fw-a ACT up:12345"), or nothing.
+uptime_of() { ip netns exec "lab-$client" sh -c "echo up | socat -t 0.5 - UDP:198.18.0.10:7777" 2>/dev/null | sed -n "s/^$1 .* up:\([0-9]*\)$/\1/p"; }
+domains_on() { virsh -c "$(echo "$status" | jq -r ".hosts[$(($(hidx "$1") - 1))].uri")" list --all --name | grep -c . || true; }
+reserve_host() { "$cli" whatif fail "$ha" --json | jq -r '.moves[] | select(.vm == "fw-a") | .to'; }
+
+# 1. Dry run and refusals: nothing changes.
+dry=$("$cli" vm move fw-a --dry-run --json) || fail "dry run: $dry"
+hf=$(echo "$dry" | jq -r .to)
+hr=$(reserve_host)
+[ -n "$hf" ] && [ "$hf" != "$ha" ] && [ "$hf" != "$hb" ] && [ "$hf" != "$hr" ] || fail "dry run chose $hf (fw-a on $ha, fw-b on $hb, reserve on $hr)"
+[ "$(host_of fw-a)" == "$ha" ] || fail "the dry run moved fw-a"
+out=$("$cli" vm move fw-a --to "$hb" 2>&1) && fail "a move onto the SBY's host was accepted: $out"
+echo "$out" | grep -q "fw-b\|anti-affinity" || fail "refusal onto $hb does not say why: $out"
+out2=$("$cli" vm move fw-a --to "$hr" 2>&1) && fail "a move onto the reserve's pCPU was accepted: $out2"
+echo "$out2" | grep -qi "reserve" || fail "refusal onto $hr does not name the reserve: $out2"
+[ "$(host_of fw-a)" == "$ha" ] && verified fw-a
+events | jq -e '[.[] | select(.kind == "vm.move.started")] | length == 0' >/dev/null || fail "a refused move left an event"
+echo "ok: dry run -> $hf; refused onto $hb: $(echo "$out" | head -1)"
+
+# 2. Live migration of the ACT, serving.
+up_before=$(uptime_of fw-a)
+[ -n "$up_before" ] || fail "fw-a does not tell its uptime"
+"$cli" vm move fw-a --to "$hf" >"$work/move.txt" 2>&1 || fail "live move: $(cat "$work/move.txt")"
+cat "$work/move.txt"
+expect_answer fw-a 5
+up_after=$(uptime_of fw-a)
+[ -n "$up_after" ] && [ "$up_after" -gt "$up_before" ] || fail "fw-a's uptime went from $up_before to $up_after ms: it rebooted"
+[ "$(host_of fw-a)" == "$hf" ] || fail "fw-a is on $(host_of fw-a), not $hf"
+verified fw-a
+want=$(echo "$dry" | jq -c '.assignment.vcpu_pcpus')
+got=$("$cli" vm show fw-a --json | jq -c '[.vcpus[].pcpu]')
+[ "$want" == "$got" ] || fail "fw-a's vCPUs are on $got, the dry run said $want"
+[ -n "$(qemu_pid fw-a "$hf")" ] || fail "no QEMU of fw-a on $hf"
+[ "$(domains_on "$ha")" == 0 ] || fail "a copy of fw-a is left on $ha"
+port=$("$cli" vm links fw-a --json | jq -r '.interfaces[0].port')
+[ "$(vsctl --bare --columns=name find port tag=100 | grep '^cp')" == "$port" ] || fail "VLAN 100 ports: $(vsctl --bare --columns=name,tag find port tag=100)"
+events | jq -e '[.[] | select(.kind == "alarm.reserve-degraded")] | length == 0' >/dev/null || fail "the reserve degraded"
+"$cli" whatif fail "$hf" --json | jq -e '.moves[] | select(.vm == "fw-a")' >/dev/null || fail "no healing target for fw-a on $hf"
+echo "ok: fw-a live-migrated $ha -> $hf on pCPUs $got, uptime $up_before -> $up_after ms, port $port alone on VLAN 100"
+
+# 3. Cold, back to wherever placement says: the guest boots again.
+"$cli" vm move fw-a --cold --json >"$work/cold.json" || fail "cold move: $(cat "$work/cold.json")"
+hc=$(host_of fw-a)
+[ "$hc" != "$hf" ] && [ "$hc" != "$hb" ] || fail "cold move went to $hc"
+expect_answer fw-a 90
+up_cold=$(uptime_of fw-a)
+[ -n "$up_cold" ] && [ "$up_cold" -lt "$up_after" ] || fail "after a cold move fw-a's uptime is $up_cold ms (was $up_after): no reboot?"
+verified fw-a
+[ "$(domains_on "$hf")" == 0 ] || fail "a copy of fw-a is left on $hf"
+echo "ok: fw-a moved cold $hf -> $hc (booted again: uptime $up_cold ms)"
+
+# 4. The SBY crash-loops: 3 restarts in place, then moved elsewhere.
+hb=$(host_of fw-b)
+restarts() { events | jq '[.[] | select(.kind == "vm.restarted" and .subject == "fw-b")] | length'; }
+for n in 1 2 3 4; do
+  pid=$(qemu_pid fw-b "$hb")
+  [ -n "$pid" ] || fail "no QEMU of fw-b on $hb before kill $n"
+  kill -9 "$pid"
+  [ "$n" == 4 ] && break
+  # Each restart done (and verified) before the next kill: a QEMU killed while it starts is a
+  # failed start, not a crash.
+  for _ in $(seq 150); do [ "$(restarts)" == "$n" ] && break; sleep 0.1; done
+  [ "$(restarts)" == "$n" ] || fail "fw-b not restarted in place after kill $n"
+  verified fw-b
+done
+wait_event vm.moved fw-b 60 >/dev/null
+hn=$(host_of fw-b)
+[ "$hn" != "$hb" ] && [ "$hn" != "$hc" ] || fail "crash-looping fw-b went to $hn (was $hb, fw-a on $hc)"
+verified fw-b
+events | jq -e '[.[] | select(.kind == "vm.restarted" and .subject == "fw-b")] | length == 3' >/dev/null || fail "not 3 restarts in place"
+"$cli" alarms --json | jq -e '[.[] | select(.kind == "alarm.vm-crash-loop")] | length == 0' >/dev/null || fail "crash-loop alarm still active"
+events | jq -e '[.[] | select(.kind == "alarm.vm-crash-loop" and .subject == "fw-b")] | length == 1' >/dev/null || fail "no crash-loop alarm raised"
+expect_answer fw-a 5
+echo "ok: fw-b crash-looped on $hb: 3 restarts in place, then moved to $hn, pinned; alarm raised and cleared"
