@@ -61,7 +61,9 @@ class ApiLinksTest : public ::testing::Test {
     fs::remove_all(dir_);
   }
   Reply Call(const std::string& method, const std::string& path, const std::string& body = "") {
-    httplib::Result r = method == "GET" ? client_->Get(path.c_str()) : client_->Post(path.c_str(), body, "application/json");
+    httplib::Result r = method == "GET"      ? client_->Get(path.c_str())
+                        : method == "DELETE" ? client_->Delete(path.c_str())
+                                             : client_->Post(path.c_str(), body, "application/json");
     if (!r) {
       ADD_FAILURE() << method << " " << path << ": " << httplib::to_string(r.error());
       return {};
@@ -155,7 +157,12 @@ TEST_F(ApiLinksTest, BadDependsQueriesSayWhatToFix) {
   }
 }
 
-TEST_F(ApiLinksTest, DefragIsADryRun) {
+TEST_F(ApiLinksTest, DefragPlanIsADryRunAndApplyMakesIt) {
+  // Fragmentation: three 1-vCPU VMs on h3 fill a core and a half; the middle one goes, so two
+  // cores are each half used.
+  for (const char* vm : {"s1", "s2", "s3"})
+    ASSERT_EQ(Call("POST", "/v1/vms", json{{"name", vm}, {"vcpus", 1}, {"memory_mib", 256}, {"host", "h3"}}.dump()).status, 201);
+  ASSERT_EQ(Call("DELETE", "/v1/vms/s2").status, 200);
   const json hosts = Call("GET", "/v1/hosts").body;
   const json vms = Call("GET", "/v1/vms").body;
   Reply plan = Call("POST", "/v1/defrag", "{}");
@@ -166,9 +173,7 @@ TEST_F(ApiLinksTest, DefragIsADryRun) {
   EXPECT_GE(plan.body["total"]["after"]["free_cores"], plan.body["total"]["before"]["free_cores"]);
   EXPECT_EQ(Call("POST", "/v1/defrag", "").status, 200) << "no body means the defaults";
 
-  Reply apply = Call("POST", "/v1/defrag", R"({"apply": true})");
-  EXPECT_EQ(apply.status, 501);
-  EXPECT_NE(apply.error().find("nothing was changed"), std::string::npos);
+  EXPECT_EQ(Call("POST", "/v1/defrag", R"({"apply": true, "mode": "fast"})").status, 400);
   EXPECT_EQ(Call("POST", "/v1/defrag", R"({"max_moves": -1})").status, 400);
   EXPECT_EQ(Call("POST", "/v1/defrag", R"({"max_moves": "3"})").status, 400);
   Reply unknown = Call("POST", "/v1/defrag", R"({"dry": true})");
@@ -176,6 +181,26 @@ TEST_F(ApiLinksTest, DefragIsADryRun) {
   EXPECT_NE(unknown.error().find("apply, max_moves"), std::string::npos);
   EXPECT_EQ(Call("GET", "/v1/hosts").body, hosts);
   EXPECT_EQ(Call("GET", "/v1/vms").body, vms);
+
+  // Applied: every planned move is made, each VM where the plan said, and the cluster is then
+  // as fragmented as the plan promised.
+  ASSERT_FALSE(plan.body["moves"].empty()) << "the fixture cluster must give the plan something to do";
+  Reply applied = Call("POST", "/v1/defrag", R"({"apply": true})");
+  ASSERT_EQ(applied.status, 200) << applied.body.dump();
+  EXPECT_FALSE(applied.body.contains("stopped")) << applied.body["stopped"].dump();
+  ASSERT_EQ(applied.body["applied"].size(), applied.body["moves"].size());
+  EXPECT_EQ(applied.body["moves"], plan.body["moves"]) << "the plan applied is the plan shown";
+  for (const auto& m : applied.body["moves"]) {
+    Reply vm = Call("GET", "/v1/vms/" + m["vm"].get<std::string>());
+    EXPECT_EQ(vm.body["host"], m["to"]["host"]) << m.dump();
+    std::string pcpus;
+    for (const auto& v : vm.body["vcpus"]) pcpus += (pcpus.empty() ? "" : ",") + std::to_string(v["pcpu"].get<int>());
+    EXPECT_EQ(CpuSet::Parse(pcpus)->ToString(), m["to"]["pcpus"]) << m.dump();
+    EXPECT_EQ(vm.body["pinning_verified"], true) << vm.body.dump();
+  }
+  Reply after = Call("POST", "/v1/defrag", "{}");
+  EXPECT_EQ(after.body["total"]["before"]["free_cores"], plan.body["total"]["after"]["free_cores"]);
+  EXPECT_EQ(after.body["total"]["before"]["stranded_pcpus"], plan.body["total"]["after"]["stranded_pcpus"]);
 }
 
 }  // namespace

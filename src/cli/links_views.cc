@@ -154,8 +154,9 @@ std::string RenderDepends(const json& r) {
 
 std::string RenderDefrag(const json& p) {
   const json& moves = List(p, "moves");
+  const bool applied = p.value("apply", false);
   std::string out = "defragmentation plan: " + Plural(moves.size(), "move") + " (at most " + Text(p, "max_moves") +
-                    "; a dry run: nothing was changed)\n";
+                    (applied ? "; applied)\n" : "; a dry run: nothing was changed)\n");
   if (!moves.empty()) {
     out += "\n";
     TextTable t({"VM", "GROUP", "FROM", "TO", "FREES", "TAKES"});
@@ -176,6 +177,15 @@ std::string RenderDefrag(const json& p) {
   row("total", Field(Field(p, "total"), "before"), Field(Field(p, "total"), "after"));
   out += h.Render("  ");
   for (const auto& n : List(p, "notes")) out += "note: " + Str(n) + "\n";
+  if (applied) {
+    out += "\n" + Plural(List(p, "applied").size(), "move") + " made";
+    if (p.contains("stopped")) {
+      const json& s = Field(p, "stopped");
+      out += "; stopped at " + Text(s, "vm") + ": " + Text(s, "message") + "\n(the moves made are complete; ask for a new plan)\n";
+    } else {
+      out += "\n";
+    }
+  }
   return out;
 }
 

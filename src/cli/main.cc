@@ -340,12 +340,14 @@ int Main(int argc, char** argv) {
                },
                RenderDepends});
   std::optional<int64_t> max_moves;
-  bool apply = false;
-  CLI::App* defrag = app.add_subcommand("defrag", "plan VM moves that free whole cores and NUMA nodes (a dry run)");
+  bool apply = false, defrag_cold = false;
+  CLI::App* defrag = app.add_subcommand("defrag", "plan VM moves that free whole cores and NUMA nodes (a dry run unless --apply)");
   defrag->add_option("--max-moves", max_moves, "at most this many moves (default 16)");
-  defrag->add_flag("--apply", apply, "apply the plan (not supported yet: it needs VM moves)");
+  defrag->add_flag("--apply", apply, "make the moves: live re-pins on a host, live migrations between hosts");
+  defrag->add_flag("--cold", defrag_cold, "with --apply: move VMs between hosts cold (stopped, then started there)");
   on(defrag, {[&](ApiClient& c) {
                 json req = {{"apply", apply}};
+                if (defrag_cold) req["mode"] = "cold";
                 if (max_moves) req["max_moves"] = *max_moves;
                 return c.Post("/v1/defrag", req);
               },

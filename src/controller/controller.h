@@ -159,9 +159,10 @@ class Controller {
   Result<nlohmann::json> VmLinks(const std::string& vm);
   Result<nlohmann::json> Depends(const std::map<std::string, std::string>& query);
   // A defragmentation plan (placement/defrag.h), computed on a scratch copy: {"apply": false,
-  // "max_moves": 16}. Applying it needs VM moves to any free pCPUs (a re-pin on the same host,
-  // a move between hosts), which the controller does not have yet (a drain moves VMs only onto
-  // their reserved targets): apply: true is refused (NotImplemented) and changes nothing.
+  // "max_moves": 16, "mode": "live"}. With apply: true each move is made in order on the real
+  // cluster (controller_defrag.cc): a live re-pin on the VM's host, or a move (live, or cold
+  // when asked) to the planned pCPUs of another; the first refused or failed move stops the
+  // rest ("stopped" says why), and "applied" lists those made, each complete.
   Result<nlohmann::json> Defrag(const nlohmann::json& request);
 
   // Compares every host's domains and the switch with the store; records each difference as
@@ -214,6 +215,9 @@ class Controller {
   // Pins the VM's domain live and persistently as its placed assignment says, with `record` as
   // its metadata, and reads it back (ActualPinning); Unavailable naming the differences.
   Result<nlohmann::json> ApplyPinning(ManagedHost& host, const VmRecord& record);
+  // A live re-pin of a running VM to `next` (on its host), placement's fit already done: the
+  // model, the intent stored, libvirt, verified; everything put back on a failure.
+  Result<nlohmann::json> RepinLocked(const VmRecord& record, const Assignment& next);
   // A running VM whose pinning differs from its assignment: repaired live under
   // options_.repair_drift, an alarm otherwise; noted in *report.
   void HandleDrift(ManagedHost& host, const PlacedVm& vm, const std::vector<std::string>& differences, nlohmann::json* report);
@@ -272,9 +276,11 @@ class Controller {
   // `role`: the guest's {role} ("ACT", "SBY", "" outside a group); by default the move's role.
   Status EnsureOnTarget(const HealMove& move, VmRecord record, std::optional<std::string> role = std::nullopt);
   // Moves (controller_move.cc), with mu_ held: `to` empty lets placement choose; `why` goes
-  // into the events. FinishMove verifies the VM on its target and closes the operation.
+  // into the events; `exact`: the pCPUs to take on `to` (a defrag plan's) instead of placement's
+  // choice (the model still checks them). FinishMove verifies the VM on its target and closes
+  // the operation.
   Result<nlohmann::json> MoveLocked(const std::string& vm, const std::string& to, bool live, bool dry_run, const std::string& why,
-                                    NoFit* no_fit);
+                                    NoFit* no_fit, const Assignment* exact = nullptr);
   Result<nlohmann::json> FinishMove(OperationRecord& op, nlohmann::json& body, int64_t took_ms);
   void ResumeMoves();
   // A VM whose domain stopped on its own is started again in place, with the same pinning,

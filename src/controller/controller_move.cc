@@ -84,7 +84,7 @@ Result<json> Controller::MoveVm(const std::string& name, const json& body, NoFit
 }
 
 Result<json> Controller::MoveLocked(const std::string& name, const std::string& to, bool live, bool dry_run,
-                                    const std::string& why, NoFit* no_fit) {
+                                    const std::string& why, NoFit* no_fit, const Assignment* exact) {
   auto rec = store_->GetVm(name);
   if (!rec) return NotFound("VM " + name + " does not exist; list VMs with corepin vm list");
   if (rec->state != kVmRunning)
@@ -101,7 +101,7 @@ Result<json> Controller::MoveLocked(const std::string& name, const std::string& 
   const bool in_group = loc.group != name;
 
   SearchExplanation search;
-  auto planned = cluster_.PlanMove(name, to, &search);
+  auto planned = exact ? Result<Assignment>(*exact) : cluster_.PlanMove(name, to, &search);
   if (!planned) {
     if (no_fit) {
       no_fit->rejections = search.examples;

@@ -124,18 +124,23 @@ Result<json> Controller::RepinVm(const std::string& name, const json& body, NoFi
   ManagedHost& host = **FindHost(rec->host);
   if (!host.hypervisor)
     return Unavailable("host " + host.name + " of VM " + name + " is unreachable (" + host.connect_error + "); nothing was changed");
-  const PlacedVm placed = *Placed(name);
   FitResult fit = FitRepin(StateOf(host), name, *req);
   if (!fit.ok()) {
     no_fit->rejections = {fit.rejection};
     return Unprocessable("VM " + name + " cannot be re-pinned so; nothing was changed:\n" + fit.rejection.ToString());
   }
-  const Assignment& next = *fit.assignment;
+  return RepinLocked(*rec, *fit.assignment);
+}
+
+Result<json> Controller::RepinLocked(const VmRecord& record, const Assignment& next) {
+  const std::string& name = record.name;
+  ManagedHost& host = **FindHost(record.host);
+  const PlacedVm placed = *Placed(name);
   std::vector<std::string> drifted;  // where the threads were allowed to run before, if not as intended
   const json before = ActualPinning(host, placed, &drifted);
   if (auto s = cluster_.Reassign(name, placed.spec, next); !s) return Error{s.error().code, s.error().message + "; nothing was changed"};
   // Intent: the new assignment is stored before libvirt is touched.
-  VmRecord intent = *rec;
+  VmRecord intent = record;
   intent.assignment_json = AssignmentToJson(next).dump();
   intent.state = std::string(kVmRepinning);
   if (auto s = store_->UpdateVm(intent); !s) {
@@ -145,7 +150,7 @@ Result<json> Controller::RepinVm(const std::string& name, const json& body, NoFi
   auto actual = ApplyPinning(host, intent);
   if (!actual) {
     // Put everything back: the Cluster, libvirt's pins (live and persistent), the record.
-    VmRecord old = *rec;
+    VmRecord old = record;
     old.assignment_json = AssignmentToJson(placed.assignment).dump();
     old.state = std::string(kVmRunning);
     (void)cluster_.Reassign(name, placed.spec, placed.assignment);

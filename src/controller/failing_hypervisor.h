@@ -3,7 +3,8 @@
 // real libvirtd:
 //   - DefineAndStart of a VM with `define_vcpus` vCPUs (a resize's new domain);
 //   - Repin to a layout that uses pCPU `repin_pcpu`: the real re-pin is made first, then the
-//     call fails (a failure after some pins moved, which the caller must undo).
+//     call fails (a failure after some pins moved, which the caller must undo);
+//   - every live migration (`migrate`), before anything moved.
 #pragma once
 
 #include <memory>
@@ -17,6 +18,7 @@ namespace corepin::testing {
 struct Failures {
   int define_vcpus = -1;
   int repin_pcpu = -1;
+  bool migrate = false;  // every live migration fails before it starts (the guest stays)
 };
 
 class FailingHypervisor : public Hypervisor {
@@ -41,7 +43,9 @@ class FailingHypervisor : public Hypervisor {
   }
   Status DestroyAndUndefine(const std::string& name) override { return real_->DestroyAndUndefine(name); }
   Status MigrateLive(const std::string& name, Hypervisor& dest, const MigrateRequest& r) override {
-    return real_->MigrateLive(name, dest, r);
+    if (f_.migrate) return Unavailable("VM '" + name + "': live migration failed (failure injected by the test)");
+    auto* wrapped = dynamic_cast<FailingHypervisor*>(&dest);  // the real destination, for the real driver
+    return real_->MigrateLive(name, wrapped ? *wrapped->real_ : dest, r);
   }
   Result<std::vector<DomainInfo>> ListCorepinDomains() override { return real_->ListCorepinDomains(); }
   Result<DomainInfo> GetDomain(const std::string& name) override { return real_->GetDomain(name); }

@@ -135,7 +135,7 @@ class Planner {
     const int need = MinPcpus(spec, 1);
     std::vector<std::pair<int, std::string>> hosts;  // (free pCPUs outside the reserve, host)
     for (const ClusterHost* h : c_.hosts()) {
-      if (h->name == where_.at(vm) || FilterHost(*h, f)) continue;
+      if (h->name == where_.at(vm) || *FilterHost(*h, f)) continue;  // "" passes the filter
       const HostState& s = View(h->name);
       const int free = s.free().Minus(s.reserve().pcpus).Size();
       if (free >= need) hosts.push_back({free, h->name});

@@ -2,6 +2,9 @@
 # In the lab: moving VMs between hosts (issue 7, item 3) and moving a VM that keeps crashing
 # (issue 6, item 1), with the ACT serving. Four lab hosts (racks r1..r4, one allocatable pCPU
 # each), the 1+1 group fw (service on VLAN 100):
+#   - drift: the ACT's vCPU thread pinned by hand (virsh vcpupin) onto the housekeeping pCPU: the
+#     reconcile raises alarm.pinning-drift naming it; `corepin vm repin fw-a --auto` re-pins it
+#     live (same QEMU, thread affinity back in /proc) and the alarm is cleared;
 #   - a dry run changes nothing and names the host a move would take; moves onto the SBY's host
 #     or onto the host that holds the healing reserve are refused with the reason, nothing changed;
 #   - the ACT live-migrates there: it answers after (and its uptime kept growing: no reboot),
@@ -31,6 +34,28 @@ expect_answer fw-a 90
 verified fw-a
 verified fw-b
 ha=$(host_of fw-a) hb=$(host_of fw-b)
+
+# 0. Drift, and its repair by a live re-pin.
+uri_of() { echo "$status" | jq -r ".hosts[$(($(hidx "$1") - 1))].uri"; }
+vcpu_affinity() {  # VM HOST: the Cpus_allowed_list of its vCPU 0 thread ("CPU 0/TCG"), from /proc
+  local pid t; pid=$(qemu_pid "$1" "$2")
+  for t in /proc/"$pid"/task/*; do
+    [ "$(cat "$t/comm" 2>/dev/null)" == "CPU 0/TCG" ] && { sed -n 's/^Cpus_allowed_list:\s*//p' "$t/status"; return; }
+  done
+}
+pid_before=$(qemu_pid fw-a "$ha")
+[ "$(vcpu_affinity fw-a "$ha")" == 1 ] || fail "fw-a's vCPU thread may run on $(vcpu_affinity fw-a "$ha"), not 1"
+virsh -c "$(uri_of "$ha")" vcpupin fw-a 0 0 --live >/dev/null || fail "virsh vcpupin"
+[ "$(vcpu_affinity fw-a "$ha")" == 0 ] || fail "virsh vcpupin did not move the thread"
+msg=$(wait_event alarm.pinning-drift fw-a 15)
+echo "$msg" | grep -q "vCPU 0" || fail "the drift alarm does not name vCPU 0: $msg"
+"$cli" vm repin fw-a --auto >/dev/null || fail "repin --auto"
+[ "$(vcpu_affinity fw-a "$ha")" == 1 ] || fail "after the re-pin fw-a's vCPU thread may run on $(vcpu_affinity fw-a "$ha")"
+[ "$(qemu_pid fw-a "$ha")" == "$pid_before" ] || fail "the re-pin restarted fw-a's QEMU"
+"$cli" alarms --json | jq -e '[.[] | select(.kind == "alarm.pinning-drift")] | length == 0' >/dev/null || fail "drift alarm still active"
+verified fw-a
+expect_answer fw-a 5
+echo "ok: drift on fw-a (vCPU 0 -> pCPU 0 by hand) alarmed: $msg; re-pinned live to 1, same QEMU $pid_before"
 # The responder's uptime in ms ("fw-a ACT up:12345"), or nothing.
 uptime_of() { ip netns exec "lab-$client" sh -c "echo up | socat -t 0.5 - UDP:198.18.0.10:7777" 2>/dev/null | sed -n "s/^$1 .* up:\([0-9]*\)$/\1/p"; }
 domains_on() { virsh -c "$(echo "$status" | jq -r ".hosts[$(($(hidx "$1") - 1))].uri")" list --all --name | grep -c . || true; }
