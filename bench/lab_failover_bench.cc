@@ -94,38 +94,13 @@ int Run(const std::vector<std::string>& argv) {
   return WIFEXITED(status) ? WEXITSTATUS(status) : 128;
 }
 
-class Corepind {
- public:
-  explicit Corepind(const std::string& url) : http_(url) {
-    http_.set_connection_timeout(5);
-    http_.set_read_timeout(120);
-    http_.set_tcp_nodelay(true);
-  }
-  json Get(const std::string& path) { return Check("GET " + path, http_.Get(path.c_str())); }
-  httplib::Result Post(const std::string& path) { return http_.Post(path.c_str(), "{}", "application/json"); }
-
- private:
-  json Check(const std::string& what, const httplib::Result& res) {
-    if (!res) throw std::runtime_error(what + ": no answer from corepind");
-    if (res->status != 200) throw std::runtime_error(what + " -> " + std::to_string(res->status) + ": " + res->body);
-    return json::parse(res->body);
-  }
-  httplib::Client http_;
-};
-
 struct Round {
   std::string host, from, to;
   double detected = -1, fenced = -1, promoted = -1, service = -1, recreated = -1, done = -1, power_cmd = -1;
   long sent = 0, lost = 0;
 };
 
-std::string ActOf(const json& group) {
-  for (const auto& m : group["members"])
-    if (m.value("role", "") == "act") return m["vm"];
-  throw std::runtime_error("no ACT in group " + group.dump());
-}
-
-Round Failover(Corepind& api, Traffic& traffic, const Options& o, const json& lab, int number) {
+Round Failover(Api& api, Traffic& traffic, const Options& o, const json& lab, int number) {
   const json group = api.Get("/v1/groups/" + o.group);
   Round r;
   r.from = ActOf(group);
@@ -178,7 +153,7 @@ Round Failover(Corepind& api, Traffic& traffic, const Options& o, const json& la
   // Back for the next round: power on, return (its libvirtd needs a moment), let the new SBY boot.
   if (Run({o.lab, "power", r.host, "on"}) != 0) throw std::runtime_error("lab power " + r.host + " on failed");
   if (!WaitFor(60, [&] {
-        auto res = api.Post("/v1/hosts/" + r.host + "/return");
+        auto res = api.TryPost("/v1/hosts/" + r.host + "/return");
         if (res && res->status == 200) return true;
         std::this_thread::sleep_for(std::chrono::milliseconds(500));
         return false;
@@ -188,17 +163,11 @@ Round Failover(Corepind& api, Traffic& traffic, const Options& o, const json& la
   return r;
 }
 
-std::string Fixed(double v) {
-  char buf[32];
-  std::snprintf(buf, sizeof buf, "%.0f", v);
-  return buf;
-}
-
 int Main(const Options& o) {
   const json lab = json::parse(std::ifstream(o.lab_status));
   const sockaddr_in target = ParseTarget(o.target);
   const int fd = OpenUdpInNetns(o.netns, target);
-  Corepind api(o.api);
+  Api api(o.api);
   Traffic traffic(fd, o.interval_ms);
   traffic.Start();
   std::printf("lab_failover_bench: group %s, one request every %.1f ms, %d rounds: power-off of the ACT's host through its BMC\n",
@@ -209,8 +178,8 @@ int Main(const Options& o) {
     rounds.push_back(Failover(api, traffic, o, lab, i));
     const Round& r = rounds.back();
     std::printf("%5d  %-4s  %s -> %s  %9s %9s %8s %9s %8s %10s %5s %6ld/%ld\n", i, r.host.c_str(), r.from.c_str(), r.to.c_str(),
-                Fixed(r.power_cmd).c_str(), Fixed(r.detected).c_str(), Fixed(r.fenced).c_str(), Fixed(r.promoted).c_str(),
-                Fixed(r.service).c_str(), Fixed(r.recreated).c_str(), Fixed(r.done).c_str(), r.lost, r.sent);
+                Fixed(r.power_cmd, 0).c_str(), Fixed(r.detected, 0).c_str(), Fixed(r.fenced, 0).c_str(), Fixed(r.promoted, 0).c_str(),
+                Fixed(r.service, 0).c_str(), Fixed(r.recreated, 0).c_str(), Fixed(r.done, 0).c_str(), r.lost, r.sent);
     std::fflush(stdout);
   }
   traffic.Stop();
@@ -225,10 +194,8 @@ int Main(const Options& o) {
   std::printf("\nover %zu failovers (ms after the power-off command)   median     worst\n", rounds.size());
   std::map<std::string, Stats> s;
   auto line = [&](const char* key, const char* what, auto field) {
-    std::vector<double> v;
-    for (const auto& r : rounds) v.push_back(field(r));
-    s[key] = Summarize(v);
-    std::printf("%-50s %9s %9s\n", what, Fixed(s[key].median).c_str(), Fixed(s[key].worst).c_str());
+    s[key] = StatsOf(rounds, field);
+    std::printf("%-50s %9s %9s\n", what, Fixed(s[key].median, 0).c_str(), Fixed(s[key].worst, 0).c_str());
     report["summary"][key] = {{"median", s[key].median}, {"worst", s[key].worst}};
   };
   line("power_cmd", "ipmitool power-off command returned", [](const Round& r) { return r.power_cmd; });
@@ -241,7 +208,7 @@ int Main(const Options& o) {
   line("lost", "requests lost", [](const Round& r) { return static_cast<double>(r.lost); });
   const bool met = s["detected"].worst < 1000 && s["service"].worst < 2000 && s["recreated"].worst < 10000;
   std::printf("\nverdict: worst detected %s ms (aim 1000), worst service restored %s ms (aim 2000), worst redundancy %s ms (aim 10000): %s\n",
-              Fixed(s["detected"].worst).c_str(), Fixed(s["service"].worst).c_str(), Fixed(s["recreated"].worst).c_str(),
+              Fixed(s["detected"].worst, 0).c_str(), Fixed(s["service"].worst, 0).c_str(), Fixed(s["recreated"].worst, 0).c_str(),
               met ? "MEETS the aims" : "MISSES an aim");
   report["aims_met"] = met;
   if (!o.json_out.empty()) std::ofstream(o.json_out) << report.dump(2) << "\n";

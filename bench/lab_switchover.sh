@@ -34,6 +34,13 @@
 #                  lab_failover_bench, which powers the ACT's host off through its BMC each round
 #                  and prints the timeline: detected, fenced, promoted, service restored,
 #                  redundancy restored, packets lost (median and worst over >= 10 rounds).
+#   KIND=move      the live-migration benchmark of issue 7 instead (bench/lab_move.sh sets it): 4
+#                  lab hosts (a host is free besides the ACT's, the SBY's and the reserve's), and
+#                  lab_move_bench, which moves the ACT live each round (placement picks the host)
+#                  and prints the downtime the client sees, requests lost, the API call and the
+#                  migration's took_ms (median, p99, worst over >= 10 rounds).
+# Every host is added with migration_address 127.0.0.1: the lab's libvirtds and QEMUs share this
+# machine's network namespace, so a live migration goes over loopback.
 # Needs root, lab/packages.txt, curl, jq, socat. Refuses to run while a lab is already up.
 set -uo pipefail
 
@@ -47,7 +54,8 @@ KIND=${KIND:-switchover}
 case $KIND in
   switchover) HOSTS=3 BENCH_NAME=lab_switchover_bench COREPIND_EXTRA=() ;;
   failover) HOSTS=4 BENCH_NAME=lab_failover_bench COREPIND_EXTRA=(--probe-interval-ms 100 --probe-misses 5 --reconcile-interval 1) ;;
-  *) echo "KIND=$KIND: expected switchover or failover" >&2; exit 2 ;;
+  move) HOSTS=4 BENCH_NAME=lab_move_bench COREPIND_EXTRA=() ;;
+  *) echo "KIND=$KIND: expected switchover, failover or move" >&2; exit 2 ;;
 esac
 
 GROUP=bench                 # members bench-act1 and bench-sby1
@@ -212,7 +220,7 @@ for h in $(jq -r '.hosts[].name' "$WORK/lab.json"); do
     bmc=$(jq -r --arg h "$h" '.hosts[] | select(.name == $h) | .bmc | "ipmi://\(.user):\(.password)@\(.address):\(.port)?cipher=3"' "$WORK/lab.json")
   body=$(jq -nc --arg h "$h" --arg uri "$uri" --arg rack "r${h#h}" --arg bmc "$bmc" \
     '{name: $h, uri: $uri, housekeeping: "0", bridge: "lab-\($h)", disable_offload: true, domain_type: "qemu",
-      labels: {rack: $rack}} + (if $bmc == "" then {} else {bmc: $bmc} end)')
+      labels: {rack: $rack}, migration_address: "127.0.0.1"} + (if $bmc == "" then {} else {bmc: $bmc} end)')
   api POST /v1/hosts "$body" >/dev/null || die "adding host $h failed"
 done
 
@@ -252,6 +260,7 @@ log "$act answers: \"$(ask_service)\""
 # In the background so that a signal reaches the trap at once, not after the program ends.
 bench_args=()
 [ "$KIND" = failover ] && bench_args=(--lab "$LAB" --lab-status "$WORK/lab.json")
+[ "$KIND" = move ] && bench_args=(--lab-status "$WORK/lab.json")  # virsh: QEMU's own figures
 "$BENCH" --api "$API" --group "$GROUP" --netns "lab-$CLIENT" --target "$SERVICE_ADDR:$SERVICE_PORT" \
   --json "$WORK/result.json" "${bench_args[@]}" "$@" &
 BENCH_PID=$!

@@ -129,55 +129,6 @@ Options ParseArgs(int argc, char** argv) {
   return o;
 }
 
-// --- corepind -------------------------------------------------------------------------------
-
-std::string Lower(std::string s) {
-  for (char& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return s;
-}
-
-// The member whose role is ACT in a group view (docs/api.md); the bench needs exactly one.
-std::string ActOf(const json& group) {
-  std::string act;
-  for (const auto& m : group.value("members", json::array()))
-    if (Lower(m.value("role", "")) == "act") {
-      if (!act.empty()) throw std::runtime_error("group " + group.value("name", "?") + " has several ACTs; the bench needs 1+1");
-      act = m.value("vm", "");
-    }
-  if (act.empty()) throw std::runtime_error("no ACT in the group view: " + group.dump());
-  return act;
-}
-
-class Corepind {
- public:
-  Corepind(const std::string& url, bool tcp_nodelay) : http_(url) {
-    http_.set_connection_timeout(5);
-    http_.set_read_timeout(120);  // a switchover waits for the switch; never cut it short
-    http_.set_keep_alive(true);   // one connection for every call: no connect in the timed call
-    // cpp-httplib writes a request's headers and body in two writes. With Nagle's algorithm
-    // the body waits for the ACK of the headers, which the server delays (~40 ms on Linux):
-    // that would be timed as part of the switchover.
-    http_.set_tcp_nodelay(tcp_nodelay);
-  }
-
-  json ShowGroup(const std::string& group) { return Call("GET", "/v1/groups/" + group, nullptr); }
-  json Switchover(const std::string& group) { return Call("POST", "/v1/groups/" + group + "/switchover", "{}"); }
-
- private:
-  json Call(const std::string& method, const std::string& path, const char* body) {
-    auto res = body ? http_.Post(path.c_str(), body, "application/json") : http_.Get(path.c_str());
-    if (!res) throw std::runtime_error(method + " " + path + ": no answer from corepind (" + httplib::to_string(res.error()) + ")");
-    json j = json::parse(res->body, nullptr, false);
-    if (res->status != 200)
-      throw std::runtime_error(method + " " + path + " -> " + std::to_string(res->status) + ": " +
-                               (j.is_object() && j.contains("error") ? j["error"].get<std::string>() : res->body));
-    if (j.is_discarded()) throw std::runtime_error(method + " " + path + ": the answer is not JSON: " + res->body);
-    return j;
-  }
-
-  httplib::Client http_;
-};
-
 // --- one switchover -------------------------------------------------------------------------
 
 struct Round {
@@ -190,14 +141,14 @@ struct Round {
   std::string switch_summary;
 };
 
-Round Switchover(Corepind& api, Traffic& traffic, const Options& o, const std::string& act, int number) {
+Round Switchover(Api& api, Traffic& traffic, const Options& o, const std::string& act, int number) {
   if (!WaitFor(o.round_timeout_s, [&] { return traffic.Steady(act, o.steady_ms, o.late_ms); }))
     throw std::runtime_error("round " + std::to_string(number) + ": answers did not come steadily from " + act +
                              " within " + std::to_string(o.round_timeout_s) + " s");
   Round r;
   r.from = act;
   const auto t0 = Clock::now();  // the decision
-  const json view = api.Switchover(o.group);
+  const json view = api.Post("/v1/groups/" + o.group + "/switchover");
   r.rest_ms = MsBetween(t0, Clock::now());
   r.switch_ms = view.value("elapsed_ms", -1.0);
   r.switch_summary = view.value("switch", "");
@@ -228,22 +179,9 @@ Round Switchover(Corepind& api, Traffic& traffic, const Options& o, const std::s
 
 // --- figures --------------------------------------------------------------------------------
 
-template <typename F>
-Stats StatsOf(const std::vector<Round>& rounds, F field) {
-  std::vector<double> v;
-  for (const auto& r : rounds) v.push_back(field(r));
-  return Summarize(v);
-}
-
-std::string Fixed(double v, int digits = 1) {
-  char buf[32];
-  std::snprintf(buf, sizeof buf, "%.*f", digits, v);
-  return buf;
-}
-
 void PrintRound(int number, const Round& r) {
   std::printf("%5d  %-14s -> %-14s %9.1f %9.2f %9.2f %9s %6ld/%ld\n", number, r.from.c_str(), r.to.c_str(), r.answer_ms,
-              r.switch_ms, r.rest_ms, r.gap_ms < 0 ? "-" : Fixed(r.gap_ms).c_str(), r.lost, r.sent);
+              r.switch_ms, r.rest_ms, r.gap_ms < 0 ? "-" : Fixed(r.gap_ms, 1).c_str(), r.lost, r.sent);
   std::fflush(stdout);
 }
 
@@ -279,18 +217,17 @@ bool PrintSummary(const std::vector<Round>& rounds, const Options& o, json* repo
   const bool met = sw.p99 < o.aim_ms;
   std::printf("\nverdict: switch step p99 %s ms (median %s ms) %s the %s ms aim; a client hears the new ACT %s ms (median) after the decision, losing %s packets (median) at %.0f/s\n",
               Fixed(sw.p99, 2).c_str(), Fixed(sw.median, 2).c_str(), met ? "MEETS" : "MISSES", Fixed(o.aim_ms, 0).c_str(),
-              Fixed(answer.median).c_str(), Fixed(lost.median).c_str(), rate);
-  auto stats = [](const Stats& s) { return json{{"median", s.median}, {"p99", s.p99}, {"worst", s.worst}}; };
-  (*report)["summary"] = {{"answer_ms", stats(answer)}, {"switch_ms", stats(sw)}, {"rest_ms", stats(rest)},
-                          {"lost", stats(lost)}, {"aim_ms", o.aim_ms}, {"aim_met", met}};
+              Fixed(answer.median, 1).c_str(), Fixed(lost.median, 1).c_str(), rate);
+  (*report)["summary"] = {{"answer_ms", ToJson(answer)}, {"switch_ms", ToJson(sw)}, {"rest_ms", ToJson(rest)},
+                          {"lost", ToJson(lost)}, {"aim_ms", o.aim_ms}, {"aim_met", met}};
   return met;
 }
 
 int Run(const Options& o) {
   const sockaddr_in target = ParseTarget(o.target);
   const int fd = OpenUdpInNetns(o.netns, target);  // before any thread starts
-  Corepind api(o.api, o.tcp_nodelay == "on");
-  std::string act = ActOf(api.ShowGroup(o.group));
+  Api api(o.api, o.tcp_nodelay == "on");
+  std::string act = ActOf(api.Get("/v1/groups/" + o.group));
 
   Traffic traffic(fd, o.interval_ms);
   traffic.Start();

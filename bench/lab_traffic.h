@@ -1,7 +1,7 @@
-// What the lab benchmarks (lab_switchover_bench, lab_failover_bench) share: a UDP socket made
-// inside the client's network namespace, steady request traffic with every answer recorded
-// ("NAME ROLE seq:N": who answered which request, and when), and median/p99/worst figures.
-// Header-only: two small programs, no library of their own.
+// What the lab benchmarks (lab_switchover_bench, lab_failover_bench, lab_move_bench) share: a
+// UDP socket made inside the client's network namespace, steady request traffic with every answer
+// recorded ("NAME ROLE seq:N": who answered which request, and when), corepind's REST API, and
+// median/p99/worst figures. Header-only: three small programs, no library of their own.
 #pragma once
 
 #include <arpa/inet.h>
@@ -15,9 +15,13 @@
 #include <atomic>
 #include <cerrno>
 #include <chrono>
+#include <cctype>
 #include <cmath>
+#include <cstdio>
 #include <cstring>
+#include <httplib.h>
 #include <mutex>
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <stdexcept>
 #include <string>
@@ -131,6 +135,27 @@ class Traffic {
     return std::nullopt;
   }
 
+  // When `name`'s answers arrived: the last one before `from` (if any), every one in
+  // [from, to), and the first one at or after `to` (if any), in time order. So the longest gap
+  // between consecutive ones is the longest silence around [from, to), ends included.
+  std::vector<Clock::time_point> AnswerTimesAround(const std::string& name, Clock::time_point from, Clock::time_point to) const {
+    std::lock_guard lock(mu_);
+    std::vector<Clock::time_point> times;
+    auto it = std::lower_bound(answers_.begin(), answers_.end(), from,
+                               [](const Answer& a, Clock::time_point t) { return a.at < t; });
+    for (auto before = it; before != answers_.begin();)
+      if ((--before)->by == name) {
+        times.push_back(before->at);
+        break;
+      }
+    for (; it != answers_.end(); ++it) {
+      if (it->by != name) continue;
+      times.push_back(it->at);
+      if (it->at >= to) break;
+    }
+    return times;
+  }
+
   // Names that answered at or after `since` (to notice a stranger).
   std::vector<std::string> AnsweredSince(Clock::time_point since) const {
     std::lock_guard lock(mu_);
@@ -229,13 +254,83 @@ struct Stats {
   double median = 0, p99 = 0, worst = 0;
 };
 
-// Nearest-rank percentiles (with 20..99 rounds, p99 is the worst round).
+// Nearest-rank percentiles (with up to 99 rounds, p99 is the worst round).
 inline Stats Summarize(std::vector<double> v) {
+  if (v.empty()) return {};
   std::sort(v.begin(), v.end());
   auto rank = [&](double p) { return v[std::max<size_t>(1, static_cast<size_t>(std::ceil(p * v.size()))) - 1]; };
   const size_t n = v.size();
   const double median = n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
   return {median, rank(0.99), v.back()};
+}
+
+// The figures of one field over the rounds, e.g. StatsOf(rounds, [](const Round& r) { return r.lost; }).
+template <typename Round, typename F>
+Stats StatsOf(const std::vector<Round>& rounds, F field) {
+  std::vector<double> v;
+  for (const auto& r : rounds) v.push_back(static_cast<double>(field(r)));
+  return Summarize(v);
+}
+
+inline nlohmann::json ToJson(const Stats& s) { return {{"median", s.median}, {"p99", s.p99}, {"worst", s.worst}}; }
+
+inline std::string Fixed(double v, int digits) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%.*f", digits, v);
+  return buf;
+}
+
+// --- corepind's REST API (docs/api.md) ------------------------------------------------------
+
+// One kept-alive connection for every call, so no call times a TCP connect. TCP_NODELAY by
+// default: cpp-httplib writes a request's headers and body in two writes, and with Nagle's
+// algorithm the body waits for the ACK of the headers, which the server delays (~40 ms on
+// Linux): that would be timed as part of the call.
+class Api {
+ public:
+  explicit Api(const std::string& url, bool tcp_nodelay = true) : http_(url) {
+    http_.set_connection_timeout(5);
+    http_.set_read_timeout(300);  // a switchover, a migration: never cut one short
+    http_.set_keep_alive(true);
+    http_.set_tcp_nodelay(tcp_nodelay);
+  }
+
+  // The answer's JSON; throws (naming the call and corepind's error) unless 200.
+  nlohmann::json Get(const std::string& path) { return Check("GET", path, http_.Get(path.c_str())); }
+  nlohmann::json Post(const std::string& path, const std::string& body = "{}") {
+    return Check("POST", path, http_.Post(path.c_str(), body, "application/json"));
+  }
+  // The raw result, for a caller that retries on its own.
+  httplib::Result TryPost(const std::string& path, const std::string& body = "{}") {
+    return http_.Post(path.c_str(), body, "application/json");
+  }
+
+ private:
+  static nlohmann::json Check(const std::string& method, const std::string& path, const httplib::Result& res) {
+    if (!res) throw std::runtime_error(method + " " + path + ": no answer from corepind (" + httplib::to_string(res.error()) + ")");
+    nlohmann::json j = nlohmann::json::parse(res->body, nullptr, false);
+    if (res->status != 200)
+      throw std::runtime_error(method + " " + path + " -> " + std::to_string(res->status) + ": " +
+                               (j.is_object() && j.contains("error") && j["error"].is_string() ? j["error"].get<std::string>() : res->body));
+    if (j.is_discarded()) throw std::runtime_error(method + " " + path + ": the answer is not JSON: " + res->body);
+    return j;
+  }
+
+  httplib::Client http_;
+};
+
+// The member whose role is ACT in a group view (GET /v1/groups/NAME); the benches need exactly one.
+inline std::string ActOf(const nlohmann::json& group) {
+  std::string act;
+  for (const auto& m : group.value("members", nlohmann::json::array())) {
+    std::string role = m.value("role", "");
+    for (char& c : role) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    if (role != "act") continue;
+    if (!act.empty()) throw std::runtime_error("group " + group.value("name", "?") + " has several ACTs; the bench needs 1+1");
+    act = m.value("vm", "");
+  }
+  if (act.empty()) throw std::runtime_error("no ACT in the group view: " + group.dump());
+  return act;
 }
 
 }  // namespace lab_bench
