@@ -72,8 +72,6 @@ std::string MigrationUri(const std::string& address) {
   return "tcp://" + (address.find(':') != std::string::npos ? "[" + address + "]" : address);
 }
 
-json OperationSummary(const OperationRecord& op) { return {{"name", op.name}, {"step", op.state}}; }
-
 }  // namespace
 
 Result<json> Controller::MoveVm(const std::string& name, const json& body, NoFit* no_fit) {

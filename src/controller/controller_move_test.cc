@@ -1,7 +1,7 @@
 // Moving VMs between hosts through the controller, over fixture hosts (simulated 128-pCPU hosts
 // whose "live migration" moves the domain record): where a move goes, what it refuses, what a
 // failed migration leaves, and how a restarted corepind finishes a stored move. The real
-// migration (libvirt, QEMU, the switch, traffic) is tested in the lab: tests/lab/move.sh.
+// migration (libvirt, QEMU, the switch, traffic) is tested in the lab: tests/lab/modify.sh.
 #include <gtest/gtest.h>
 
 #include <cstdlib>

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# In the lab: moving VMs between hosts (issue 7, item 3) and moving a VM that keeps crashing
-# (issue 6, item 1), with the ACT serving. Four lab hosts (racks r1..r4, one allocatable pCPU
+# In the lab: changing the allocation of running VMs (issue 7: re-pin, resize, move) and moving a
+# VM that keeps crashing (issue 6, item 1), with the ACT serving. Four lab hosts (racks r1..r4, one allocatable pCPU
 # each), the 1+1 group fw (service on VLAN 100):
 #   - drift: the ACT's vCPU thread pinned by hand (virsh vcpupin) onto the housekeeping pCPU: the
 #     reconcile raises alarm.pinning-drift naming it; `corepin vm repin fw-a --auto` re-pins it
@@ -12,14 +12,16 @@
 #     its new port is the only one on the service VLAN; the reserve still covers any failure;
 #   - the ACT moves back cold: it boots again (uptime from zero) on the chosen host, pinned;
 #   - the SBY's QEMU killed again and again: restarted in place 3 times, then moved to another
-#     host (alarm raised, then cleared), pinned there.
+#     host (alarm raised, then cleared), pinned there;
+#   - a standalone VM resized (memory, vCPU policy): restarted (a new QEMU) with its new memory
+#     and pinning verified; a resize that cannot fit is refused and the VM left running as it was.
 # Needs root and lab/packages.txt. Exit 77 (skipped) unless COREPIN_LAB=1.
-#   tests/lab/move.sh BUILD_DIR
+#   tests/lab/modify.sh BUILD_DIR
 set -euo pipefail
 source "$(dirname "$0")/lib.sh" "$@"
 client=cpmove
 extra_cleanup() {
-  [ -n "$daemon" ] && "$cli" group delete fw >/dev/null 2>&1
+  [ -n "$daemon" ] && { "$cli" group delete fw; "$cli" vm delete solo; } >/dev/null 2>&1
   [ "$lab_ours" = 1 ] && "$lab" client del "$client" >/dev/null 2>&1
 }
 
@@ -130,3 +132,19 @@ events | jq -e '[.[] | select(.kind == "vm.restarted" and .subject == "fw-b")] |
 events | jq -e '[.[] | select(.kind == "alarm.vm-crash-loop" and .subject == "fw-b")] | length == 1' >/dev/null || fail "no crash-loop alarm raised"
 expect_answer fw-a 5
 echo "ok: fw-b crash-looped on $hb: 3 restarts in place, then moved to $hn, pinned; alarm raised and cleared"
+
+# 5. Resize a standalone VM: stopped, re-fitted, started with the new spec.
+{ echo "name: solo"; echo "vcpus: 1"; echo "policy: dedicated"; echo "memory_mib: 128"; guest_image 0 solo; } >"$work/solo.yaml"
+"$cli" vm create -f "$work/solo.yaml" >/dev/null || fail "vm create solo"
+hs=$(host_of solo)
+pid=$(qemu_pid solo "$hs")
+out=$("$cli" vm resize solo --vcpus 2 2>&1) && fail "a resize to 2 dedicated vCPUs fitted on a host with 1 pCPU: $out"
+[ "$(qemu_pid solo "$hs")" == "$pid" ] || fail "a refused resize restarted solo"
+"$cli" vm resize solo --memory 192 --policy group:light >/dev/null || fail "resize solo"
+v=$("$cli" vm show solo --json)
+echo "$v" | jq -e '.spec.memory_mib == 192 and .vcpus[0].policy == "group:light"' >/dev/null || fail "solo not resized: $(echo "$v" | jq -c .spec)"
+verified solo
+[ "$(virsh -c "$(uri_of "$hs")" dominfo solo | awk '/^Max memory/ {print $3}')" == $((192 * 1024)) ] || fail "libvirt does not give solo 192 MiB"
+new=$(qemu_pid solo "$hs")
+[ -n "$new" ] && [ "$new" != "$pid" ] || fail "solo's QEMU was not restarted by the resize ($pid -> $new)"
+echo "ok: solo resized on $hs (128 -> 192 MiB, dedicated -> group:light), new QEMU $new, pinning verified; 2 vCPUs refused: $(echo "$out" | head -1)"
