@@ -159,6 +159,15 @@ Result<json> Controller::MoveLocked(const std::string& name, const std::string& 
   const std::string role_text = in_group ? (role == Role::kAct ? "ACT" : "SBY") : "";
   const auto t0 = std::chrono::steady_clock::now();
   Status acted = Status::Ok();
+  // After a failure: the records back on the source (the VM, its group's member host, the
+  // operation at `step`), in one transaction.
+  const HealMove back{.vm = name, .group = loc.group, .from = target.name, .to = source.name, .role = role, .assignment = placed.assignment};
+  auto store_back = [&](std::string_view vm_state, const std::string& step) {
+    HealPlan reverse;
+    reverse.moves.push_back(back);
+    op_body["failed"] = acted.error().message;
+    return WritePlan(reverse, "", vm_state, op, op_body, step);
+  };
   if (live) {
     if (!target.hypervisor) {
       acted = Unavailable("host " + target.name + " is unreachable");
@@ -177,14 +186,7 @@ Result<json> Controller::MoveLocked(const std::string& name, const std::string& 
     }
     if (!acted) {  // the guest still runs on the source as it did: everything goes back
       undo_model();
-      VmRecord back = moved;
-      back.host = source.name;
-      back.assignment_json = AssignmentToJson(placed.assignment).dump();
-      back.state = std::string(kVmRunning);
-      HealPlan reverse;
-      reverse.moves.push_back({.vm = name, .group = loc.group, .from = target.name, .to = source.name, .role = role, .assignment = placed.assignment});
-      op_body["failed"] = acted.error().message;
-      if (auto s = WritePlan(reverse, "", kVmRunning, op, op_body, kRolledBack); !s) Event("vm.rollback-failed", name, s.error().message);
+      if (auto s = store_back(kVmRunning, kRolledBack); !s) Event("vm.rollback-failed", name, s.error().message);
       Event("vm.move.failed", name, op.name + ": " + acted.error().message + "; it runs on " + source.name + " as before");
       return Error{acted.error().code, acted.error().message + "; VM " + name + " runs on " + source.name + " as before, nothing was changed"};
     }
@@ -198,15 +200,9 @@ Result<json> Controller::MoveLocked(const std::string& name, const std::string& 
     if (!acted) {
       // Stopped there, not started here: try the source again (its pCPUs are still free there).
       undo_model();
-      VmRecord back = moved;
-      back.host = source.name;
-      back.assignment_json = AssignmentToJson(placed.assignment).dump();
-      back.state = std::string(kVmRunning);
-      HealPlan reverse;
-      reverse.moves.push_back({.vm = name, .group = loc.group, .from = target.name, .to = source.name, .role = role, .assignment = placed.assignment});
-      op_body["failed"] = acted.error().message;
-      Status back_stored = WritePlan(reverse, "", kVmMoving, op, op_body, kMoving);
-      Status restarted = back_stored ? EnsureOnTarget(reverse.moves[0], back, role_text) : back_stored;
+      Status back_stored = store_back(kVmMoving, kMoving);
+      auto rec_back = store_->GetVm(name);
+      Status restarted = !back_stored ? back_stored : !rec_back ? Status(rec_back.error()) : EnsureOnTarget(back, *rec_back, role_text);
       if (restarted) (void)SaveStep(op, op_body, kRolledBack);
       Event(restarted ? "vm.move.failed" : "alarm.vm-down", name,
             op.name + ": " + acted.error().message + (restarted ? "; started again on " + source.name : "; and it could not start again on " + source.name + ": " +

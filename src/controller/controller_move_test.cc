@@ -194,6 +194,27 @@ TEST_F(MoveTest, FailedMigrationPutsEverythingBack) {
   EXPECT_EQ(store_->GetVm("fw-a")->host, "h3");
 }
 
+// A cold move whose domain does not start on the target: started again on the source, pinned
+// as before; the records say so.
+TEST_F(MoveTest, ColdMoveThatCannotStartThereStartsAgainHere) {
+  connect_ = testing::FailingHypervisor::Factory({.define_uri = "fixture:2s32c-smt2#h3"});
+  Open();
+  const std::string assignment = store_->GetVm("fw-a")->assignment_json;
+  auto r = Move("fw-a", R"({"host": "h3", "mode": "cold"})");
+  ASSERT_FALSE(r.ok());
+  EXPECT_NE(r.error().message.find("was started again on h1"), std::string::npos) << r.error().message;
+  auto rec = store_->GetVm("fw-a");
+  EXPECT_EQ(rec->host, "h1");
+  EXPECT_EQ(rec->state, "running");
+  EXPECT_EQ(rec->assignment_json, assignment);
+  EXPECT_EQ(MemberHost("fw-a"), "h1");
+  EXPECT_TRUE(DomainOn("h1", "fw-a")->active);
+  EXPECT_FALSE(DomainOn("h3", "fw-a").ok());
+  EXPECT_EQ((*controller_->ShowVm("fw-a"))["pinning_verified"], true);
+  EXPECT_EQ(MoveOperations().back()["step"], "rolled-back");
+  EXPECT_EQ(Count("vm.move.failed"), 1);
+}
+
 // corepind stopped between storing the move and finishing it. On start it looks: the VM already
 // runs on its target as planned (the migration completed), or runs nowhere (a cold move stopped
 // it and did not start it): either way it ends running on the target, verified.

@@ -4,7 +4,8 @@
 //   - DefineAndStart of a VM with `define_vcpus` vCPUs (a resize's new domain);
 //   - Repin to a layout that uses pCPU `repin_pcpu`: the real re-pin is made first, then the
 //     call fails (a failure after some pins moved, which the caller must undo);
-//   - every live migration (`migrate`), before anything moved.
+//   - every live migration (`migrate`), before anything moved;
+//   - DefineAndStart of any VM on the host whose URI is `define_uri`.
 #pragma once
 
 #include <memory>
@@ -19,13 +20,14 @@ struct Failures {
   int define_vcpus = -1;
   int repin_pcpu = -1;
   bool migrate = false;  // every live migration fails before it starts (the guest stays)
+  std::string define_uri;  // every DefineAndStart on the host of this URI fails
 };
 
 class FailingHypervisor : public Hypervisor {
  public:
   FailingHypervisor(std::unique_ptr<Hypervisor> real, Failures f) : real_(std::move(real)), f_(f) {}
   Status DefineAndStart(const DomainRequest& r) override {
-    if (static_cast<int>(r.spec.vcpus.size()) == f_.define_vcpus)
+    if (static_cast<int>(r.spec.vcpus.size()) == f_.define_vcpus || (!f_.define_uri.empty() && real_->uri() == f_.define_uri))
       return Unavailable("VM '" + r.spec.name + "': libvirt could not start it (failure injected by the test)");
     return real_->DefineAndStart(r);
   }
