@@ -278,3 +278,76 @@ TEST_F(HealingTest, DrainThatCannotCompleteIsRefusedUpFront) {
 
 }  // namespace
 }  // namespace corepin
+
+namespace corepin {
+namespace {
+
+// Bad input for the healing: failures beyond what the reserve covers. Three hosts in three racks
+// and a 1+1 group kept in different racks. The first failure is healed, but only two hosts are
+// left: the reserve cannot be re-planned, and an alarm says what is missing. A second failure
+// then finds no reserve: the SBY is promoted, the lost VM is recorded lost with an alarm that
+// says why and what a person can do, and nothing is guessed (no VM placed against its group's
+// rules, none started twice).
+TEST_F(HealingTest, FailuresBeyondTheReserveStopSafelyWithAlarms) {
+  Open();
+  for (int i = 1; i <= 3; ++i) {
+    const std::string name = "h" + std::to_string(i);
+    ASSERT_TRUE(controller_->AddHost({{"name", name}, {"uri", "fixture:2s32c-smt2#" + name}, {"housekeeping", "0,64"},
+                                      {"labels", {{"rack", "r" + std::to_string(i)}}}}).ok());
+  }
+  NoFit no_fit;
+  ASSERT_TRUE(controller_->CreateGroup(
+      json::parse(R"({"name":"fw","members":[{"name":"fw-a","role":"act"},{"name":"fw-b","role":"sby"}],"domains":["rack"],)"
+                  R"("vm":{"vcpus":2,"memory_mib":1024}})"),
+      &no_fit).ok());
+  auto alarm = [&](const std::string& kind, const std::string& subject) -> std::string {
+    const json alarms = *controller_->Alarms();
+    for (const auto& a : alarms)
+      if (a["kind"] == kind && a["subject"] == subject) return a["message"];
+    return "";
+  };
+  const std::string ha = Member("fw", "fw-a")["host"], hb = Member("fw", "fw-b")["host"];
+
+  // 1. The ACT's host: healed, but the reserve cannot be re-planned on the two hosts left.
+  down_ = {ha};
+  Open();
+  ASSERT_TRUE(controller_->ConfirmFenced(ha).ok());
+  json heal = controller_->Healings()->back();
+  EXPECT_EQ(heal["step"], "done");
+  EXPECT_EQ(heal["detail"]["redundancy"], "degraded") << heal.dump(2);
+  EXPECT_EQ(Member("fw", "fw-b")["role"], "act");
+  const std::string hc = Member("fw", "fw-a")["host"];
+  EXPECT_NE(hc, ha);
+  EXPECT_NE(hc, hb);
+  EXPECT_EQ((*controller_->ShowVm("fw-a"))["pinning_verified"], true);
+  const std::string degraded = alarm("alarm.reserve-degraded", "cluster");
+  EXPECT_NE(degraded.find("fw-"), std::string::npos) << "the alarm names the VM left unprotected: " << degraded;
+  EXPECT_NE(degraded.find("Add a host"), std::string::npos) << degraded;
+
+  // 2. The new ACT's host too: fw-a (SBY on the third host) is promoted; fw-b has nowhere to go
+  //    (the only other host holds fw-a: anti-affinity) and is recorded lost, with the reason.
+  down_ = {ha, hb};
+  Open();
+  ASSERT_TRUE(controller_->ConfirmFenced(hb).ok());
+  heal = controller_->Healings()->back();
+  EXPECT_EQ(heal["step"], "done") << heal.dump(2);
+  EXPECT_EQ(Member("fw", "fw-a")["role"], "act");
+  EXPECT_EQ((*controller_->ShowVm("fw-a"))["host"], hc);
+  EXPECT_EQ((*controller_->ShowVm("fw-b"))["state"], "lost");
+  const std::string lost = alarm("alarm.vm-lost", "fw-b");
+  EXPECT_NE(lost.find("no host can take it"), std::string::npos) << lost;
+  EXPECT_NE(lost.find("corepin host return " + hb), std::string::npos) << "the alarm says what a person can do: " << lost;
+  // Nothing guessed: fw-b runs nowhere (its only copy is on its failed host), fw-a on hc only.
+  EXPECT_EQ(DomainsOf("fw-a"), (std::vector<std::string>{std::min(ha, hc), std::max(ha, hc)})) << "stale copy on the failed " << ha;
+  EXPECT_EQ(DomainsOf("fw-b"), std::vector<std::string>{hb});
+  // 3. The failed host comes back: the lost VM starts again there, as SBY.
+  down_ = {ha};
+  auto back = controller_->ReturnHost(hb);
+  ASSERT_TRUE(back.ok()) << back.error().message;
+  EXPECT_EQ((*back)["restarted"], json::array({"fw-b"}));
+  EXPECT_EQ((*controller_->ShowVm("fw-b"))["state"], "running");
+  EXPECT_EQ(Member("fw", "fw-b")["role"], "sby");
+}
+
+}  // namespace
+}  // namespace corepin
