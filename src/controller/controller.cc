@@ -106,6 +106,9 @@ void Controller::WatchHost(ManagedHost& h) {
 // the healer fences it through its BMC (whose confirmed power state the fence records) and
 // heals it; a host without a BMC is only reported: corepin cannot make sure it is off.
 void Controller::OnHostChange(const std::string& host, bool suspected, std::chrono::milliseconds silent) {
+  // First, without the lock a live migration may hold for seconds: the cluster is changing
+  // (the host may be the migration's target, which then hangs), and a healing goes first.
+  if (suspected) CancelLiveMoves({host}, "host " + host + " stopped answering, and a healing goes before a move");
   bool can_fence = false;
   {
     std::lock_guard lock(mu_);

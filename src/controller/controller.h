@@ -283,6 +283,18 @@ class Controller {
                                     NoFit* no_fit, const Assignment* exact = nullptr);
   Result<nlohmann::json> FinishMove(OperationRecord& op, nlohmann::json& body, int64_t took_ms);
   void ResumeMoves();
+  // A healing goes before a maintenance move: the live migrations running now (each holds mu_
+  // for its seconds) are cancelled, without mu_, so that the healer gets it at once. The guests
+  // stay on their sources and the moves roll back; `why` goes into their answers. A migration
+  // from one of `failed_hosts` is not asked (its host is gone): it fails on its own.
+  void CancelLiveMoves(const std::vector<std::string>& failed_hosts, const std::string& why);
+  struct LiveMove {
+    std::string from, to;
+    std::shared_ptr<Hypervisor> source;
+    std::string cancelled;  // why, once CancelLiveMoves asked
+  };
+  std::mutex live_moves_mu_;                      // taken alone, or after mu_; never before it
+  std::map<std::string, LiveMove> live_moves_;    // VM -> its running live migration
   // A VM whose domain stopped on its own is started again in place, with the same pinning,
   // unless it keeps crashing (kMaxRestarts within kRestartWindow): then an alarm, and it is moved
   // to another host (cold); when nothing can take it, it stays down.

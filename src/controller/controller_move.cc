@@ -16,7 +16,9 @@
 // it was. A restarted corepind finishes a stored move from what it finds (ResumeMoves): the
 // domain on the target as planned (done), still running on the source (put back), or nowhere
 // (started on the target).
+#include <algorithm>
 #include <chrono>
+#include <thread>
 
 #include "controller/controller.h"
 #include "controller/group_record.h"
@@ -182,7 +184,19 @@ Result<json> Controller::MoveLocked(const std::string& name, const std::string& 
           .domain = {there.spec, there.assignment, StateOf(target).topology(), DomainMetadata(moved).dump(), target.vm_options, role_text},
           .migration_uri = MigrationUri(target.migration_address),
           .vlans = vlans};
+      {
+        std::lock_guard in_flight(live_moves_mu_);
+        live_moves_[name] = {.from = source.name, .to = target.name, .source = source.hypervisor, .cancelled = ""};
+      }
       acted = source.hypervisor->MigrateLive(name, *target.hypervisor, m);
+      std::string cancelled;
+      {
+        std::lock_guard in_flight(live_moves_mu_);
+        cancelled = live_moves_[name].cancelled;
+        live_moves_.erase(name);
+      }
+      if (!acted && !cancelled.empty())
+        acted = Unavailable("the move was cancelled: " + cancelled + " (" + acted.error().message + "); move it again once that is over");
     }
     if (!acted) {  // the guest still runs on the source as it did: everything goes back
       undo_model();
@@ -213,6 +227,33 @@ Result<json> Controller::MoveLocked(const std::string& name, const std::string& 
   }
   const auto took = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - t0);
   return FinishMove(op, op_body, took.count());
+}
+
+void Controller::CancelLiveMoves(const std::vector<std::string>& failed_hosts, const std::string& why) {
+  std::vector<std::pair<std::string, std::shared_ptr<Hypervisor>>> asks;
+  {
+    std::lock_guard in_flight(live_moves_mu_);
+    for (auto& [vm, move] : live_moves_) {
+      if (!move.cancelled.empty()) continue;
+      move.cancelled = why;
+      if (std::find(failed_hosts.begin(), failed_hosts.end(), move.from) == failed_hosts.end()) asks.emplace_back(vm, move.source);
+    }
+  }
+  // Outside the lock: the call goes to the source's libvirtd.
+  for (const auto& [vm, source] : asks) {
+    Status s = source->AbortMigration(vm);
+    // Asked a moment before libvirt began the migration job: ask again, briefly.
+    for (int i = 0; i < 10 && !s && s.error().code == ErrorCode::kConflict; ++i) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+      {
+        std::lock_guard in_flight(live_moves_mu_);
+        if (!live_moves_.count(vm)) break;  // over already
+      }
+      s = source->AbortMigration(vm);
+    }
+    Event("vm.move.cancelling", vm, "live migration of " + vm + " cancelled: " + why +
+                                        (s ? "" : " (libvirt: " + s.error().message + "; the healing waits for it to end)"));
+  }
 }
 
 // The VM runs on its target: its pinning verified, its ports set, the records final.

@@ -5,6 +5,8 @@
 #include <gtest/gtest.h>
 
 #include <cstdlib>
+#include <memory>
+#include <thread>
 
 #include "controller/controller_test_fixture.h"
 #include "controller/failing_hypervisor.h"
@@ -213,6 +215,48 @@ TEST_F(MoveTest, ColdMoveThatCannotStartThereStartsAgainHere) {
   EXPECT_EQ((*controller_->ShowVm("fw-a"))["pinning_verified"], true);
   EXPECT_EQ(MoveOperations().back()["step"], "rolled-back");
   EXPECT_EQ(Count("vm.move.failed"), 1);
+}
+
+// A healing goes before a move. A live migration holds the controller for its seconds; when a
+// host stops answering while one runs, the migration is cancelled so that the healer need not
+// wait: the guest stays on its source, the move rolls back and says why, the healing begins.
+TEST_F(MoveTest, HostFailureCancelsALiveMoveSoTheHealingNeedNotWait) {
+  auto controls = std::make_shared<testing::TestControls>();
+  connect_ = testing::FailingHypervisor::Factory({.controls = controls});
+  Open({.probe_interval_ms = 50, .probe_misses = 4});
+  const std::string assignment = store_->GetVm("fw-a")->assignment_json;
+  Result<json> moved = Internal("not run");
+  std::thread mover([&] { moved = Move("fw-a", R"({"host": "h3"})"); });
+  ASSERT_TRUE(controls->WaitHeld(std::chrono::seconds(20))) << "the migration never began";
+  controls->SetDown("fixture:2s32c-smt2#h4", true);  // h4 stops answering: suspected after 4 x 50 ms
+  mover.join();  // without the cancel, the held migration goes ahead after 60 s and this fails below
+  ASSERT_FALSE(moved.ok()) << "the move was not cancelled: " << moved->dump();
+  EXPECT_NE(moved.error().message.find("the move was cancelled: host h4 stopped answering"), std::string::npos) << moved.error().message;
+  EXPECT_NE(moved.error().message.find("runs on h1 as before"), std::string::npos) << moved.error().message;
+  auto rec = store_->GetVm("fw-a");
+  EXPECT_EQ(rec->host, "h1");
+  EXPECT_EQ(rec->state, "running");
+  EXPECT_EQ(rec->assignment_json, assignment);
+  EXPECT_EQ(MemberHost("fw-a"), "h1");
+  EXPECT_TRUE(DomainOn("h1", "fw-a")->active);
+  EXPECT_FALSE(DomainOn("h3", "fw-a").ok());
+  EXPECT_EQ(MoveOperations().back()["step"], "rolled-back");
+  EXPECT_EQ(Count("vm.move.cancelling"), 1);
+  // The healing of h4 began (h4 has no BMC: it stops at once, asking a person).
+  bool healing = false;
+  for (int i = 0; i < 200 && !healing; ++i) {
+    const json healings = *controller_->Healings();  // kept: a loop over *temporary would dangle
+    for (const auto& h : healings) healing |= h["detail"]["hosts"][0] == "h4";
+    if (!healing) std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  EXPECT_TRUE(healing);
+  controls->SetDown("fixture:2s32c-smt2#h4", false);
+  // The placement model took fw-a back: a move to h3 works now (the gate open).
+  controls->Open();
+  auto again = Move("fw-a", R"({"host": "h3"})");
+  ASSERT_TRUE(again.ok()) << again.error().message;
+  EXPECT_EQ(store_->GetVm("fw-a")->host, "h3");
+  EXPECT_FALSE(DomainOn("h1", "fw-a").ok());
 }
 
 // corepind stopped between storing the move and finishing it. On start it looks: the VM already

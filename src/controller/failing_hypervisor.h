@@ -5,10 +5,17 @@
 //   - Repin to a layout that uses pCPU `repin_pcpu`: the real re-pin is made first, then the
 //     call fails (a failure after some pins moved, which the caller must undo);
 //   - every live migration (`migrate`), before anything moved;
-//   - DefineAndStart of any VM on the host whose URI is `define_uri`.
+//   - DefineAndStart of any VM on the host whose URI is `define_uri`;
+//   - a live migration held open (`controls`) until AbortMigration cancels it (it then fails,
+//     the guest untouched) or the test opens the gate (it then goes ahead);
+//   - Probe, on a host the test marks down (`controls`): the host monitor sees it fail.
 #pragma once
 
+#include <chrono>
+#include <condition_variable>
 #include <memory>
+#include <mutex>
+#include <set>
 #include <string>
 
 #include "controller/controller.h"
@@ -16,11 +23,38 @@
 
 namespace corepin::testing {
 
+// What a test changes while the controller runs, shared with every connection of the factory:
+// where a held migration waits, and which hosts stop answering probes.
+struct TestControls {
+  std::set<std::string> down_uris;  // Probe fails on these
+  std::mutex mu;
+  std::condition_variable cv;
+  int waiting = 0;       // migrations held now
+  bool aborted = false;  // AbortMigration was called: the held ones fail
+  bool open = false;     // the test let them go ahead
+  // Waits until a migration is held (the test's cue), or `limit` passes.
+  bool WaitHeld(std::chrono::seconds limit) {
+    std::unique_lock lock(mu);
+    return cv.wait_for(lock, limit, [&] { return waiting > 0; });
+  }
+  void SetDown(const std::string& uri, bool down) {
+    std::lock_guard lock(mu);
+    if (down) down_uris.insert(uri);
+    else down_uris.erase(uri);
+  }
+  void Open() {
+    std::lock_guard lock(mu);
+    open = true;
+    cv.notify_all();
+  }
+};
+
 struct Failures {
   int define_vcpus = -1;
   int repin_pcpu = -1;
   bool migrate = false;  // every live migration fails before it starts (the guest stays)
   std::string define_uri;  // every DefineAndStart on the host of this URI fails
+  std::shared_ptr<TestControls> controls;  // live migrations wait there, probes fail there (null: neither)
 };
 
 class FailingHypervisor : public Hypervisor {
@@ -46,13 +80,41 @@ class FailingHypervisor : public Hypervisor {
   Status DestroyAndUndefine(const std::string& name) override { return real_->DestroyAndUndefine(name); }
   Status MigrateLive(const std::string& name, Hypervisor& dest, const MigrateRequest& r) override {
     if (f_.migrate) return Unavailable("VM '" + name + "': live migration failed (failure injected by the test)");
+    if (auto& gate = f_.controls) {
+      std::unique_lock lock(gate->mu);
+      ++gate->waiting;
+      gate->cv.notify_all();
+      // The bound only keeps a broken test from hanging; past it the migration goes ahead.
+      gate->cv.wait_for(lock, std::chrono::seconds(60), [&] { return gate->aborted || gate->open; });
+      --gate->waiting;
+      if (gate->aborted) {
+        gate->aborted = false;  // taken: the next migration is held again
+        return Unavailable("VM '" + name + "': live migration failed (it still runs on the source): operation aborted: migration out: canceled by client");
+      }
+    }
     auto* wrapped = dynamic_cast<FailingHypervisor*>(&dest);  // the real destination, for the real driver
     return real_->MigrateLive(name, wrapped ? *wrapped->real_ : dest, r);
+  }
+  Status AbortMigration(const std::string& name) override {
+    if (auto& gate = f_.controls) {
+      std::lock_guard lock(gate->mu);
+      if (gate->waiting == 0) return Conflict("VM '" + name + "' has no migration running on " + real_->uri());
+      gate->aborted = true;
+      gate->cv.notify_all();
+      return Status::Ok();
+    }
+    return real_->AbortMigration(name);
   }
   Result<std::vector<DomainInfo>> ListCorepinDomains() override { return real_->ListCorepinDomains(); }
   Result<DomainInfo> GetDomain(const std::string& name) override { return real_->GetDomain(name); }
   std::string uri() const override { return real_->uri(); }
-  Status Probe() override { return real_->Probe(); }
+  Status Probe() override {
+    if (auto& c = f_.controls) {
+      std::lock_guard lock(c->mu);
+      if (c->down_uris.count(real_->uri())) return Unavailable("host " + real_->uri() + " does not answer (the test marked it down)");
+    }
+    return real_->Probe();
+  }
   Result<std::vector<VcpuStat>> VcpuStats(const std::string& name) override { return real_->VcpuStats(name); }
 
   // A factory for Controller: every connection fails as `f` says.

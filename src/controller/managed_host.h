@@ -21,7 +21,9 @@ struct ManagedHost {
   std::map<std::string, std::string> labels;
   DomainHostOptions vm_options;           // how VMs are built here (bridge, offloads, domain type)
   std::string migration_address;          // where live migrations to this host go ("": its hostname)
-  std::unique_ptr<Hypervisor> hypervisor; // null while the host is unreachable
+  // Null while the host is unreachable. Shared so that a live migration's source can be
+  // reached (to cancel it) without the controller's lock (Controller::CancelLiveMoves).
+  std::shared_ptr<Hypervisor> hypervisor;
   // Follows the host's domains stopping on their own; declared after `hypervisor` so that it
   // is destroyed first (it deregisters over that connection).
   std::unique_ptr<Hypervisor::LifecycleWatch> stop_watch;

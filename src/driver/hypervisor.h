@@ -118,6 +118,10 @@ class Hypervisor {
     std::map<std::string, int> vlans;  // interface -> the access VLAN its new port starts on
   };
   virtual Status MigrateLive(const std::string& name, Hypervisor& dest, const MigrateRequest& request) = 0;
+  // Cancels the live migration of domain `name` that another thread's MigrateLive is running
+  // from this host: that call then fails and the guest runs on here as before. Safe to call
+  // from any thread; Conflict when the domain has no migration running (not begun, or over).
+  virtual Status AbortMigration(const std::string& name) = 0;
 };
 
 // Opens a libvirt connection (read-write), or a simulated host for a "fixture:" URI

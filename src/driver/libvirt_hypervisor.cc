@@ -328,6 +328,16 @@ class LibvirtHypervisor : public Hypervisor {
     return Status::Ok();
   }
 
+  Status AbortMigration(const std::string& name) override {
+    DomainPtr dom(virDomainLookupByName(conn_, name.c_str()));
+    if (!dom) return NotFound("VM '" + name + "': no such domain on " + uri_ + ": " + LastError());
+    if (virDomainAbortJob(dom.get()) < 0) {
+      if (virGetLastErrorCode() == VIR_ERR_OPERATION_INVALID) return Conflict("VM '" + name + "' has no migration running on " + uri_);
+      return Unavailable("VM '" + name + "': cannot abort its migration on " + uri_ + ": " + LastError());
+    }
+    return Status::Ok();
+  }
+
  private:
   std::string Where() const { return "hypervisor " + uri_ + ": "; }
 

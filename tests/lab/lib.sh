@@ -95,6 +95,8 @@ expect_answer() {
 events() { "$cli" events --limit 1000 --json; }
 host_of() { "$cli" vm show "$1" --json | jq -r .host; }
 hidx() { echo "${1#h}"; }  # h3 -> 3
+uri_of() { echo "$status" | jq -r ".hosts[$(($(hidx "$1") - 1))].uri"; }  # lab host h3's libvirt URI
+domains_on() { virsh -c "$(uri_of "$1")" list --all --name | grep -c . || true; }  # how many domains lab host h3 has
 # Fails unless VM $1 runs with its pinning verified (libvirt and /proc through the host's namespace).
 verified() { "$cli" vm show "$1" --json | jq -e '.pinning_verified == true and .state == "running"' >/dev/null || fail "$1 not running with verified pinning: $("$cli" vm show "$1" --json | jq -c '{state, host, pinning_verified, differences}')"; }
 qemu_pid() {  # VM HOST: the QEMU pid of VM on lab host HOST (through the host's anchor)

@@ -38,7 +38,6 @@ verified fw-b
 ha=$(host_of fw-a) hb=$(host_of fw-b)
 
 # 0. Drift, and its repair by a live re-pin.
-uri_of() { echo "$status" | jq -r ".hosts[$(($(hidx "$1") - 1))].uri"; }
 vcpu_affinity() {  # VM HOST: the Cpus_allowed_list of its vCPU 0 thread ("CPU 0/TCG"), from /proc
   local pid t; pid=$(qemu_pid "$1" "$2")
   for t in /proc/"$pid"/task/*; do
@@ -60,7 +59,6 @@ expect_answer fw-a 5
 echo "ok: drift on fw-a (vCPU 0 -> pCPU 0 by hand) alarmed: $msg; re-pinned live to 1, same QEMU $pid_before"
 # The responder's uptime in ms ("fw-a ACT up:12345"), or nothing.
 uptime_of() { ip netns exec "lab-$client" sh -c "echo up | socat -t 0.5 - UDP:198.18.0.10:7777" 2>/dev/null | sed -n "s/^$1 .* up:\([0-9]*\)$/\1/p"; }
-domains_on() { virsh -c "$(echo "$status" | jq -r ".hosts[$(($(hidx "$1") - 1))].uri")" list --all --name | grep -c . || true; }
 reserve_host() { "$cli" whatif fail "$ha" --json | jq -r '.moves[] | select(.vm == "fw-a") | .to'; }
 
 # 1. Dry run and refusals: nothing changes.
