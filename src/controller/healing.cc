@@ -257,7 +257,15 @@ Result<HealPlan> Controller::PlanMoves(const std::vector<std::string>& hosts) {
   std::vector<StoredGroup> groups;
   for (const auto& r : *recs)
     if (auto g = StoredGroupFromJson(json::parse(r.config_json, nullptr, false)); g) groups.push_back(*g);
-  return MakeHealPlan(*report, groups);
+  // Defence in depth: a SBY on a host that does not answer right now
+  // (suspected, silent, or not connected, e.g. at a restart before the monitor runs) is promoted
+  // only when its group has no other.
+  std::set<std::string> not_answering;
+  for (const auto& [name, h] : hosts_)
+    if (h->state != kHostFailed && std::find(hosts.begin(), hosts.end(), name) == hosts.end() &&
+        (h->suspected || !h->hypervisor || (monitor_ && (monitor_->Suspected(name) || !monitor_->Answering(name)))))
+      not_answering.insert(name);
+  return MakeHealPlan(*report, groups, not_answering);
 }
 
 // Stores a plan in one transaction: the hosts' new state, the moved VMs on their targets

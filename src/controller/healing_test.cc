@@ -351,3 +351,33 @@ TEST_F(HealingTest, FailuresBeyondTheReserveStopSafelyWithAlarms) {
 
 }  // namespace
 }  // namespace corepin
+
+namespace corepin {
+namespace {
+
+// Defence in depth in the plan: a SBY on a host that is not answering is promoted only when the
+// group has no other, and the plan says so.
+TEST(HealPlan, PrefersSbysOnHostsThatAnswer) {
+  StoredGroup g;
+  g.request.name = "fw";
+  g.members = {{"fw-a", Role::kAct, "h1"}, {"fw-b", Role::kSby, "h2"}, {"fw-c", Role::kSby, "h3"}};
+  WhatIfReport report;
+  report.failed = {"h1"};
+  HealPlan plan = MakeHealPlan(report, {g}, {"h2"});
+  ASSERT_EQ(plan.promotions.size(), 1u);
+  EXPECT_EQ(plan.promotions[0].promoted, "fw-c") << "fw-b's host h2 does not answer";
+  EXPECT_TRUE(plan.promotions[0].note.empty());
+  EXPECT_EQ(MakeHealPlan(report, {g}).promotions[0].promoted, "fw-b");  // all answer: member order
+
+  g.members.pop_back();  // only the doubtful one left: promoted, and said so
+  plan = MakeHealPlan(report, {g}, {"h2"});
+  ASSERT_EQ(plan.promotions.size(), 1u);
+  EXPECT_EQ(plan.promotions[0].promoted, "fw-b");
+  EXPECT_NE(plan.Summary().find("h2 is not answering"), std::string::npos) << plan.Summary();
+  auto back = HealPlanFromJson(HealPlanToJson(plan));
+  ASSERT_TRUE(back.ok());
+  EXPECT_EQ(back->promotions[0].note, plan.promotions[0].note);
+}
+
+}  // namespace
+}  // namespace corepin
