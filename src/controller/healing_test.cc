@@ -566,6 +566,49 @@ TEST_F(TwoHostTest, SecondHostFailingDuringTheHealingJoinsIt) {
   for (const auto& a : alarms) EXPECT_NE(a["kind"], "alarm.group-down") << a.dump();
 }
 
+// corepind dies right after h2 joined the healing of h1 (stored at step fencing, h1 already
+// fenced, h2 not yet). Restarted, it resumes from the stored step: h2 is fenced, h1 is not
+// fenced again, and the plan covers both.
+TEST_F(TwoHostTest, CrashRightAfterAHostJoinedResumesWithBothHosts) {
+  Open();
+  AddHostsWithBmcs({"h1", "h2"});
+  CreateGroup("h1", "h2");
+  controller_.reset();  // no thread of ours left when the death test forks
+  store_.reset();
+  ControllerOptions crash = Monitored(5);
+  crash.crash_point = "heal.joined";
+  EXPECT_EXIT(
+      {
+        Open(crash);
+        SetDown("h1", true);
+        std::this_thread::sleep_for(std::chrono::milliseconds(250));
+        SetDown("h2", true);
+        std::this_thread::sleep_for(std::chrono::seconds(10));
+        std::_Exit(0);  // no crash: h2 never joined
+      },
+      ::testing::ExitedWithCode(86), "crash point heal.joined");
+  EXPECT_EQ(bmcs_["h1"]->power_commands(), 1);
+  EXPECT_FALSE(bmcs_["h1"]->powered_on());
+  EXPECT_EQ(bmcs_["h2"]->power_commands(), 0) << "h2 joined, and was not fenced yet";
+
+  SetDown({"h1", "h2"});
+  Open(Monitored(5));
+  const json heals = WaitForHealings();
+  ASSERT_EQ(heals.size(), 1u) << heals.dump(2);
+  const json& h = heals[0];
+  EXPECT_EQ(h["step"], "done") << h.dump(2);
+  EXPECT_EQ(h["detail"]["hosts"], json::array({"h1", "h2"}));
+  EXPECT_EQ(EventsOf("heal.resumed").size(), 1u);
+  EXPECT_EQ(bmcs_["h1"]->power_commands(), 1) << "h1 was fenced before the crash, and not again";
+  EXPECT_FALSE(bmcs_["h2"]->powered_on());
+  EXPECT_TRUE(h["detail"]["plan"]["promotions"].empty()) << h.dump(2);
+  for (const char* vm : {"fw-a", "fw-b"}) {
+    const json v = *controller_->ShowVm(vm);
+    EXPECT_TRUE(v["host"] == "h3" || v["host"] == "h4") << v.dump(2);
+    EXPECT_EQ(v["pinning_verified"], true) << v.dump(2);
+  }
+}
+
 // A host that is slow for a moment (its libvirtd stalls ~0.9 s, less than it takes to be
 // suspected) while another host's healing looks around is waited for, answers again and is
 // left alone: not fenced, not in the healing; the SBY on it is promoted as usual.
