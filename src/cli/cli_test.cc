@@ -484,3 +484,21 @@ TEST(Client, ConnectionRefusedNamesTheUrl) {
 
 }  // namespace
 }  // namespace corepin
+
+namespace corepin {
+namespace {
+
+// A healing that a second host joined: both hosts in the table, and a line saying why it joined.
+TEST(Healings, ShowTheHostThatJoinedAndWhy) {
+  const json heals = json::parse(R"J([{"name": "heal-h1-1000", "step": "done", "detail": {
+      "hosts": ["h1", "h2"], "redundancy": "degraded",
+      "joined": {"h2": "stopped answering while h1 was being healed (silent for 501 ms)"},
+      "timeline": {"suspected": 1000, "fenced": 1277, "joined": 1190, "promoted": 1292, "recreated": 1312, "done": 1313}}}])J");
+  const std::string out = RenderHealings(heals);
+  EXPECT_NE(out.find("h1,h2"), std::string::npos) << out;
+  EXPECT_NE(out.find("+277ms"), std::string::npos) << out;
+  EXPECT_NE(out.find("heal-h1-1000: h2 joined: stopped answering while h1 was being healed"), std::string::npos) << out;
+}
+
+}  // namespace
+}  // namespace corepin

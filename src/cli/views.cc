@@ -229,9 +229,14 @@ std::string RenderHealings(const json& healings) {
            d.value("redundancy", "-")});
   }
   std::string out = t.Render();
-  for (const auto& h : healings)
+  for (const auto& h : healings) {
+    // Hosts that failed a moment later and joined the healing, and why.
+    if (const json& j = Field(Field(h, "detail"), "joined"); j.is_object())
+      for (const auto& [host, why] : j.items())
+        out += "\n" + Text(h, "name") + ": " + host + " joined: " + (why.is_string() ? why.get<std::string>() : why.dump()) + "\n";
     if (const json& s = Field(Field(h, "detail"), "stopped"); s.is_object())
       out += "\n" + Text(h, "name") + " stopped: " + s.value("message", "") + "\n";
+  }
   return out;
 }
 

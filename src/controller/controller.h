@@ -252,6 +252,9 @@ class Controller {
   void CancelStoppedHealings(const std::string& host);  // at Start: every unfinished, not stopped healing, from its step
   void RunHealing(OperationRecord op);  // from its stored step to done, or to a safe stop
   bool FenceStep(OperationRecord& op, nlohmann::json& body);
+  // Before the plan: other hosts not answering get a bounded wait; those suspected join this
+  // healing (stored back at step fencing). false: the healing stopped.
+  bool JoinStep(OperationRecord& op, nlohmann::json& body);
   bool PlanStep(OperationRecord& op, nlohmann::json& body);
   void PromoteStep(OperationRecord& op, nlohmann::json& body);
   void RecreateStep(OperationRecord& op, nlohmann::json& body);
@@ -322,6 +325,7 @@ class Controller {
   std::mutex heal_mu_;
   std::condition_variable heal_cv_;
   std::vector<std::string> heal_queue_;
+  std::vector<std::string> heal_resume_;  // healings (by name) to go on with: a host left them
   bool heal_stop_ = false;
   std::thread healer_;
   std::vector<std::string> work_queue_;  // operations for the worker (drains), under heal_mu_

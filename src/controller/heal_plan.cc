@@ -18,7 +18,7 @@ const HealMove* HealPlan::FindMove(const std::string& vm) const {
 std::string HealPlan::Summary() const {
   std::string out;
   auto add = [&](const std::string& s) { out += (out.empty() ? "" : "; ") + s; };
-  for (const auto& p : promotions) add(p.promoted + " becomes ACT of " + p.group);
+  for (const auto& p : promotions) add(p.promoted + " becomes ACT of " + p.group + (p.note.empty() ? "" : " (" + p.note + ")"));
   for (const auto& m : moves)
     add(m.vm + " to " + m.to + " (vCPUs on " + m.assignment.VcpuPcpus().ToString() + ", " + ToString(m.role) +
         (m.precomputed ? ", reserved)" : ", found in free capacity)"));
@@ -27,24 +27,34 @@ std::string HealPlan::Summary() const {
   return out.empty() ? "nothing ran on the failed hosts" : out;
 }
 
-HealPlan MakeHealPlan(const WhatIfReport& report, const std::vector<StoredGroup>& groups) {
+HealPlan MakeHealPlan(const WhatIfReport& report, const std::vector<StoredGroup>& groups,
+                      const std::set<std::string>& not_answering) {
   HealPlan plan;
   plan.hosts = report.failed;
   plan.within_guarantee = report.within_guarantee;
   const std::set<std::string> failed(report.failed.begin(), report.failed.end());
   for (const auto& g : groups) {
-    std::vector<std::string> lost_acts, live_sbys;
+    std::vector<std::string> lost_acts;
+    std::vector<const GroupMember*> live_sbys, doubtful_sbys;  // on hosts that answer; that do not
     for (const auto& m : g.members) {
       const bool down = failed.count(m.host) > 0;
       if (down && m.role == Role::kAct) lost_acts.push_back(m.vm);
-      if (!down && m.role == Role::kSby) live_sbys.push_back(m.vm);
+      if (!down && m.role == Role::kSby) (not_answering.count(m.host) ? doubtful_sbys : live_sbys).push_back(&m);
     }
     bool any_alive = false;
     for (const auto& m : g.members) any_alive |= !failed.count(m.host);
     if (!any_alive) plan.headless.push_back(g.request.name);
-    // Each lost ACT hands over to a SBY that still runs, in member order.
-    for (size_t i = 0; i < lost_acts.size() && i < live_sbys.size(); ++i)
-      plan.promotions.push_back({g.request.name, live_sbys[i], lost_acts[i]});
+    // Each lost ACT hands over to a SBY that still runs, in member order: first those on hosts
+    // that answer; one on a host that does not answer (it may be failing too, not yet
+    // suspected) only when there is no other, and the plan says so.
+    const size_t answering = live_sbys.size();
+    live_sbys.insert(live_sbys.end(), doubtful_sbys.begin(), doubtful_sbys.end());
+    for (size_t i = 0; i < lost_acts.size() && i < live_sbys.size(); ++i) {
+      HealPromotion p{g.request.name, live_sbys[i]->vm, lost_acts[i], ""};
+      if (i >= answering)
+        p.note = "its host " + live_sbys[i]->host + " is not answering; no SBY on a host that answers was left to promote";
+      plan.promotions.push_back(p);
+    }
   }
   auto demoted = [&](const std::string& vm) {
     return std::any_of(plan.promotions.begin(), plan.promotions.end(), [&](const auto& p) { return p.demoted == vm; });
@@ -73,7 +83,10 @@ json HealPlanToJson(const HealPlan& p) {
     moves.push_back({{"vm", m.vm}, {"group", m.group}, {"from", m.from}, {"to", m.to}, {"role", ToString(m.role)},
                      {"assignment", AssignmentToJson(m.assignment)}, {"precomputed", m.precomputed}});
   for (const auto& l : p.lost) lost.push_back({{"vm", l.vm}, {"group", l.group}, {"from", l.from}, {"reason", l.reason}});
-  for (const auto& x : p.promotions) promotions.push_back({{"group", x.group}, {"promoted", x.promoted}, {"demoted", x.demoted}});
+  for (const auto& x : p.promotions) {
+    promotions.push_back({{"group", x.group}, {"promoted", x.promoted}, {"demoted", x.demoted}});
+    if (!x.note.empty()) promotions.back()["note"] = x.note;
+  }
   return {{"hosts", p.hosts}, {"moves", moves}, {"lost", lost}, {"promotions", promotions},
           {"headless", p.headless}, {"within_guarantee", p.within_guarantee}};
 }
@@ -93,7 +106,8 @@ Result<HealPlan> HealPlanFromJson(const json& j) {
       p.moves.push_back({m.at("vm"), m.at("group"), m.at("from"), m.at("to"), *role, *a, m.value("precomputed", false)});
     }
     for (const auto& l : j.at("lost")) p.lost.push_back({l.at("vm"), l.at("group"), l.at("from"), l.at("reason")});
-    for (const auto& x : j.at("promotions")) p.promotions.push_back({x.at("group"), x.at("promoted"), x.at("demoted")});
+    for (const auto& x : j.at("promotions"))
+      p.promotions.push_back({x.at("group"), x.at("promoted"), x.at("demoted"), x.value("note", "")});
     return p;
   } catch (const json::exception& e) {
     return Invalid(std::string("stored heal plan is malformed: ") + e.what());

@@ -6,11 +6,14 @@
 //               (the healing reserve's, from Cluster/WhatIf), and the role it has after the heal
 //   lost        each VM nothing can take, with the reason
 //   promotions  each group whose ACT was on a failed host and that has a SBY elsewhere: that SBY
-//               becomes ACT, the lost ACT comes back as SBY
+//               becomes ACT, the lost ACT comes back as SBY. A SBY on a host that answers is
+//               preferred; one on a host that is not answering (maybe failing too, not yet
+//               suspected) is promoted only when the group has no other, and `note` says so
 //   headless    groups left with no member running anywhere (their service is down)
 #pragma once
 
 #include <nlohmann/json.hpp>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -34,6 +37,7 @@ struct HealLoss {
 
 struct HealPromotion {
   std::string group, promoted, demoted;  // promoted: the SBY that becomes ACT
+  std::string note;  // why a doubtful SBY was chosen (it is on a host not answering); "" when none
 };
 
 struct HealPlan {
@@ -50,7 +54,10 @@ struct HealPlan {
 
 // Builds the plan from the what-if report of the failed hosts and the stored groups (with their
 // current roles). `stored_groups`: every stored group; standalone VMs have none.
-HealPlan MakeHealPlan(const WhatIfReport& report, const std::vector<StoredGroup>& stored_groups);
+// `not_answering`: hosts outside the failed set that do not answer right now (suspected, silent,
+// unreachable); their SBYs are promoted only when a group has no other.
+HealPlan MakeHealPlan(const WhatIfReport& report, const std::vector<StoredGroup>& stored_groups,
+                      const std::set<std::string>& not_answering = {});
 
 // A stored group as it is after the plan: moved members on their targets, roles swapped.
 StoredGroup ApplyHealPlan(const HealPlan& plan, StoredGroup group);

@@ -1,6 +1,8 @@
 // Controller: healing after a host failure (function 3 of DESIGN.md).
 //
 //   suspected (host monitor) -> fencing -> fenced -> promoting -> recreating -> done
+//                                  |  ^        |
+//                                  |  +--------+ hosts failing meanwhile join (JoinStep)
 //                                  \-> stopped (no BMC, BMC failed: a person decides)
 //
 // Each step is stored in the healing's operation record before the next begins, and the plan
@@ -12,7 +14,9 @@
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
+#include <map>
 #include <set>
+#include <thread>
 #include <unistd.h>
 
 #include "controller/alarms.h"
@@ -47,6 +51,10 @@ std::string Join(const std::vector<std::string>& v) {
 
 bool Finished(const std::string& step) { return step == kDone || step == kCancelled; }
 
+std::vector<std::string> HostsOf(const json& body) {
+  return body.is_object() ? body.value("hosts", std::vector<std::string>{}) : std::vector<std::string>{};
+}
+
 }  // namespace
 
 void Controller::CrashPoint(const std::string& name) {
@@ -69,13 +77,16 @@ void Controller::QueueHeal(const std::string& host) {
 void Controller::HealLoop() {
   std::unique_lock lock(heal_mu_);
   while (true) {
-    heal_cv_.wait(lock, [this] { return heal_stop_ || !heal_queue_.empty(); });
+    heal_cv_.wait(lock, [this] { return heal_stop_ || !heal_queue_.empty() || !heal_resume_.empty(); });
     if (heal_stop_) return;
-    std::vector<std::string> hosts;
+    std::vector<std::string> hosts, resume;
     hosts.swap(heal_queue_);  // hosts suspected together are healed together
+    resume.swap(heal_resume_);
     lock.unlock();
     {
       std::lock_guard main(mu_);
+      for (const auto& name : resume)  // stopped healings a host left (CancelStoppedHealings)
+        if (auto op = store_->GetOperation(name); op && (op->state == kFencing || op->state == kFenced)) RunHealing(*op);
       std::vector<std::string> still;
       for (const auto& h : hosts) {
         auto it = hosts_.find(h);
@@ -111,12 +122,39 @@ void Controller::CancelStoppedHealings(const std::string& host) {
   for (auto op : *ops) {
     if (op.state != kStopped) continue;
     json body = json::parse(op.body_json, nullptr, false);
-    auto hosts = body.value("hosts", std::vector<std::string>{});
+    auto hosts = HostsOf(body);
     if (body.contains("plan") || std::find(hosts.begin(), hosts.end(), host) == hosts.end()) continue;
+    // Other hosts of this healing already fenced (powered off) still need it: only this one
+    // leaves, and the healer goes on with the rest.
+    std::vector<std::string> rest;
+    bool fenced = false;
+    for (const auto& h : hosts)
+      if (h != host) {
+        rest.push_back(h);
+        fenced |= body["fence"].contains(h);
+      }
+    const std::string subject = body.contains("stopped") ? body["stopped"].value("subject", host) : host;
+    if (fenced) {
+      const std::string alarm = body.contains("stopped") ? body["stopped"].value("alarm", "") : "";
+      body["hosts"] = rest;
+      body["left"][host] = "answered again before it was fenced; the healing goes on without it";
+      body.erase("stopped");
+      bool all_fenced = true;
+      for (const auto& h : rest) all_fenced &= body["fence"].contains(h);
+      if (!SaveStep(op, body, all_fenced ? kFenced : kFencing)) continue;
+      Event("heal.host-left", host, op.name + ": host " + host + " answers again before it was fenced; the healing goes on for " + Join(rest));
+      if (!alarm.empty()) Event(kAlarmCleared, subject, ClearedMessage("alarm." + alarm, "host " + host + " answers again"));
+      {
+        std::lock_guard lock(heal_mu_);
+        heal_resume_.push_back(op.name);
+      }
+      heal_cv_.notify_all();
+      continue;
+    }
     (void)SaveStep(op, body, kCancelled);
     Event("heal.cancelled", host, op.name + ": host " + host + " answers again before it was fenced; nothing had been changed");
     if (body.contains("stopped"))  // the alarm that stopped it no longer needs a person
-      Event(kAlarmCleared, host, ClearedMessage("alarm." + body["stopped"].value("alarm", ""), "host " + host + " answers again"));
+      Event(kAlarmCleared, subject, ClearedMessage("alarm." + body["stopped"].value("alarm", ""), "host " + host + " answers again"));
   }
 }
 
@@ -130,9 +168,10 @@ Status Controller::SaveStep(OperationRecord& op, const json& body, const std::st
 }
 
 void Controller::StopHealing(OperationRecord& op, json& body, const std::string& alarm, const std::string& message) {
-  body["stopped"] = {{"alarm", alarm}, {"message", message}, {"unix_ms", NowMs()}};
+  const std::string subject = Join(body["hosts"].get<std::vector<std::string>>());
+  body["stopped"] = {{"alarm", alarm}, {"message", message}, {"unix_ms", NowMs()}, {"subject", subject}};
   (void)SaveStep(op, body, kStopped);
-  Event("alarm." + alarm, Join(body["hosts"].get<std::vector<std::string>>()), message);
+  Event("alarm." + alarm, subject, message);
 }
 
 std::string Controller::StartHealing(const std::vector<std::string>& hosts, bool fenced_by_operator) {
@@ -140,8 +179,7 @@ std::string Controller::StartHealing(const std::vector<std::string>& hosts, bool
   if (auto ops = store_->ListOperations(kHeal); ops) {
     for (const auto& op : *ops) {
       if (Finished(op.state)) continue;
-      auto body = json::parse(op.body_json, nullptr, false);
-      for (const auto& h : body.value("hosts", std::vector<std::string>{}))
+      for (const auto& h : HostsOf(json::parse(op.body_json, nullptr, false)))
         for (const auto& want : hosts)
           if (h == want) return op.name;
     }
@@ -169,8 +207,11 @@ void Controller::RunHealing(OperationRecord op) {
     Event("alarm.heal-unreadable", op.name, "stored healing is unreadable; fix or delete operation " + op.name);
     return;
   }
-  if (op.state == kFencing && !FenceStep(op, body)) return;
-  if (op.state == kFenced && !PlanStep(op, body)) return;
+  while (op.state == kFencing || op.state == kFenced) {
+    if (op.state == kFencing && !FenceStep(op, body)) return;
+    if (!JoinStep(op, body)) return;  // hosts failing meanwhile join: back to fencing, for them
+    if (op.state == kFenced && !PlanStep(op, body)) return;
+  }
   if (op.state == kPromoting) PromoteStep(op, body);
   if (op.state != kRecreating) return;
   RecreateStep(op, body);
@@ -181,6 +222,16 @@ void Controller::RunHealing(OperationRecord op) {
 // whose BMC fails, stops the healing before anything else moves.
 bool Controller::FenceStep(OperationRecord& op, json& body) {
   for (const auto& name : body["hosts"].get<std::vector<std::string>>()) {
+    if (body["fence"].contains(name)) continue;  // fenced already (before a host joined, or a restart)
+    // A host that joined this healing holds up the others' too: say so.
+    std::string joined;
+    if (body.contains("joined") && body["joined"].contains(name)) {
+      std::vector<std::string> first;
+      for (const auto& h : body["hosts"].get<std::vector<std::string>>())
+        if (!body["joined"].contains(h)) first.push_back(h);
+      joined = " It stopped answering while " + Join(first) + " was being healed and joined that healing, which waits for it: " +
+               "no VM of " + Join(first) + " is moved and no SBY promoted until it is fenced.";
+    }
     auto host = FindHost(name);
     if (!host) {
       StopHealing(op, body, "heal-stopped", "host " + name + " is no longer known; nothing was changed");
@@ -191,7 +242,7 @@ bool Controller::FenceStep(OperationRecord& op, json& body) {
       StopHealing(op, body, "fence-impossible",
                   "host " + name + " stopped answering and has no BMC, so corepin cannot make sure it is off: its VMs were "
                   "not started elsewhere and no SBY was promoted (its ACTs may still be running). Check the host; once it "
-                  "is powered off, run: corepin host fenced " + name);
+                  "is powered off, run: corepin host fenced " + name + "." + joined);
       return false;
     }
     const auto t0 = std::chrono::steady_clock::now();
@@ -199,7 +250,7 @@ bool Controller::FenceStep(OperationRecord& op, json& body) {
       StopHealing(op, body, "fence-failed",
                   "host " + name + " stopped answering and its BMC (" + bmc.uri() + ") did not confirm it is off: " +
                       s.error().message + ". Its VMs were not started elsewhere and no SBY was promoted. Power it off by " +
-                      "hand, then run: corepin host fenced " + name);
+                      "hand, then run: corepin host fenced " + name + "." + joined);
       return false;
     }
     const auto took = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - t0);
@@ -212,6 +263,93 @@ bool Controller::FenceStep(OperationRecord& op, json& body) {
     return false;
   }
   CrashPoint("heal.fenced");
+  return true;
+}
+
+// Hosts that fail together (a rack losing power, a ToR switch dying) are rarely suspected at
+// the same instant: the monitor suspects each one after probe_misses silent probes counted from
+// its own last answer, so a second host may still be "only silent" when the first is fenced,
+// and a plan made then would promote its SBYs and move VMs onto it. So, once the healing's hosts
+// are fenced and before the plan, every other host that is not answering right now (and is in
+// no other healing) gets a bounded wait for a verdict: probe_misses x probe_interval_ms plus one
+// interval. Suspected (or silent as long as that): it joins this healing, stored first (hosts,
+// `joined` with why, step fencing), then fenced through its BMC like the others and planned
+// with them. Answering again: left alone (`left_alone`). When every other host answers, as in a
+// single failure, nothing is waited for and nothing is stored.
+//
+// Locking: the whole healing holds mu_, and OnHostChange (the monitor's watcher thread) takes
+// mu_ to set ManagedHost::suspected, so that flag cannot change while we wait: the watcher sits
+// blocked in its callback until the healing is over. The wait therefore reads the monitor only,
+// under the monitor's own lock: Suspected() (set before the callback is called) and Silent()
+// (the watcher's rule computed from the last answer, which the probers record without any lock
+// of ours), so a verdict arrives even while the watcher is blocked. mu_ is not released: the
+// steps rely on nothing else changing the model or the records between fence and plan, and the
+// wait is bounded (600 ms with the defaults). A host that joins is marked failed by the plan, so
+// the blocked callback, once it runs, finds it failed and queues nothing (and a queued entry is
+// skipped by HealLoop, or, while the healing is unfinished, by StartHealing).
+bool Controller::JoinStep(OperationRecord& op, json& body) {
+  if (!monitor_ || options_.probe_interval_ms <= 0) return true;  // no monitor (or resuming at start): nothing to ask
+  const auto hosts = body["hosts"].get<std::vector<std::string>>();
+  std::vector<std::string> pending;
+  for (const auto& [name, h] : hosts_)
+    if (h->state != kHostFailed && std::find(hosts.begin(), hosts.end(), name) == hosts.end() &&
+        (monitor_->Suspected(name) || !monitor_->Answering(name)))
+      pending.push_back(name);
+  if (pending.empty()) return true;  // every other host answers: no wait, nothing read or stored
+  if (auto ops = store_->ListOperations(kHeal); ops)  // a host in another unfinished healing is its own
+    for (const auto& other : *ops)
+      if (other.name != op.name && !Finished(other.state))
+        for (const auto& h : HostsOf(json::parse(other.body_json, nullptr, false)))
+          pending.erase(std::remove(pending.begin(), pending.end(), h), pending.end());
+  if (pending.empty()) return true;
+
+  using std::chrono::milliseconds;
+  const milliseconds interval(options_.probe_interval_ms);
+  const milliseconds bound = interval * options_.probe_misses + interval;
+  const auto t0 = std::chrono::steady_clock::now();
+  auto waited = [&] { return std::to_string(std::chrono::duration_cast<milliseconds>(std::chrono::steady_clock::now() - t0).count()); };
+  std::vector<std::string> joined;
+  std::map<std::string, std::string> left;
+  while (true) {
+    for (auto it = pending.begin(); it != pending.end();) {
+      const std::string& h = *it;
+      const std::string silent = std::to_string(monitor_->SilentFor(h).count());
+      if (monitor_->Answering(h)) {
+        left[h] = "was not answering when " + Join(hosts) + " had been fenced; answered again " + waited() +
+                  " ms later: left alone, not part of this healing";
+      } else if (monitor_->Suspected(h) || monitor_->Silent(h)) {
+        body["joined"][h] = "stopped answering while " + Join(hosts) + " was being healed (silent for " + silent +
+                            " ms, suspected after a wait of " + waited() + " ms): fenced and planned together with " + Join(hosts) +
+                            ", so that none of its SBYs is promoted and no VM is moved onto it";
+        joined.push_back(h);
+      } else {
+        ++it;
+        continue;
+      }
+      it = pending.erase(it);
+    }
+    if (pending.empty() || std::chrono::steady_clock::now() - t0 >= bound) break;
+    std::this_thread::sleep_for(std::max(milliseconds(1), interval / 10));
+  }
+  for (const auto& h : pending)
+    left[h] = "not answering, yet not suspected after a wait of " + waited() + " ms: not part of this healing (healed on its own if it is suspected)";
+  for (const auto& [h, why] : left) body["left_alone"][h] = why;
+  if (joined.empty()) {
+    (void)SaveStep(op, body, kFenced);  // for the record only; the step does not change
+    for (const auto& [h, why] : left) Event("heal.not-joined", h, op.name + ": " + why);
+    return true;
+  }
+  std::vector<std::string> all = hosts;
+  all.insert(all.end(), joined.begin(), joined.end());
+  body["hosts"] = all;
+  body["timeline"]["joined"] = NowMs();
+  if (auto s = SaveStep(op, body, kFencing); !s) {
+    Event("alarm.heal-stopped", op.name, "could not store the hosts that joined (" + Join(joined) + "): " + s.error().message);
+    return false;
+  }
+  for (const auto& h : joined) Event("heal.joined", h, op.name + ": " + body["joined"][h].get<std::string>());
+  for (const auto& [h, why] : left) Event("heal.not-joined", h, op.name + ": " + why);
+  CrashPoint("heal.joined");
   return true;
 }
 
@@ -257,7 +395,15 @@ Result<HealPlan> Controller::PlanMoves(const std::vector<std::string>& hosts) {
   std::vector<StoredGroup> groups;
   for (const auto& r : *recs)
     if (auto g = StoredGroupFromJson(json::parse(r.config_json, nullptr, false)); g) groups.push_back(*g);
-  return MakeHealPlan(*report, groups);
+  // Defence in depth (JoinStep is the first): a SBY on a host that does not answer right now
+  // (suspected, silent, or not connected, e.g. at a restart before the monitor runs) is promoted
+  // only when its group has no other.
+  std::set<std::string> not_answering;
+  for (const auto& [name, h] : hosts_)
+    if (h->state != kHostFailed && std::find(hosts.begin(), hosts.end(), name) == hosts.end() &&
+        (h->suspected || !h->hypervisor || (monitor_ && (monitor_->Suspected(name) || !monitor_->Answering(name)))))
+      not_answering.insert(name);
+  return MakeHealPlan(*report, groups, not_answering);
 }
 
 // Stores a plan in one transaction: the hosts' new state, the moved VMs on their targets
@@ -409,6 +555,12 @@ void Controller::FinishStep(OperationRecord& op, json& body) {
     (void)SaveStep(op, body, kRecreating);
     return;
   }
+  // A group left with no member running (every host it ran on failed) runs again once its
+  // members are recreated, unless one was lost.
+  if (auto plan = HealPlanFromJson(body["plan"]); plan)
+    for (const auto& g : plan->headless)
+      if (std::none_of(plan->lost.begin(), plan->lost.end(), [&](const HealLoss& l) { return l.group == g; }))
+        Event(kAlarmCleared, g, ClearedMessage("alarm.group-down", "its members were recreated on live hosts"));
   const size_t gaps = cluster_.reserve().UnhealableCount();
   if (gaps == 0) {
     body["redundancy"] = "restored";

@@ -1,8 +1,11 @@
 // Healing through the controller, on fixture hosts (simulated 128-pCPU hosts whose domains
 // live in files, so they survive a corepind restart) and a real SQLite store. A host "fails"
-// by its connection being refused; having no BMC, it is healed when an operator confirms it is
-// off (`host fenced`), which runs the same steps as a BMC fence: plan, promote, recreate on the
-// reserved pCPUs, re-plan. The BMC path, freezes and crashes mid-way are in tests/lab/heal.sh.
+// by its connection being refused and every call on a connection to it failing (the host
+// monitor's probes too); having no BMC, it is healed when an operator confirms it is off
+// (`host fenced`), which runs the same steps as a BMC fence: plan, promote, recreate on the
+// reserved pCPUs, re-plan. Hosts failing a fraction of a second apart are healed with the host
+// monitor on and BMCs of their own (TestBmc: ipmi_sim on loopback, fenced through ipmitool as in
+// production). Freezes and crashes mid-way are in tests/lab/heal.sh.
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -14,12 +17,74 @@
 
 #include "controller/controller.h"
 #include "controller/heal_plan.h"
+#include "driver/fence/testing/test_bmc.h"
 #include "store/sqlite_store.h"
 
 namespace corepin {
 namespace {
 
 using nlohmann::json;
+
+// Which fixture hosts are down. Shared with the connections made to them, which the host
+// monitor's probers (detached threads) may still hold for a moment after a test ends.
+struct DownHosts {
+  std::mutex mu;
+  std::set<std::string> hosts;
+  bool Has(const std::string& uri) {
+    std::lock_guard lock(mu);
+    for (const auto& h : hosts)
+      if (uri.ends_with("#" + h)) return true;
+    return false;
+  }
+};
+
+// A connection to a fixture host on which every call fails while the host is down, as on a
+// dead host (the fixture driver alone would keep answering an open connection).
+class DownableHypervisor : public Hypervisor {
+ public:
+  DownableHypervisor(std::unique_ptr<Hypervisor> real, std::shared_ptr<DownHosts> down) : real_(std::move(real)), down_(std::move(down)) {}
+  Result<HostTopology> ReadTopology() override {
+    if (auto s = Check(); !s) return s.error();
+    return real_->ReadTopology();
+  }
+  Status DefineAndStart(const DomainRequest& r) override { return Check() ? real_->DefineAndStart(r) : Check(); }
+  Status Start(const std::string& name) override { return Check() ? real_->Start(name) : Check(); }
+  Result<std::unique_ptr<LifecycleWatch>> WatchStops(std::function<void(const std::string&, const std::string&)> f) override {
+    if (auto s = Check(); !s) return s.error();
+    return real_->WatchStops(std::move(f));
+  }
+  Status DestroyAndUndefine(const std::string& name) override { return Check() ? real_->DestroyAndUndefine(name) : Check(); }
+  Result<std::vector<DomainInfo>> ListCorepinDomains() override {
+    if (auto s = Check(); !s) return s.error();
+    return real_->ListCorepinDomains();
+  }
+  Result<DomainInfo> GetDomain(const std::string& name) override {
+    if (auto s = Check(); !s) return s.error();
+    return real_->GetDomain(name);
+  }
+  std::string uri() const override { return real_->uri(); }
+  Status Probe() override { return Check() ? real_->Probe() : Check(); }
+  Result<std::vector<VcpuStat>> VcpuStats(const std::string& name) override {
+    if (auto s = Check(); !s) return s.error();
+    return real_->VcpuStats(name);
+  }
+  Status Repin(const std::string& name, const std::vector<CpuSet>& vcpus, const CpuSet& emulator, const std::string& metadata) override {
+    return Check() ? real_->Repin(name, vcpus, emulator, metadata) : Check();
+  }
+  Status MigrateLive(const std::string& name, Hypervisor& dest, const MigrateRequest& r) override {
+    if (auto s = Check(); !s) return s;
+    auto* wrapped = dynamic_cast<DownableHypervisor*>(&dest);
+    return real_->MigrateLive(name, wrapped ? *wrapped->real_ : dest, r);
+  }
+
+ private:
+  Status Check() const {
+    if (down_->Has(real_->uri())) return Unavailable("hypervisor " + real_->uri() + ": connection lost (the host is down)");
+    return Status::Ok();
+  }
+  std::unique_ptr<Hypervisor> real_;
+  std::shared_ptr<DownHosts> down_;
+};
 
 class HealingTest : public ::testing::Test {
  protected:
@@ -33,19 +98,30 @@ class HealingTest : public ::testing::Test {
     store_.reset();
     std::filesystem::remove_all(dir_);
   }
-  // Hosts in `down_` refuse connections, as a dead host would.
-  void Open() {
+  // Hosts that are down (SetDown) refuse connections, and calls on connections made before
+  // fail, as on a dead host.
+  void Open(ControllerOptions options = {}) {
     controller_.reset();
     store_.reset();
     store_ = std::move(*OpenSqliteStore(dir_ + "/state.db"));
-    auto connect = [this](const std::string& uri) -> Result<std::unique_ptr<Hypervisor>> {
-      for (const auto& h : down_)
-        if (uri.ends_with("#" + h)) return Unprocessable("cannot connect to hypervisor " + uri + ": connection refused");
-      return ConnectHypervisor(uri);
+    auto connect = [down = down_](const std::string& uri) -> Result<std::unique_ptr<Hypervisor>> {
+      if (down->Has(uri)) return Unprocessable("cannot connect to hypervisor " + uri + ": connection refused");
+      auto hv = ConnectHypervisor(uri);
+      if (!hv) return hv.error();
+      return std::unique_ptr<Hypervisor>(std::make_unique<DownableHypervisor>(std::move(*hv), down));
     };
-    controller_ = std::make_unique<Controller>(store_.get(), connect, ControllerOptions{});
+    controller_ = std::make_unique<Controller>(store_.get(), connect, options);
     Status s = controller_->Start();
     ASSERT_TRUE(s.ok()) << s.error().message;
+  }
+  void SetDown(std::set<std::string> hosts) {
+    std::lock_guard lock(down_->mu);
+    down_->hosts = std::move(hosts);
+  }
+  void SetDown(const std::string& host, bool down) {
+    std::lock_guard lock(down_->mu);
+    if (down) down_->hosts.insert(host);
+    else down_->hosts.erase(host);
   }
   // h1..h4 in racks r1, r2, r3, r1.
   void AddHosts() {
@@ -72,7 +148,7 @@ class HealingTest : public ::testing::Test {
     return out;
   }
   std::string dir_;
-  std::set<std::string> down_;
+  std::shared_ptr<DownHosts> down_ = std::make_shared<DownHosts>();
   std::unique_ptr<StateStore> store_;
   std::unique_ptr<Controller> controller_;
 };
@@ -102,7 +178,7 @@ TEST_F(HealingTest, ActHostFailsSbyPromotedActRecreatedOnItsReservedPcpus) {
   EXPECT_EQ(refused.error().code, ErrorCode::kConflict);
   EXPECT_NE(refused.error().message.find("answers"), std::string::npos) << refused.error().message;
 
-  down_.insert(failed);  // the host dies; corepind restarts and cannot reach it
+  SetDown({failed});  // the host dies; corepind restarts and cannot reach it
   Open();
   auto healed = controller_->ConfirmFenced(failed);
   ASSERT_TRUE(healed.ok()) << healed.error().message;
@@ -139,7 +215,7 @@ TEST_F(HealingTest, ActHostFailsSbyPromotedActRecreatedOnItsReservedPcpus) {
   std::vector<std::string> both = {failed, planned["to"].get<std::string>()};
   std::sort(both.begin(), both.end());  // DomainsOf lists hosts in order
   EXPECT_EQ(DomainsOf("fw-a"), both);
-  down_.clear();
+  SetDown({});
   auto back = controller_->ReturnHost(failed);
   ASSERT_TRUE(back.ok()) << back.error().message;
   EXPECT_EQ((*back)["removed_stale_domains"], json::array({"fw-a"}));
@@ -309,7 +385,7 @@ TEST_F(HealingTest, FailuresBeyondTheReserveStopSafelyWithAlarms) {
   const std::string ha = Member("fw", "fw-a")["host"], hb = Member("fw", "fw-b")["host"];
 
   // 1. The ACT's host: healed, but the reserve cannot be re-planned on the two hosts left.
-  down_ = {ha};
+  SetDown({ha});
   Open();
   ASSERT_TRUE(controller_->ConfirmFenced(ha).ok());
   json heal = controller_->Healings()->back();
@@ -326,7 +402,7 @@ TEST_F(HealingTest, FailuresBeyondTheReserveStopSafelyWithAlarms) {
 
   // 2. The new ACT's host too: fw-a (SBY on the third host) is promoted; fw-b has nowhere to go
   //    (the only other host holds fw-a: anti-affinity) and is recorded lost, with the reason.
-  down_ = {ha, hb};
+  SetDown({ha, hb});
   Open();
   ASSERT_TRUE(controller_->ConfirmFenced(hb).ok());
   heal = controller_->Healings()->back();
@@ -341,12 +417,351 @@ TEST_F(HealingTest, FailuresBeyondTheReserveStopSafelyWithAlarms) {
   EXPECT_EQ(DomainsOf("fw-a"), (std::vector<std::string>{std::min(ha, hc), std::max(ha, hc)})) << "stale copy on the failed " << ha;
   EXPECT_EQ(DomainsOf("fw-b"), std::vector<std::string>{hb});
   // 3. The failed host comes back: the lost VM starts again there, as SBY.
-  down_ = {ha};
+  SetDown({ha});
   auto back = controller_->ReturnHost(hb);
   ASSERT_TRUE(back.ok()) << back.error().message;
   EXPECT_EQ((*back)["restarted"], json::array({"fw-b"}));
   EXPECT_EQ((*controller_->ShowVm("fw-b"))["state"], "running");
   EXPECT_EQ(Member("fw", "fw-b")["role"], "sby");
+}
+
+}  // namespace
+}  // namespace corepin
+
+namespace corepin {
+namespace {
+
+// --- Hosts failing a fraction of a second apart (issue 6, "two hosts failing at once") ---
+
+class TwoHostTest : public HealingTest {
+ protected:
+  // h1..h4 in racks r1, r2, r3, r1; the hosts in `bmcs` get a BMC of their own (a TestBmc).
+  void AddHostsWithBmcs(const std::set<std::string>& bmcs, const std::map<std::string, testing::TestBmcOptions>& options = {}) {
+    for (int i = 1; i <= 4; ++i) {
+      const std::string name = "h" + std::to_string(i);
+      json req = {{"name", name}, {"uri", "fixture:2s32c-smt2#" + name}, {"housekeeping", "0,64"},
+                  {"labels", {{"rack", "r" + std::to_string((i - 1) % 3 + 1)}}}};
+      if (bmcs.count(name)) {
+        auto bmc = testing::TestBmc::Start(options.count(name) ? options.at(name) : testing::TestBmcOptions{});
+        ASSERT_TRUE(bmc.ok()) << bmc.error().message;
+        req["bmc"] = (*bmc)->uri("&timeout=1");
+        bmcs_[name] = std::move(*bmc);
+      }
+      auto r = controller_->AddHost(req);
+      ASSERT_TRUE(r.ok()) << r.error().message;
+    }
+  }
+  // fw: fw-a ACT on `act`, fw-b SBY on `sby`, in different racks.
+  void CreateGroup(const std::string& act, const std::string& sby) {
+    NoFit no_fit;
+    auto g = controller_->CreateGroup(
+        json::parse(R"({"name":"fw","members":[{"name":"fw-a","role":"act","host":")" + act + R"("},)" +
+                    R"({"name":"fw-b","role":"sby","host":")" + sby + R"("}],"domains":["rack"],)" +
+                    R"("vm":{"vcpus":4,"smt":"isolate","memory_mib":4096}})"),
+        &no_fit);
+    ASSERT_TRUE(g.ok()) << g.error().message << " " << no_fit.Summary();
+  }
+  static ControllerOptions Monitored(int misses) {
+    ControllerOptions o;
+    o.probe_interval_ms = 100;
+    o.probe_misses = misses;
+    o.fence_timeout_ms = 5000;
+    return o;
+  }
+  // Waits until some healing has ended (done, stopped), then a little more, so that a second
+  // healing that would follow it (a host healed twice) has begun. Returns every healing.
+  json WaitForHealings(const std::string& until = "done") {
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+    json heals = json::array();
+    while (std::chrono::steady_clock::now() < deadline) {
+      heals = *controller_->Healings();
+      bool ended = false;
+      for (const auto& h : heals) ended |= h["step"] == until;
+      if (ended) break;
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(1500));
+    return *controller_->Healings();
+  }
+  std::vector<json> EventsOf(const std::string& kind) {
+    std::vector<json> out;
+    const json events = *controller_->Events(0, 10000);
+    for (const auto& e : events)
+      if (e["kind"] == kind) out.push_back(e);
+    return out;
+  }
+  std::string Dump(const std::vector<json>& events) {
+    std::string out;
+    for (const auto& e : events) out += "\n  " + e["kind"].get<std::string>() + " " + e["subject"].get<std::string>() + ": " + e["message"].get<std::string>();
+    return out;
+  }
+  std::map<std::string, std::unique_ptr<testing::TestBmc>> bmcs_;
+};
+
+// The ACT's host h1 dies, and 250 ms later the SBY's host h2 (a rack losing power). h1 is
+// suspected first; while it is being fenced h2 is silent but not yet suspected. One healing
+// covers both: h2 joins it, is fenced through its BMC too, and the plan sees both failures, so
+// fw-b (on dead h2) is never promoted and neither VM is recreated on a dead host: both run
+// again on live hosts, on the plan's exact pCPUs, once each.
+TEST_F(TwoHostTest, SecondHostFailingDuringTheHealingJoinsIt) {
+  Open();
+  AddHostsWithBmcs({"h1", "h2"});
+  CreateGroup("h1", "h2");
+  Open(Monitored(5));  // corepind with its host monitor: probes every 100 ms, suspected after 5
+
+  SetDown("h1", true);
+  std::this_thread::sleep_for(std::chrono::milliseconds(250));
+  SetDown("h2", true);
+  const json heals = WaitForHealings();
+  const std::string events = Dump(EventsOf("heal.started")) + Dump(EventsOf("heal.joined")) + Dump(EventsOf("heal.planned")) +
+                             Dump(EventsOf("heal.promoted")) + Dump(EventsOf("heal.done"));
+
+  ASSERT_EQ(heals.size(), 1u) << "one healing for both hosts, not one each:" << heals.dump(2) << events;
+  const json& h = heals[0];
+  EXPECT_EQ(h["step"], "done") << h.dump(2);
+  EXPECT_EQ(h["detail"]["hosts"], json::array({"h1", "h2"})) << h.dump(2);
+  ASSERT_TRUE(h["detail"].contains("joined")) << "h2 was suspected after the healing of h1 began, and joined it: " << h.dump(2);
+  EXPECT_TRUE(h["detail"]["joined"].contains("h2")) << h.dump(2);
+  EXPECT_TRUE(h["detail"]["timeline"].contains("joined"));
+  EXPECT_EQ(EventsOf("heal.started").size(), 1u) << events;
+  auto joined = EventsOf("heal.joined");
+  ASSERT_EQ(joined.size(), 1u) << events;
+  EXPECT_EQ(joined[0]["subject"], "h2");
+  EXPECT_NE(joined[0]["message"].get<std::string>().find("fenced and planned together with h1"), std::string::npos) << events;
+
+  // Both fenced through their BMCs, confirmed off.
+  for (const char* name : {"h1", "h2"}) {
+    EXPECT_FALSE(bmcs_[name]->powered_on()) << name;
+    EXPECT_NE(h["detail"]["fence"].value(name, "").find("powered off through"), std::string::npos) << h.dump(2);
+    EXPECT_EQ((*controller_->ShowHost(name))["state"], "failed") << name;
+  }
+
+  // Nothing promoted onto dead h2: the plan saw both failures; fw-a stays ACT.
+  EXPECT_TRUE(h["detail"]["plan"]["promotions"].empty()) << h.dump(2);
+  for (const auto& e : EventsOf("heal.promoted")) EXPECT_EQ(e["message"].get<std::string>().find("fw-b is ACT"), std::string::npos) << events;
+  EXPECT_EQ(Member("fw", "fw-a")["role"], "act");
+  EXPECT_EQ(Member("fw", "fw-b")["role"], "sby");
+
+  // Both recreated on live hosts (h3, h4), apart, with the plan's exact pCPUs, verified; each
+  // runs once on a live host (the other copy is the stale one on its fenced host).
+  std::map<std::string, json> planned;
+  for (const auto& m : h["detail"]["plan"]["moves"]) planned[m["vm"]] = m;
+  ASSERT_EQ(planned.size(), 2u) << h.dump(2);
+  std::set<std::string> targets;
+  for (const auto& [vm, from] : std::map<std::string, std::string>{{"fw-a", "h1"}, {"fw-b", "h2"}}) {
+    const json v = *controller_->ShowVm(vm);
+    const std::string to = v["host"];
+    EXPECT_TRUE(to == "h3" || to == "h4") << vm << " on " << to;
+    targets.insert(to);
+    EXPECT_EQ(planned[vm]["to"], to);
+    EXPECT_EQ(v["assignment"], planned[vm]["assignment"]) << vm;
+    EXPECT_EQ(v["state"], "running") << vm;
+    EXPECT_EQ(v["pinning_verified"], true) << v.dump(2);
+    EXPECT_EQ(DomainsOf(vm), (std::vector<std::string>{std::min(from, to), std::max(from, to)})) << vm;
+  }
+  EXPECT_EQ(targets.size(), 2u) << "members apart";
+  // The group had no member running for a moment (alarm.group-down); it runs again.
+  EXPECT_EQ(EventsOf("alarm.group-down").size(), 1u) << events;
+  const json alarms = *controller_->Alarms();
+  for (const auto& a : alarms) EXPECT_NE(a["kind"], "alarm.group-down") << a.dump();
+}
+
+// corepind dies right after h2 joined the healing of h1 (stored at step fencing, h1 already
+// fenced, h2 not yet). Restarted, it resumes from the stored step: h2 is fenced, h1 is not
+// fenced again, and the plan covers both.
+TEST_F(TwoHostTest, CrashRightAfterAHostJoinedResumesWithBothHosts) {
+  Open();
+  AddHostsWithBmcs({"h1", "h2"});
+  CreateGroup("h1", "h2");
+  controller_.reset();  // no thread of ours left when the death test forks
+  store_.reset();
+  ControllerOptions crash = Monitored(5);
+  crash.crash_point = "heal.joined";
+  EXPECT_EXIT(
+      {
+        Open(crash);
+        SetDown("h1", true);
+        std::this_thread::sleep_for(std::chrono::milliseconds(250));
+        SetDown("h2", true);
+        std::this_thread::sleep_for(std::chrono::seconds(10));
+        std::_Exit(0);  // no crash: h2 never joined
+      },
+      ::testing::ExitedWithCode(86), "crash point heal.joined");
+  EXPECT_EQ(bmcs_["h1"]->power_commands(), 1);
+  EXPECT_FALSE(bmcs_["h1"]->powered_on());
+  EXPECT_EQ(bmcs_["h2"]->power_commands(), 0) << "h2 joined, and was not fenced yet";
+
+  SetDown({"h1", "h2"});
+  Open(Monitored(5));
+  const json heals = WaitForHealings();
+  ASSERT_EQ(heals.size(), 1u) << heals.dump(2);
+  const json& h = heals[0];
+  EXPECT_EQ(h["step"], "done") << h.dump(2);
+  EXPECT_EQ(h["detail"]["hosts"], json::array({"h1", "h2"}));
+  EXPECT_EQ(EventsOf("heal.resumed").size(), 1u);
+  EXPECT_EQ(bmcs_["h1"]->power_commands(), 1) << "h1 was fenced before the crash, and not again";
+  EXPECT_FALSE(bmcs_["h2"]->powered_on());
+  EXPECT_TRUE(h["detail"]["plan"]["promotions"].empty()) << h.dump(2);
+  for (const char* vm : {"fw-a", "fw-b"}) {
+    const json v = *controller_->ShowVm(vm);
+    EXPECT_TRUE(v["host"] == "h3" || v["host"] == "h4") << v.dump(2);
+    EXPECT_EQ(v["pinning_verified"], true) << v.dump(2);
+  }
+}
+
+// A host that is slow for a moment (its libvirtd stalls ~0.9 s, less than it takes to be
+// suspected) while another host's healing looks around is waited for, answers again and is
+// left alone: not fenced, not in the healing; the SBY on it is promoted as usual.
+TEST_F(TwoHostTest, HostSlowForAMomentIsWaitedForAndLeftAlone) {
+  Open();
+  // h1's BMC confirms a power-off 500 ms after the command (the power follows late, as on a
+  // real server), so the fence takes ~0.6 s.
+  testing::TestBmcOptions slow;
+  slow.chassis = testing::TestBmcOptions::kSlow;
+  slow.slow_ms = 500;
+  AddHostsWithBmcs({"h1", "h2"}, {{"h1", slow}});
+  CreateGroup("h1", "h2");
+  Open(Monitored(15));  // suspected after 1.5 s: room for a stall that is not a failure
+
+  // h2 stalls from the moment h1's BMC is told to power off, for 900 ms: when the healing of h1
+  // looks around (just after the fence, ~0.6 s later) h2 has not answered for a while, and it
+  // answers again ~0.5 s before it would be suspected.
+  std::thread stall([&] {
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+    while (bmcs_["h1"]->power_commands() == 0 && std::chrono::steady_clock::now() < deadline)
+      std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    SetDown("h2", true);
+    std::this_thread::sleep_for(std::chrono::milliseconds(900));
+    SetDown("h2", false);
+  });
+  SetDown("h1", true);
+  const json heals = WaitForHealings();
+  stall.join();
+
+  ASSERT_EQ(heals.size(), 1u) << heals.dump(2);
+  const json& h = heals[0];
+  EXPECT_EQ(h["step"], "done") << h.dump(2);
+  EXPECT_EQ(h["detail"]["hosts"], json::array({"h1"})) << h.dump(2);
+  EXPECT_FALSE(h["detail"].contains("joined")) << h.dump(2);
+  ASSERT_TRUE(h["detail"].contains("left_alone")) << "the healing waited for h2: " << h.dump(2);
+  EXPECT_NE(h["detail"]["left_alone"].value("h2", "").find("answered again"), std::string::npos) << h.dump(2);
+  ASSERT_EQ(EventsOf("heal.not-joined").size(), 1u);
+  EXPECT_EQ(EventsOf("heal.not-joined")[0]["subject"], "h2");
+  EXPECT_TRUE(EventsOf("heal.joined").empty());
+  // h2 is not fenced: its BMC got no command and it stays powered on, active, in use.
+  EXPECT_EQ(bmcs_["h2"]->power_commands(), 0);
+  EXPECT_TRUE(bmcs_["h2"]->powered_on());
+  EXPECT_EQ((*controller_->ShowHost("h2"))["state"], "active");
+  EXPECT_FALSE(bmcs_["h1"]->powered_on());
+  // The SBY on h2, answering again, took over; fw-a runs again elsewhere as SBY.
+  EXPECT_EQ(Member("fw", "fw-b")["role"], "act");
+  EXPECT_EQ(Member("fw", "fw-a")["role"], "sby");
+  const json a = *controller_->ShowVm("fw-a");
+  EXPECT_NE(a["host"], "h1");
+  EXPECT_NE(a["host"], "h2");
+  EXPECT_EQ(a["pinning_verified"], true) << a.dump(2);
+}
+
+// A host without a BMC that joins a healing cannot be fenced: the healing stops before anything
+// moves, with an alarm that names it and says what to do; once an operator confirms it is off,
+// the healing goes on and plans both failures together.
+TEST_F(TwoHostTest, JoinedHostWithoutBmcStopsTheHealingUntilAnOperatorFencesIt) {
+  Open();
+  AddHostsWithBmcs({"h1"});
+  CreateGroup("h1", "h2");
+  Open(Monitored(5));
+
+  SetDown("h1", true);
+  std::this_thread::sleep_for(std::chrono::milliseconds(250));
+  SetDown("h2", true);
+  json heals = WaitForHealings("stopped");
+  ASSERT_EQ(heals.size(), 1u) << heals.dump(2);
+  EXPECT_EQ(heals[0]["step"], "stopped") << heals[0].dump(2);
+  EXPECT_EQ(heals[0]["detail"]["hosts"], json::array({"h1", "h2"}));
+  EXPECT_FALSE(heals[0]["detail"].contains("plan")) << "nothing planned or moved";
+  EXPECT_FALSE(bmcs_["h1"]->powered_on());
+  std::string alarm;
+  const json alarms = *controller_->Alarms();
+  for (const auto& a : alarms)
+    if (a["kind"] == "alarm.fence-impossible") alarm = a["message"];
+  EXPECT_NE(alarm.find("host h2"), std::string::npos) << alarm;
+  EXPECT_NE(alarm.find("corepin host fenced h2"), std::string::npos) << alarm;
+  EXPECT_NE(alarm.find("joined that healing"), std::string::npos) << alarm;
+  EXPECT_EQ(Member("fw", "fw-a")["role"], "act");  // nothing changed yet
+  EXPECT_EQ(Member("fw", "fw-b")["role"], "sby");
+
+  auto fenced = controller_->ConfirmFenced("h2");
+  ASSERT_TRUE(fenced.ok()) << fenced.error().message;
+  EXPECT_EQ((*fenced)["healing"], heals[0]["name"]);
+  heals = WaitForHealings();
+  ASSERT_EQ(heals.size(), 1u) << heals.dump(2);
+  EXPECT_EQ(heals[0]["step"], "done") << heals[0].dump(2);
+  EXPECT_TRUE(heals[0]["detail"]["plan"]["promotions"].empty());
+  for (const char* vm : {"fw-a", "fw-b"}) {
+    const json v = *controller_->ShowVm(vm);
+    EXPECT_TRUE(v["host"] == "h3" || v["host"] == "h4") << v.dump(2);
+    EXPECT_EQ(v["pinning_verified"], true) << v.dump(2);
+  }
+}
+
+// The joined host without a BMC answers again before anyone fenced it: it leaves the stopped
+// healing (nothing of it had changed), and the healing goes on for the host already fenced,
+// rather than being called off with that host powered off and its VMs down.
+TEST_F(TwoHostTest, JoinedHostThatAnswersAgainLeavesAndTheHealingGoesOn) {
+  Open();
+  AddHostsWithBmcs({"h1"});
+  CreateGroup("h1", "h2");
+  Open(Monitored(5));
+
+  SetDown("h1", true);
+  std::this_thread::sleep_for(std::chrono::milliseconds(250));
+  SetDown("h2", true);
+  json heals = WaitForHealings("stopped");
+  ASSERT_EQ(heals.size(), 1u) << heals.dump(2);
+  ASSERT_EQ(heals[0]["step"], "stopped") << heals[0].dump(2);
+  ASSERT_EQ(heals[0]["detail"]["hosts"], json::array({"h1", "h2"}));
+
+  SetDown("h2", false);  // h2 was only cut off for a while
+  heals = WaitForHealings();
+  ASSERT_EQ(heals.size(), 1u) << heals.dump(2);
+  const json& h = heals[0];
+  EXPECT_EQ(h["step"], "done") << h.dump(2);
+  EXPECT_EQ(h["detail"]["hosts"], json::array({"h1"})) << h.dump(2);
+  EXPECT_TRUE(h["detail"]["left"].contains("h2")) << h.dump(2);
+  ASSERT_EQ(EventsOf("heal.host-left").size(), 1u);
+  EXPECT_TRUE(EventsOf("heal.cancelled").empty());
+  const json alarms = *controller_->Alarms();
+  for (const auto& a : alarms) EXPECT_NE(a["kind"], "alarm.fence-impossible") << "cleared once h2 answered: " << a.dump();
+  EXPECT_EQ((*controller_->ShowHost("h2"))["state"], "active");
+  EXPECT_EQ((*controller_->ShowHost("h1"))["state"], "failed");
+  EXPECT_EQ(Member("fw", "fw-b")["role"], "act");  // h2 answers: its SBY took over
+  const json a = *controller_->ShowVm("fw-a");
+  EXPECT_TRUE(a["host"] == "h3" || a["host"] == "h4") << a.dump(2);
+  EXPECT_EQ(a["pinning_verified"], true) << a.dump(2);
+}
+
+// Defence in depth in the plan: a SBY on a host that is not answering is promoted only when the
+// group has no other, and the plan says so.
+TEST(HealPlan, PrefersSbysOnHostsThatAnswer) {
+  StoredGroup g;
+  g.request.name = "fw";
+  g.members = {{"fw-a", Role::kAct, "h1"}, {"fw-b", Role::kSby, "h2"}, {"fw-c", Role::kSby, "h3"}};
+  WhatIfReport report;
+  report.failed = {"h1"};
+  HealPlan plan = MakeHealPlan(report, {g}, {"h2"});
+  ASSERT_EQ(plan.promotions.size(), 1u);
+  EXPECT_EQ(plan.promotions[0].promoted, "fw-c") << "fw-b's host h2 does not answer";
+  EXPECT_TRUE(plan.promotions[0].note.empty());
+  EXPECT_EQ(MakeHealPlan(report, {g}).promotions[0].promoted, "fw-b");  // all answer: member order
+
+  g.members.pop_back();  // only the doubtful one left: promoted, and said so
+  plan = MakeHealPlan(report, {g}, {"h2"});
+  ASSERT_EQ(plan.promotions.size(), 1u);
+  EXPECT_EQ(plan.promotions[0].promoted, "fw-b");
+  EXPECT_NE(plan.Summary().find("h2 is not answering"), std::string::npos) << plan.Summary();
+  auto back = HealPlanFromJson(HealPlanToJson(plan));
+  ASSERT_TRUE(back.ok());
+  EXPECT_EQ(back->promotions[0].note, plan.promotions[0].note);
 }
 
 }  // namespace

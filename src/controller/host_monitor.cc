@@ -57,6 +57,18 @@ bool HostMonitor::Answering(const std::string& host) const {
   return it == probes_.end() || NowMs() - it->second->last_ok_ms <= 2 * interval_.count();
 }
 
+bool HostMonitor::Silent(const std::string& host) const {
+  std::lock_guard lock(mu_);
+  auto it = probes_.find(host);
+  return it != probes_.end() && NowMs() - it->second->last_ok_ms > interval_.count() * misses_;  // WatchLoop's rule
+}
+
+std::chrono::milliseconds HostMonitor::SilentFor(const std::string& host) const {
+  std::lock_guard lock(mu_);
+  auto it = probes_.find(host);
+  return std::chrono::milliseconds(it == probes_.end() ? 0 : NowMs() - it->second->last_ok_ms);
+}
+
 void HostMonitor::ProbeLoop(Connect connect, std::chrono::milliseconds interval, std::shared_ptr<Probe> p) {
   std::unique_ptr<Hypervisor> hv;
   while (!p->stop) {

@@ -35,6 +35,12 @@ class HostMonitor {
   // block on a frozen host (the reconcile) skip a host that is not answering, before it is
   // even suspected.
   bool Answering(const std::string& host) const;
+  // Silent for longer than `misses` intervals: what the watcher declares suspected at its next
+  // pass, read here directly, so that a caller holding up the watcher's callbacks (the healer,
+  // which holds the controller's lock they take) still gets the verdict. SilentFor: since the
+  // host last answered (0 for a host not monitored).
+  bool Silent(const std::string& host) const;
+  std::chrono::milliseconds SilentFor(const std::string& host) const;
 
  private:
   struct Probe {
