@@ -222,6 +222,7 @@ TEST_F(MoveTest, ColdMoveThatCannotStartThereStartsAgainHere) {
 // wait: the guest stays on its source, the move rolls back and says why, the healing begins.
 TEST_F(MoveTest, HostFailureCancelsALiveMoveSoTheHealingNeedNotWait) {
   auto controls = std::make_shared<testing::TestControls>();
+  controls->hold_migrations = true;
   connect_ = testing::FailingHypervisor::Factory({.controls = controls});
   Open({.probe_interval_ms = 50, .probe_misses = 4});
   const std::string assignment = store_->GetVm("fw-a")->assignment_json;

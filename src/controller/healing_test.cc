@@ -16,6 +16,7 @@
 #include <thread>
 
 #include "controller/controller.h"
+#include "controller/failing_hypervisor.h"
 #include "controller/heal_plan.h"
 #include "driver/fence/testing/test_bmc.h"
 #include "store/sqlite_store.h"
@@ -24,67 +25,6 @@ namespace corepin {
 namespace {
 
 using nlohmann::json;
-
-// Which fixture hosts are down. Shared with the connections made to them, which the host
-// monitor's probers (detached threads) may still hold for a moment after a test ends.
-struct DownHosts {
-  std::mutex mu;
-  std::set<std::string> hosts;
-  bool Has(const std::string& uri) {
-    std::lock_guard lock(mu);
-    for (const auto& h : hosts)
-      if (uri.ends_with("#" + h)) return true;
-    return false;
-  }
-};
-
-// A connection to a fixture host on which every call fails while the host is down, as on a
-// dead host (the fixture driver alone would keep answering an open connection).
-class DownableHypervisor : public Hypervisor {
- public:
-  DownableHypervisor(std::unique_ptr<Hypervisor> real, std::shared_ptr<DownHosts> down) : real_(std::move(real)), down_(std::move(down)) {}
-  Result<HostTopology> ReadTopology() override {
-    if (auto s = Check(); !s) return s.error();
-    return real_->ReadTopology();
-  }
-  Status DefineAndStart(const DomainRequest& r) override { return Check() ? real_->DefineAndStart(r) : Check(); }
-  Status Start(const std::string& name) override { return Check() ? real_->Start(name) : Check(); }
-  Result<std::unique_ptr<LifecycleWatch>> WatchStops(std::function<void(const std::string&, const std::string&)> f) override {
-    if (auto s = Check(); !s) return s.error();
-    return real_->WatchStops(std::move(f));
-  }
-  Status DestroyAndUndefine(const std::string& name) override { return Check() ? real_->DestroyAndUndefine(name) : Check(); }
-  Result<std::vector<DomainInfo>> ListCorepinDomains() override {
-    if (auto s = Check(); !s) return s.error();
-    return real_->ListCorepinDomains();
-  }
-  Result<DomainInfo> GetDomain(const std::string& name) override {
-    if (auto s = Check(); !s) return s.error();
-    return real_->GetDomain(name);
-  }
-  std::string uri() const override { return real_->uri(); }
-  Status Probe() override { return Check() ? real_->Probe() : Check(); }
-  Result<std::vector<VcpuStat>> VcpuStats(const std::string& name) override {
-    if (auto s = Check(); !s) return s.error();
-    return real_->VcpuStats(name);
-  }
-  Status Repin(const std::string& name, const std::vector<CpuSet>& vcpus, const CpuSet& emulator, const std::string& metadata) override {
-    return Check() ? real_->Repin(name, vcpus, emulator, metadata) : Check();
-  }
-  Status MigrateLive(const std::string& name, Hypervisor& dest, const MigrateRequest& r) override {
-    if (auto s = Check(); !s) return s;
-    auto* wrapped = dynamic_cast<DownableHypervisor*>(&dest);
-    return real_->MigrateLive(name, wrapped ? *wrapped->real_ : dest, r);
-  }
-
- private:
-  Status Check() const {
-    if (down_->Has(real_->uri())) return Unavailable("hypervisor " + real_->uri() + ": connection lost (the host is down)");
-    return Status::Ok();
-  }
-  std::unique_ptr<Hypervisor> real_;
-  std::shared_ptr<DownHosts> down_;
-};
 
 class HealingTest : public ::testing::Test {
  protected:
@@ -104,25 +44,18 @@ class HealingTest : public ::testing::Test {
     controller_.reset();
     store_.reset();
     store_ = std::move(*OpenSqliteStore(dir_ + "/state.db"));
-    auto connect = [down = down_](const std::string& uri) -> Result<std::unique_ptr<Hypervisor>> {
-      if (down->Has(uri)) return Unprocessable("cannot connect to hypervisor " + uri + ": connection refused");
-      auto hv = ConnectHypervisor(uri);
-      if (!hv) return hv.error();
-      return std::unique_ptr<Hypervisor>(std::make_unique<DownableHypervisor>(std::move(*hv), down));
-    };
+    auto connect = testing::FailingHypervisor::Factory({.controls = controls_});
     controller_ = std::make_unique<Controller>(store_.get(), connect, options);
     Status s = controller_->Start();
     ASSERT_TRUE(s.ok()) << s.error().message;
   }
-  void SetDown(std::set<std::string> hosts) {
-    std::lock_guard lock(down_->mu);
-    down_->hosts = std::move(hosts);
+  static std::string Uri(const std::string& host) { return "fixture:2s32c-smt2#" + host; }
+  void SetDown(const std::set<std::string>& hosts) {
+    std::set<std::string> uris;
+    for (const auto& h : hosts) uris.insert(Uri(h));
+    controls_->SetDown(std::move(uris));
   }
-  void SetDown(const std::string& host, bool down) {
-    std::lock_guard lock(down_->mu);
-    if (down) down_->hosts.insert(host);
-    else down_->hosts.erase(host);
-  }
+  void SetDown(const std::string& host, bool down) { controls_->SetDown(Uri(host), down); }
   // h1..h4 in racks r1, r2, r3, r1.
   void AddHosts() {
     for (int i = 1; i <= 4; ++i) {
@@ -148,7 +81,9 @@ class HealingTest : public ::testing::Test {
     return out;
   }
   std::string dir_;
-  std::shared_ptr<DownHosts> down_ = std::make_shared<DownHosts>();
+  // Which fixture hosts are down (FailingHypervisor). Shared with the connections made to them,
+  // which the host monitor's probers (detached threads) may still hold after a test ends.
+  std::shared_ptr<testing::TestControls> controls_ = std::make_shared<testing::TestControls>();
   std::unique_ptr<StateStore> store_;
   std::unique_ptr<Controller> controller_;
 };
