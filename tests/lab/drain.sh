@@ -20,7 +20,6 @@ extra_cleanup() {
 }
 
 lab_up 3
-ovsdb=$(echo "$status" | jq -r .ovsdb)
 "$top/lab/guest/build" "$work/guest" >/dev/null || fail "guest build"
 start_corepind --switch "ovsdb:$ovsdb" --reconcile-interval 1
 add_lab_hosts 3

@@ -19,8 +19,6 @@ extra_cleanup() {
 }
 
 lab_up 3
-ovsdb=$(echo "$status" | jq -r .ovsdb)
-vsctl() { ovs-vsctl --db="$ovsdb" "$@"; }
 "$top/lab/guest/build" "$work/guest" >/dev/null || fail "guest build"
 start_corepind --switch "ovsdb:$ovsdb"
 add_lab_hosts 3

@@ -27,22 +27,14 @@ extra_cleanup() {
 }
 
 lab_up 4
-ovsdb=$(echo "$status" | jq -r .ovsdb)
-vsctl() { ovs-vsctl --db="$ovsdb" "$@"; }
 "$top/lab/guest/build" "$work/guest" >/dev/null || fail "guest build"
 corepind_args=(--switch "ovsdb:$ovsdb" --probe-interval-ms 100 --probe-misses 5 --reconcile-interval 1)
 start_corepind "${corepind_args[@]}"
 add_lab_hosts 4 --bmc
 create_fw_group "52:54:00:c0:7e:11"
-event_id() { events | jq -r --arg k "$1" --arg s "$2" '[.[] | select(.kind == $k and .subject == $s)] | last | .id // empty'; }
-service_ports() { vsctl --bare --columns=name find port tag=100 | grep '^cp' | wc -l; }
 # What-if before a failure: the host and vCPU pCPUs the reserve holds for VM $1 if host $2 fails.
 planned_target() { "$cli" whatif fail "$2" --json | jq -c --arg v "$1" '.moves[] | select(.vm == $v) | {to, vcpu_pcpus}'; }
 actual_place() { "$cli" vm show "$1" --json | jq -c '{to: .host, vcpu_pcpus: [.vcpus[].pcpu]}'; }
-power_off() {
-  ipmitool -I lanplus -C 3 -H "$(bmc_field "$1" address)" -p "$(bmc_field "$1" port)" -U "$(bmc_field "$1" user)" \
-    -P "$(bmc_field "$1" password)" chassis power off >/dev/null || fail "power off h$1"
-}
 
 expect_answer fw-a 90
 verified fw-a

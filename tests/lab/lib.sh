@@ -32,7 +32,9 @@ lab_up() {
   lab_ours=1
   "$lab" up "$1" >/dev/null || fail "lab up $1"
   status=$("$lab" status --json)
+  ovsdb=$(echo "$status" | jq -r .ovsdb)
 }
+vsctl() { ovs-vsctl --db="$ovsdb" "$@"; }  # the lab's switch
 
 start_corepind() {
   "$build/src/daemon/corepind" --db "$work/corepin.db" --listen "127.0.0.1:$port" "$@" >>"$work/corepind.log" 2>&1 &
@@ -54,6 +56,11 @@ finish_lab() {
 # The BMC of lab host N (1-based): bmc_field N address|port|user|password, and its fence URI.
 bmc_field() { echo "$status" | jq -r ".hosts[$(($1 - 1))].bmc.$2"; }
 bmc_uri() { echo "ipmi://$(bmc_field "$1" user):$(bmc_field "$1" password)@$(bmc_field "$1" address):$(bmc_field "$1" port)?cipher=3"; }
+# Powers lab host N (1-based) off through its BMC, as an operator's ipmitool would.
+power_off() {
+  ipmitool -I lanplus -C 3 -H "$(bmc_field "$1" address)" -p "$(bmc_field "$1" port)" -U "$(bmc_field "$1" user)" \
+    -P "$(bmc_field "$1" password)" chassis power off >/dev/null || fail "power off h$1"
+}
 # Adds lab hosts h1..hN (racks r1..rN, bridge lab-hN, TCG, live migrations over the lab's
 # loopback: its hosts share one network namespace); with "--bmc" after N, each with its BMC.
 add_lab_hosts() {
@@ -93,6 +100,11 @@ expect_answer() {
   fail "expected an answer from $1, last got \"$got\""
 }
 events() { "$cli" events --limit 1000 --json; }
+# The id of the last event of kind $1 about $2, and the time (unix ms) of the first one.
+event_id() { events | jq -r --arg k "$1" --arg s "$2" '[.[] | select(.kind == $k and .subject == $s)] | last | .id // empty'; }
+event_ms() { events | jq -r --arg k "$1" --arg s "$2" '[.[] | select(.kind == $k and .subject == $s)] | first | .unix_ms // empty'; }
+# How many VM ports carry the service VLAN 100 (one: the ACT's).
+service_ports() { vsctl --bare --columns=name find port tag=100 | grep '^cp' | wc -l; }
 host_of() { "$cli" vm show "$1" --json | jq -r .host; }
 hidx() { echo "${1#h}"; }  # h3 -> 3
 uri_of() { echo "$status" | jq -r ".hosts[$(($(hidx "$1") - 1))].uri"; }  # lab host h3's libvirt URI

@@ -26,8 +26,6 @@ extra_cleanup() {
 }
 
 lab_up 4
-ovsdb=$(echo "$status" | jq -r .ovsdb)
-vsctl() { ovs-vsctl --db="$ovsdb" "$@"; }
 "$top/lab/guest/build" "$work/guest" >/dev/null || fail "guest build"
 start_corepind --switch "ovsdb:$ovsdb" --reconcile-interval 1
 add_lab_hosts 4

@@ -70,8 +70,7 @@ echo "ok: the move answered $((t_answer - t_freeze)) ms after the freeze: $(head
 
 # The frozen host is fenced and healed; the healing did not wait for the migration.
 wait_event host.fenced "$hx" 30 >/dev/null
-at() { events | jq -r --arg k "$1" --arg s "$2" '[.[] | select(.kind == $k and .subject == $s)] | first | .unix_ms // empty'; }
-cancelling=$(at vm.move.cancelling solo) failed=$(at vm.move.failed solo) started=$(at heal.started "$hx") fenced=$(at host.fenced "$hx")
+cancelling=$(event_ms vm.move.cancelling solo) failed=$(event_ms vm.move.failed solo) started=$(event_ms heal.started "$hx") fenced=$(event_ms host.fenced "$hx")
 [ -n "$cancelling" ] && [ -n "$failed" ] && [ -n "$started" ] && [ -n "$fenced" ] ||
   fail "events missing: vm.move.cancelling=$cancelling vm.move.failed=$failed heal.started=$started host.fenced=$fenced"
 [ "$cancelling" -le "$started" ] || fail "the healing started before the migration was cancelled"
