@@ -57,6 +57,16 @@ class MoveTest : public ControllerTest {
     for (const auto& e : events) n += e["kind"] == kind;
     return n;
   }
+  // After a move to h3 that did not happen: fw-a runs on h1 as it did, and nothing is on h3.
+  void ExpectStillOnH1(const std::string& assignment) {
+    auto rec = store_->GetVm("fw-a");
+    EXPECT_EQ(rec->host, "h1");
+    EXPECT_EQ(rec->state, "running");
+    EXPECT_EQ(rec->assignment_json, assignment);
+    EXPECT_EQ(MemberHost("fw-a"), "h1");
+    EXPECT_TRUE(DomainOn("h1", "fw-a")->active);
+    EXPECT_FALSE(DomainOn("h3", "fw-a").ok());
+  }
   json MoveOperations() {
     json out = json::array();
     const json ops = *controller_->Operations();
@@ -178,14 +188,8 @@ TEST_F(MoveTest, FailedMigrationPutsEverythingBack) {
   EXPECT_EQ(r.error().code, ErrorCode::kUnavailable);
   EXPECT_NE(r.error().message.find("failure injected"), std::string::npos) << r.error().message;
   EXPECT_NE(r.error().message.find("runs on h1 as before"), std::string::npos) << r.error().message;
-  auto rec = store_->GetVm("fw-a");
-  EXPECT_EQ(rec->host, "h1");
-  EXPECT_EQ(rec->state, "running");
-  EXPECT_EQ(rec->assignment_json, assignment);
-  EXPECT_EQ(MemberHost("fw-a"), "h1");
+  ExpectStillOnH1(assignment);
   EXPECT_EQ((*controller_->ShowVm("fw-a"))["host"], "h1");
-  EXPECT_TRUE(DomainOn("h1", "fw-a")->active);
-  EXPECT_FALSE(DomainOn("h3", "fw-a").ok());
   json ops = MoveOperations();
   ASSERT_EQ(ops.size(), 1u);
   EXPECT_EQ(ops[0]["step"], "rolled-back");
@@ -205,13 +209,7 @@ TEST_F(MoveTest, ColdMoveThatCannotStartThereStartsAgainHere) {
   auto r = Move("fw-a", R"({"host": "h3", "mode": "cold"})");
   ASSERT_FALSE(r.ok());
   EXPECT_NE(r.error().message.find("was started again on h1"), std::string::npos) << r.error().message;
-  auto rec = store_->GetVm("fw-a");
-  EXPECT_EQ(rec->host, "h1");
-  EXPECT_EQ(rec->state, "running");
-  EXPECT_EQ(rec->assignment_json, assignment);
-  EXPECT_EQ(MemberHost("fw-a"), "h1");
-  EXPECT_TRUE(DomainOn("h1", "fw-a")->active);
-  EXPECT_FALSE(DomainOn("h3", "fw-a").ok());
+  ExpectStillOnH1(assignment);
   EXPECT_EQ((*controller_->ShowVm("fw-a"))["pinning_verified"], true);
   EXPECT_EQ(MoveOperations().back()["step"], "rolled-back");
   EXPECT_EQ(Count("vm.move.failed"), 1);
@@ -234,13 +232,7 @@ TEST_F(MoveTest, HostFailureCancelsALiveMoveSoTheHealingNeedNotWait) {
   ASSERT_FALSE(moved.ok()) << "the move was not cancelled: " << moved->dump();
   EXPECT_NE(moved.error().message.find("the move was cancelled: host h4 stopped answering"), std::string::npos) << moved.error().message;
   EXPECT_NE(moved.error().message.find("runs on h1 as before"), std::string::npos) << moved.error().message;
-  auto rec = store_->GetVm("fw-a");
-  EXPECT_EQ(rec->host, "h1");
-  EXPECT_EQ(rec->state, "running");
-  EXPECT_EQ(rec->assignment_json, assignment);
-  EXPECT_EQ(MemberHost("fw-a"), "h1");
-  EXPECT_TRUE(DomainOn("h1", "fw-a")->active);
-  EXPECT_FALSE(DomainOn("h3", "fw-a").ok());
+  ExpectStillOnH1(assignment);
   EXPECT_EQ(MoveOperations().back()["step"], "rolled-back");
   EXPECT_EQ(Count("vm.move.cancelling"), 1);
   // The healing of h4 began (h4 has no BMC: it stops at once, asking a person).

@@ -418,6 +418,18 @@ class TwoHostTest : public HealingTest {
     std::this_thread::sleep_for(std::chrono::milliseconds(1500));
     return *controller_->Healings();
   }
+  // h1 (with a BMC) holds fw's ACT and h2 (without) its SBY; h1 goes down, h2 250 ms later:
+  // h2 joins the healing, which stops, unable to fence it. Returns the healings then.
+  json FailBothWithTheSecondUnfenceable() {
+    Open();
+    AddHostsWithBmcs({"h1"});
+    CreateGroup("h1", "h2");
+    Open(Monitored(5));
+    SetDown("h1", true);
+    std::this_thread::sleep_for(std::chrono::milliseconds(250));
+    SetDown("h2", true);
+    return WaitForHealings("stopped");
+  }
   std::vector<json> EventsOf(const std::string& kind) {
     std::vector<json> out;
     const json events = *controller_->Events(0, 10000);
@@ -601,15 +613,7 @@ TEST_F(TwoHostTest, HostSlowForAMomentIsWaitedForAndLeftAlone) {
 // moves, with an alarm that names it and says what to do; once an operator confirms it is off,
 // the healing goes on and plans both failures together.
 TEST_F(TwoHostTest, JoinedHostWithoutBmcStopsTheHealingUntilAnOperatorFencesIt) {
-  Open();
-  AddHostsWithBmcs({"h1"});
-  CreateGroup("h1", "h2");
-  Open(Monitored(5));
-
-  SetDown("h1", true);
-  std::this_thread::sleep_for(std::chrono::milliseconds(250));
-  SetDown("h2", true);
-  json heals = WaitForHealings("stopped");
+  json heals = FailBothWithTheSecondUnfenceable();
   ASSERT_EQ(heals.size(), 1u) << heals.dump(2);
   EXPECT_EQ(heals[0]["step"], "stopped") << heals[0].dump(2);
   EXPECT_EQ(heals[0]["detail"]["hosts"], json::array({"h1", "h2"}));
@@ -643,15 +647,7 @@ TEST_F(TwoHostTest, JoinedHostWithoutBmcStopsTheHealingUntilAnOperatorFencesIt) 
 // healing (nothing of it had changed), and the healing goes on for the host already fenced,
 // rather than being called off with that host powered off and its VMs down.
 TEST_F(TwoHostTest, JoinedHostThatAnswersAgainLeavesAndTheHealingGoesOn) {
-  Open();
-  AddHostsWithBmcs({"h1"});
-  CreateGroup("h1", "h2");
-  Open(Monitored(5));
-
-  SetDown("h1", true);
-  std::this_thread::sleep_for(std::chrono::milliseconds(250));
-  SetDown("h2", true);
-  json heals = WaitForHealings("stopped");
+  json heals = FailBothWithTheSecondUnfenceable();
   ASSERT_EQ(heals.size(), 1u) << heals.dump(2);
   ASSERT_EQ(heals[0]["step"], "stopped") << heals[0].dump(2);
   ASSERT_EQ(heals[0]["detail"]["hosts"], json::array({"h1", "h2"}));
