@@ -20,6 +20,7 @@
 #include <chrono>
 #include <thread>
 
+#include "common/wall_clock.h"
 #include "controller/controller.h"
 #include "controller/group_record.h"
 #include "controller/heal_plan.h"
@@ -34,11 +35,6 @@ namespace {
 
 constexpr char kMove[] = "move";
 constexpr char kMoving[] = "moving", kDone[] = "done", kRolledBack[] = "rolled-back";
-
-int64_t NowMs() {
-  using namespace std::chrono;
-  return duration_cast<milliseconds>(system_clock::now().time_since_epoch()).count();
-}
 
 constexpr char kMoveExample[] = R"(; e.g. {"host": "h2", "mode": "live"} or {"mode": "cold"} (the best host its group allows))";
 
@@ -129,7 +125,7 @@ Result<json> Controller::MoveLocked(const std::string& name, const std::string& 
   if (auto s = cluster_.MoveVm(name, next); !s) return Error{s.error().code, "VM " + name + " cannot move: " + s.error().message + "; nothing was changed"};
   HealPlan plan;
   plan.moves.push_back({.vm = name, .group = loc.group, .from = source.name, .to = target.name, .role = role, .assignment = next});
-  const int64_t now = NowMs();
+  const int64_t now = UnixMs();
   json op_body = {{"vm", name},
                   {"from", source.name},
                   {"to", target.name},
@@ -277,7 +273,7 @@ Result<json> Controller::FinishMove(OperationRecord& op, json& body, int64_t too
     if (auto ports = DesiredPorts(loc->group); ports && !ports->empty())
       if (auto r = switch_->Apply(*ports, "move " + name + " to " + target.name); !r)
         Event("alarm.switch-failed", name, "port of moved VM not set yet: " + r.error().message);
-  body["timeline"]["done"] = NowMs();
+  body["timeline"]["done"] = UnixMs();
   body["took_ms"] = took_ms;
   (void)SaveStep(op, body, kDone);
   Event("vm.moved", name, op.name + ": " + body.value("mode", "") + " from " + body.value("from", "") + " to " + target.name + ", vCPUs on " +

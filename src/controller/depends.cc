@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <set>
 
+#include "common/text.h"
 #include "driver/domain_xml.h"
 #include "placement/whatif.h"
 
@@ -15,12 +16,6 @@ namespace {
 constexpr char kHowTo[] =
     "name the hardware: host=H (with pcpu=N, core=N, node=N or nic=NAME for a part of it), port=PORT, "
     "or label=KEY=VALUE (rack=VALUE for short)";
-
-std::string Join(const std::vector<std::string>& v, const char* sep = ", ") {
-  std::string out;
-  for (const auto& s : v) out += (out.empty() ? "" : sep) + s;
-  return out;
-}
 
 Result<int> ParseNumber(const std::string& name, const std::string& text) {
   size_t used = 0;

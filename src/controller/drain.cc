@@ -16,6 +16,7 @@
 #include <optional>
 #include <set>
 
+#include "common/wall_clock.h"
 #include "controller/controller.h"
 #include "controller/group_record.h"
 #include "controller/heal_plan.h"
@@ -29,11 +30,6 @@ namespace {
 constexpr char kDrain[] = "drain";
 constexpr char kSwitching[] = "switching", kMoving[] = "moving", kDone[] = "done", kStopped[] = "stopped",
                kCancelled[] = "cancelled";
-
-int64_t NowMs() {
-  using namespace std::chrono;
-  return duration_cast<milliseconds>(system_clock::now().time_since_epoch()).count();
-}
 
 bool Running(const std::string& step) { return step == kSwitching || step == kMoving; }
 
@@ -115,7 +111,7 @@ Result<json> Controller::Drain(const std::string& name, const json& request) {
     UpdateSchedulable(h);
     return *refused;
   }
-  const int64_t now = NowMs();
+  const int64_t now = UnixMs();
   json body = {{"hosts", {name}},
                {"plan", HealPlanToJson(*plan)},
                {"progress", {{"done", 0}, {"total", plan->moves.size()}, {"current", ""}}},
@@ -141,7 +137,7 @@ bool Controller::DrainStep(const std::string& op_name) {
   const std::string host = body["hosts"][0];
   auto stop = [&](const std::string& message) {
     body["resume_step"] = op.state;
-    body["stopped"] = {{"message", message}, {"unix_ms", NowMs()}};
+    body["stopped"] = {{"message", message}, {"unix_ms", UnixMs()}};
     (void)SaveStep(op, body, kStopped);
     Event("alarm.drain-stopped", host, message + ". Fix it, then run corepin host drain " + host + " to go on, or undrain it");
     return false;
@@ -207,7 +203,7 @@ bool Controller::DrainStep(const std::string& op_name) {
   // Every VM moved.
   if (auto s = store_->SetHostState(host, kHostDrained); !s) return stop("host state not stored: " + s.error().message);
   source.state = std::string(kHostDrained);
-  body["timeline"]["done"] = NowMs();
+  body["timeline"]["done"] = UnixMs();
   const size_t gaps = cluster_.reserve().UnhealableCount();
   body["redundancy"] = gaps == 0 ? "kept" : "degraded";
   (void)save(kDone);

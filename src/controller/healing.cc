@@ -19,10 +19,13 @@
 #include <thread>
 #include <unistd.h>
 
+#include "common/text.h"
+#include "common/wall_clock.h"
 #include "controller/alarms.h"
 #include "controller/controller.h"
 #include "controller/group_record.h"
 #include "controller/heal_plan.h"
+#include "controller/heal_steps.h"
 #include "driver/domain_xml.h"
 #include "placement/placement_json.h"
 #include "placement/whatif.h"
@@ -31,31 +34,7 @@ namespace corepin {
 
 using nlohmann::json;
 
-namespace {
-
-constexpr char kHeal[] = "heal";
-// Steps, as stored in OperationRecord::state.
-constexpr char kFencing[] = "fencing", kFenced[] = "fenced", kPromoting[] = "promoting", kRecreating[] = "recreating",
-               kDone[] = "done", kStopped[] = "stopped", kCancelled[] = "cancelled";
-
-int64_t NowMs() {
-  using namespace std::chrono;
-  return duration_cast<milliseconds>(system_clock::now().time_since_epoch()).count();
-}
-
-std::string Join(const std::vector<std::string>& v) {
-  std::string out;
-  for (const auto& s : v) out += (out.empty() ? "" : ", ") + s;
-  return out;
-}
-
-bool Finished(const std::string& step) { return step == kDone || step == kCancelled; }
-
-std::vector<std::string> HostsOf(const json& body) {
-  return body.is_object() ? body.value("hosts", std::vector<std::string>{}) : std::vector<std::string>{};
-}
-
-}  // namespace
+using namespace heal_steps;
 
 void Controller::CrashPoint(const std::string& name) {
   if (options_.crash_point != name) return;
@@ -169,7 +148,7 @@ Status Controller::SaveStep(OperationRecord& op, const json& body, const std::st
 
 void Controller::StopHealing(OperationRecord& op, json& body, const std::string& alarm, const std::string& message) {
   const std::string subject = Join(body["hosts"].get<std::vector<std::string>>());
-  body["stopped"] = {{"alarm", alarm}, {"message", message}, {"unix_ms", NowMs()}, {"subject", subject}};
+  body["stopped"] = {{"alarm", alarm}, {"message", message}, {"unix_ms", UnixMs()}, {"subject", subject}};
   (void)SaveStep(op, body, kStopped);
   Event("alarm." + alarm, subject, message);
 }
@@ -184,7 +163,7 @@ std::string Controller::StartHealing(const std::vector<std::string>& hosts, bool
           if (h == want) return op.name;
     }
   }
-  const int64_t now = NowMs();
+  const int64_t now = UnixMs();
   std::string name = "heal-" + hosts.front() + "-" + std::to_string(now);
   json body = {{"hosts", hosts}, {"timeline", {{"suspected", now}}}, {"fence", json::object()}};
   if (fenced_by_operator) {
@@ -257,7 +236,7 @@ bool Controller::FenceStep(OperationRecord& op, json& body) {
     body["fence"][name] = "powered off through " + bmc.uri() + ", confirmed in " + std::to_string(took.count()) + " ms";
     Event("host.fenced", name, body["fence"][name].get<std::string>());
   }
-  body["timeline"]["fenced"] = NowMs();
+  body["timeline"]["fenced"] = UnixMs();
   if (auto s = SaveStep(op, body, kFenced); !s) {
     Event("alarm.heal-stopped", op.name, "could not store the fence: " + s.error().message);
     return false;
@@ -342,7 +321,7 @@ bool Controller::JoinStep(OperationRecord& op, json& body) {
   std::vector<std::string> all = hosts;
   all.insert(all.end(), joined.begin(), joined.end());
   body["hosts"] = all;
-  body["timeline"]["joined"] = NowMs();
+  body["timeline"]["joined"] = UnixMs();
   if (auto s = SaveStep(op, body, kFencing); !s) {
     Event("alarm.heal-stopped", op.name, "could not store the hosts that joined (" + Join(joined) + "): " + s.error().message);
     return false;
@@ -492,7 +471,7 @@ void Controller::PromoteStep(OperationRecord& op, json& body) {
       else summary = report->summary;
     }
   }
-  body["timeline"]["promoted"] = NowMs();
+  body["timeline"]["promoted"] = UnixMs();
   body["switch"] = summary;
   (void)SaveStep(op, body, kRecreating);
   std::string who;
@@ -537,7 +516,7 @@ void Controller::RecreateStep(OperationRecord& op, json& body) {
       if (auto r = switch_->Apply(ports, "heal: park recreated SBYs"); !r)
         Event("alarm.switch-failed", op.name, "recreated members not parked yet: " + r.error().message);
   }
-  body["timeline"]["recreated"] = NowMs();
+  body["timeline"]["recreated"] = UnixMs();
   body["recreate_failures"] = failed;
   (void)SaveStep(op, body, kRecreating);
 }
@@ -578,7 +557,7 @@ void Controller::FinishStep(OperationRecord& op, json& body) {
           std::to_string(gaps) + " VM(s) would not be healed by a further failure" + missing +
               ". Add a host, or return the failed one (corepin host return ...)");
   }
-  body["timeline"]["done"] = NowMs();
+  body["timeline"]["done"] = UnixMs();
   (void)SaveStep(op, body, kDone);
 }
 
@@ -604,106 +583,6 @@ Status Controller::EnsureOnTarget(const HealMove& m, VmRecord rec, std::optional
     if (auto s = StartMembers({{rec, role ? *role : m.role == Role::kAct ? "ACT" : "SBY"}}); !s) return s;
   rec.state = std::string(kVmRunning);
   return store_->UpdateVm(rec);
-}
-
-// --- Operator actions and views ---
-
-Result<json> Controller::Healings() {
-  std::lock_guard lock(mu_);
-  auto ops = store_->ListOperations(kHeal);
-  if (!ops) return ops.error();
-  json out = json::array();
-  for (const auto& op : *ops) {
-    json body = json::parse(op.body_json, nullptr, false);
-    out.push_back({{"name", op.name}, {"step", op.state}, {"created_unix", op.created_unix}, {"updated_unix", op.updated_unix},
-                   {"detail", body}});
-  }
-  return out;
-}
-
-Result<json> Controller::ConfirmFenced(const std::string& name) {
-  std::lock_guard lock(mu_);
-  auto host = FindHost(name);
-  if (!host) return host.error();
-  ManagedHost& h = **host;
-  if (h.state == kHostFailed) return Conflict("host " + name + " is already failed and fenced");
-  if (!h.suspected && h.hypervisor)
-    return Conflict("host " + name + " answers; corepin heals only a host that stopped answering. If it must go, drain it");
-  Event("host.fenced", name, "an operator confirmed that host " + name + " is powered off");
-  // A healing stopped for want of a fence goes on from there; otherwise one starts fenced.
-  if (auto ops = store_->ListOperations(kHeal); ops)
-    for (auto op : *ops) {
-      if (op.state != kStopped) continue;
-      json body = json::parse(op.body_json, nullptr, false);
-      auto hosts = body.value("hosts", std::vector<std::string>{});
-      if (std::find(hosts.begin(), hosts.end(), name) == hosts.end() || body.contains("plan")) continue;
-      body["fence"][name] = "confirmed off by an operator";
-      body.erase("stopped");
-      body["timeline"]["fenced"] = NowMs();
-      if (auto s = SaveStep(op, body, kFenced); !s) return s.error();
-      RunHealing(op);
-      return json{{"host", name}, {"healing", op.name}};
-    }
-  const std::string op = StartHealing({name}, /*fenced_by_operator=*/true);
-  if (op.empty()) return Internal("host " + name + ": the healing could not be recorded; see the events");
-  return json{{"host", name}, {"healing", op}};
-}
-
-Result<json> Controller::ReturnHost(const std::string& name) {
-  std::lock_guard lock(mu_);
-  auto host = FindHost(name);
-  if (!host) return host.error();
-  ManagedHost& h = **host;
-  if (h.state != kHostFailed) return Conflict("host " + name + " is " + h.state + ", not failed; nothing to return");
-  if (auto ops = store_->ListOperations(kHeal); ops)
-    for (const auto& op : *ops)
-      if (!Finished(op.state) && op.state != kStopped && op.body_json.find("\"" + name + "\"") != std::string::npos)
-        return Conflict("host " + name + " is still being healed (" + op.name + ", step " + op.state + "); wait for it");
-  auto hv = connect_(h.uri);
-  if (!hv) return Unavailable("host " + name + " does not answer: " + hv.error().message + "; power it on first");
-  auto domains = (*hv)->ListCorepinDomains();
-  if (!domains) return Unavailable("host " + name + ": cannot list its domains: " + domains.error().message);
-  // Copies of VMs that were healed elsewhere (or deleted since) go; VMs lost with the host stay.
-  json removed = json::array();
-  for (const auto& d : *domains) {
-    auto rec = store_->GetVm(d.name);
-    if (rec && rec->host == name) continue;
-    if (auto s = (*hv)->DestroyAndUndefine(d.name); !s)
-      return Unavailable("host " + name + ": stale domain " + d.name + " could not be removed: " + s.error().message +
-                         "; the host stays failed");
-    removed.push_back(d.name);
-  }
-  if (auto s = store_->SetHostState(name, kHostActive); !s) return s.error();
-  h.state = std::string(kHostActive);
-  h.hypervisor = std::move(*hv);
-  h.connect_error.clear();
-  h.suspected = false;
-  WatchHost(h);
-  if (monitor_) monitor_->Add(name, h.uri);
-  UpdateSchedulable(h);
-  // VMs lost with the host come back where they were, with their pinning.
-  json restarted = json::array();
-  if (auto vms = store_->ListVms(name); vms)
-    for (auto vm : *vms) {
-      if (vm.state != kVmLost) continue;
-      const Cluster::VmLocation* loc = cluster_.FindVm(vm.name);
-      const RedundancyGroup* g = loc ? cluster_.FindGroup(loc->group) : nullptr;
-      const GroupMember* m = g ? g->FindMember(vm.name) : nullptr;
-      std::string role = m && loc->group != vm.name ? (m->role == Role::kAct ? "ACT" : "SBY") : "";
-      (void)h.hypervisor->DestroyAndUndefine(vm.name);
-      if (auto s = StartMembers({{vm, role}}); !s) {
-        Event("alarm.vm-lost", vm.name, "host " + name + " returned but VM " + vm.name + " did not start: " + s.error().message);
-        continue;
-      }
-      vm.state = std::string(kVmRunning);
-      (void)store_->UpdateVm(vm);
-      restarted.push_back(vm.name);
-    }
-  if (auto s = cluster_.Replan(); !s) Event("alarm.reserve-degraded", "cluster", s.error().message);
-  Event("host.returned", name, "back in service; stale domains removed: " + std::to_string(removed.size()) +
-                                   ", lost VMs started again: " + std::to_string(restarted.size()));
-  ReconcileLocked();
-  return json{{"host", name}, {"state", h.state}, {"removed_stale_domains", removed}, {"restarted", restarted}};
 }
 
 }  // namespace corepin

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 
+#include "common/text.h"
 #include "placement/invariants.h"
 #include "placement/placement_json.h"
 #include "placement/scheduler.h"
@@ -9,12 +10,6 @@
 
 namespace corepin {
 namespace {
-
-std::string Join(const std::vector<std::string>& v, const char* sep = ", ") {
-  std::string out;
-  for (const auto& s : v) out += (out.empty() ? "" : sep) + s;
-  return out;
-}
 
 // n choose r, saturating.
 size_t Choose(size_t n, size_t r) {

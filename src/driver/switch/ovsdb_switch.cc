@@ -6,6 +6,8 @@
 #include <set>
 #include <thread>
 
+#include "common/text.h"
+
 namespace corepin::ovsdb {
 namespace {
 
@@ -105,12 +107,6 @@ struct Snapshot {
 };
 
 std::string Ref(const PortState& s) { return s.bridge + "/" + s.port; }
-
-std::string Join(const std::vector<std::string>& v, const char* sep = ", ") {
-  std::string out;
-  for (const auto& s : v) out += (out.empty() ? "" : sep) + s;
-  return out;
-}
 
 }  // namespace
 
