@@ -148,13 +148,16 @@ int Main(int argc, char** argv) {
                    }});
   on(app.add_subcommand("healings", "healings after host failures: step reached, plan and timeline"),
      {[](ApiClient& c) { return c.Get("/v1/healings"); }, RenderHealings});
-  bool dry_run = false, no_wait = false;
+  bool dry_run = false, no_wait = false, drain_cold = false;
   CLI::App* host_drain = host->add_subcommand("drain", "move every VM off a host for maintenance (ACTs switch over first), with progress; again to resume");
   host_drain->add_option("NAME", host_name, "host name")->required();
   host_drain->add_flag("--dry-run", dry_run, "only show where each VM would go");
   host_drain->add_flag("--no-wait", no_wait, "start it and return; follow with corepin operation show NAME");
+  host_drain->add_flag("--cold", drain_cold, "stop each VM here and start it there, instead of live migrations (also to go on cold after a live step failed)");
   on(host_drain, {[&](ApiClient& c) -> Result<json> {
-                    auto started = c.Post("/v1/hosts/" + PathSegment(host_name) + "/drain", json{{"dry_run", dry_run}});
+                    json body{{"dry_run", dry_run}};
+                    if (drain_cold) body["mode"] = "cold";
+                    auto started = c.Post("/v1/hosts/" + PathSegment(host_name) + "/drain", body);
                     if (!started || dry_run || no_wait) return started;
                     return FollowOperation(c, started->value("name", ""));
                   },

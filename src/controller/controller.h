@@ -268,6 +268,11 @@ class Controller {
   void QueueOperation(const std::string& name);
   bool DrainStep(const std::string& name);  // one step; false when the drain is over or stopped
   void ResumeDrains();
+  // Before a healing of `failed` plans: drains touching those hosts are made consistent with it
+  // (VMs recorded on a failed target ahead of their step but still running on the draining
+  // host go back there, and the drain stops to be planned again; a failed draining host's
+  // stopped drain goes on, starting its VMs on their targets).
+  void SettleDrainsFor(const std::vector<std::string>& failed);
   // Shared by healing and drain (healing.cc): where the VMs of these hosts go (the reserve's
   // targets), stored at once with the hosts' new state; and a moved VM made to run on its target.
   Result<HealPlan> PlanMoves(const std::vector<std::string>& hosts);
@@ -291,6 +296,10 @@ class Controller {
   // stay on their sources and the moves roll back; `why` goes into their answers. A migration
   // from one of `failed_hosts` is not asked (its host is gone): it fails on its own.
   void CancelLiveMoves(const std::vector<std::string>& failed_hosts, const std::string& why);
+  // The live migration of a move or a drain step: VM `record` (in `group`, with `role`), placed
+  // on `target` in the model already, from `source`, with the target's definition; registered
+  // in live_moves_ so that CancelLiveMoves can stop it (the error then says why).
+  Status MigrateLocked(ManagedHost& source, ManagedHost& target, const VmRecord& record, const std::string& group, Role role);
   struct LiveMove {
     std::string from, to;
     std::shared_ptr<Hypervisor> source;

@@ -137,7 +137,7 @@ Result<json> Controller::MoveLocked(const std::string& name, const std::string& 
                   {"timeline", {{"started", now}}}};
   OperationRecord op{.name = "move-" + name + "-" + std::to_string(now), .kind = kMove, .state = kMoving, .body_json = op_body.dump()};
   auto undo_model = [&] {
-    if (auto s = cluster_.MoveVm(name, placed.assignment); !s)
+    if (auto s = cluster_.MoveVm(name, placed.assignment, /*record_fact=*/true); !s)
       Event("alarm.model-diverged", name, "the placement model could not take VM " + name + " back to " + source.name + ": " +
                                               s.error().message + "; restart corepind to rebuild it from the store");
   };
@@ -167,33 +167,7 @@ Result<json> Controller::MoveLocked(const std::string& name, const std::string& 
     return WritePlan(reverse, "", vm_state, op, op_body, step);
   };
   if (live) {
-    if (!target.hypervisor) {
-      acted = Unavailable("host " + target.name + " is unreachable");
-    } else {
-      // The service port starts on its VLAN: the service's if ACT, parked if SBY.
-      std::map<std::string, int> vlans;
-      if (auto g = store_->GetGroup(loc.group); in_group && g)
-        if (auto sg = StoredGroupFromJson(json::parse(g->config_json, nullptr, false)); sg && sg->service)
-          vlans[sg->service->interface] = role == Role::kAct ? sg->service->vlan : sg->service->parking_vlan;
-      const PlacedVm& there = *Placed(name);
-      Hypervisor::MigrateRequest m{
-          .domain = {there.spec, there.assignment, StateOf(target).topology(), DomainMetadata(moved).dump(), target.vm_options, role_text},
-          .migration_uri = MigrationUri(target.migration_address),
-          .vlans = vlans};
-      {
-        std::lock_guard in_flight(live_moves_mu_);
-        live_moves_[name] = {.from = source.name, .to = target.name, .source = source.hypervisor, .cancelled = ""};
-      }
-      acted = source.hypervisor->MigrateLive(name, *target.hypervisor, m);
-      std::string cancelled;
-      {
-        std::lock_guard in_flight(live_moves_mu_);
-        cancelled = live_moves_[name].cancelled;
-        live_moves_.erase(name);
-      }
-      if (!acted && !cancelled.empty())
-        acted = Unavailable("the move was cancelled: " + cancelled + " (" + acted.error().message + "); move it again once that is over");
-    }
+    acted = MigrateLocked(source, target, moved, loc.group, role);
     if (!acted) {  // the guest still runs on the source as it did: everything goes back
       undo_model();
       if (auto s = store_back(kVmRunning, kRolledBack); !s) Event("vm.rollback-failed", name, s.error().message);
@@ -223,6 +197,38 @@ Result<json> Controller::MoveLocked(const std::string& name, const std::string& 
   }
   const auto took = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - t0);
   return FinishMove(op, op_body, took.count());
+}
+
+Status Controller::MigrateLocked(ManagedHost& source, ManagedHost& target, const VmRecord& rec, const std::string& group, Role role) {
+  const std::string& name = rec.name;
+  if (!source.hypervisor) return Unavailable("host " + source.name + " is unreachable");
+  if (!target.hypervisor) return Unavailable("host " + target.name + " is unreachable");
+  const bool in_group = group != name;
+  // The service port starts on its VLAN: the service's if ACT, parked if SBY.
+  std::map<std::string, int> vlans;
+  if (auto g = store_->GetGroup(group); in_group && g)
+    if (auto sg = StoredGroupFromJson(json::parse(g->config_json, nullptr, false)); sg && sg->service)
+      vlans[sg->service->interface] = role == Role::kAct ? sg->service->vlan : sg->service->parking_vlan;
+  const PlacedVm& there = *Placed(name);
+  const std::string role_text = in_group ? (role == Role::kAct ? "ACT" : "SBY") : "";
+  Hypervisor::MigrateRequest m{
+      .domain = {there.spec, there.assignment, StateOf(target).topology(), DomainMetadata(rec).dump(), target.vm_options, role_text},
+      .migration_uri = MigrationUri(target.migration_address),
+      .vlans = vlans};
+  {
+    std::lock_guard in_flight(live_moves_mu_);
+    live_moves_[name] = {.from = source.name, .to = target.name, .source = source.hypervisor, .cancelled = ""};
+  }
+  Status migrated = source.hypervisor->MigrateLive(name, *target.hypervisor, m);
+  std::string cancelled;
+  {
+    std::lock_guard in_flight(live_moves_mu_);
+    cancelled = live_moves_[name].cancelled;
+    live_moves_.erase(name);
+  }
+  if (!migrated && !cancelled.empty())
+    return Unavailable("the move was cancelled: " + cancelled + " (" + migrated.error().message + "); move it again once that is over");
+  return migrated;
 }
 
 void Controller::CancelLiveMoves(const std::vector<std::string>& failed_hosts, const std::string& why) {
@@ -334,7 +340,7 @@ void Controller::ResumeMoves() {
           if (auto d = (*dst)->hypervisor->GetDomain(name); d && json::parse(d->metadata_json, nullptr, false).value("vm", "") == name)
             (void)(*dst)->hypervisor->DestroyAndUndefine(name);
         }
-        if (auto s = cluster_.MoveVm(name, *from_assignment); !s) Event("alarm.model-diverged", name, s.error().message);
+        if (auto s = cluster_.MoveVm(name, *from_assignment, /*record_fact=*/true); !s) Event("alarm.model-diverged", name, s.error().message);
         HealPlan reverse;
         reverse.moves.push_back({.vm = name, .group = loc.group, .from = to, .to = from, .role = r, .assignment = *from_assignment});
         (void)WritePlan(reverse, "", kVmRunning, op, body, kRolledBack);

@@ -6,8 +6,9 @@
 //   switching         each group whose ACT is here switches over to a SBY elsewhere (the switch
 //                     moves the service first); then the plan is stored with the VMs on their
 //                     targets ("moving"), at once.
-//   moving            one VM per step, SBYs first: stopped here, started on its target with its
-//                     pCPUs, verified, its port parked; progress stored after each.
+//   moving            one VM per step, SBYs first: live-migrated (mode live, the default) or
+//                     stopped here and started there (mode cold), on its target's pCPUs,
+//                     verified, its port parked; progress stored after each.
 //   done              host "drained"; the reserve re-planned, or an alarm says what is missing.
 // A step that fails stops the drain (an alarm says what and how to go on); `Drain` on a
 // draining host resumes it, and a restarted corepind resumes any drain not stopped.
@@ -16,10 +17,12 @@
 #include <optional>
 #include <set>
 
+#include "common/text.h"
 #include "common/wall_clock.h"
 #include "controller/controller.h"
 #include "controller/group_record.h"
 #include "controller/heal_plan.h"
+#include "placement/placement_json.h"
 
 namespace corepin {
 
@@ -54,11 +57,14 @@ std::optional<OperationRecord> DrainOf(StateStore& store, const std::string& hos
 }  // namespace
 
 Result<json> Controller::Drain(const std::string& name, const json& request) {
-  if (!request.is_object()) return Invalid("request body must be a JSON object, e.g. {} or {\"dry_run\": true}");
+  if (!request.is_object()) return Invalid("request body must be a JSON object, e.g. {} or {\"dry_run\": true} or {\"mode\": \"cold\"}");
   for (const auto& [k, v] : request.items())
-    if (k != "dry_run") return Invalid("unknown field \"" + k + "\"; the drain field is dry_run");
+    if (k != "dry_run" && k != "mode") return Invalid("unknown field \"" + k + "\"; the drain fields are dry_run and mode");
   if (request.contains("dry_run") && !request["dry_run"].is_boolean()) return Invalid("dry_run: must be true or false");
+  if (request.contains("mode") && request["mode"] != "live" && request["mode"] != "cold")
+    return Invalid("mode: " + request["mode"].dump() + " is not \"live\" (each VM migrates, its guest running) or \"cold\" (stopped here, started there)");
   const bool dry_run = request.value("dry_run", false);
+  const std::string mode = request.value("mode", "live");
   std::lock_guard lock(mu_);
   auto host = FindHost(name);
   if (!host) return host.error();
@@ -70,6 +76,7 @@ Result<json> Controller::Drain(const std::string& name, const json& request) {
       json body = json::parse(op->body_json, nullptr, false);
       const std::string resume = body.value("resume_step", std::string(kSwitching));
       body.erase("stopped");
+      if (request.contains("mode")) body["mode"] = mode;  // e.g. go on cold after a live step failed
       op->state = resume;
       op->body_json = body.dump();
       if (auto s = store_->UpdateOperation(*op); !s) return s.error();
@@ -113,6 +120,7 @@ Result<json> Controller::Drain(const std::string& name, const json& request) {
   }
   const int64_t now = UnixMs();
   json body = {{"hosts", {name}},
+               {"mode", mode},
                {"plan", HealPlanToJson(*plan)},
                {"progress", {{"done", 0}, {"total", plan->moves.size()}, {"current", ""}}},
                {"timeline", {{"started", now}}}};
@@ -166,7 +174,8 @@ bool Controller::DrainStep(const std::string& op_name) {
       return a.role == Role::kSby && b.role != Role::kSby;
     });
     body["plan"] = HealPlanToJson(*plan);
-    body["progress"]["total"] = plan->moves.size();
+    // After a re-plan (a stopped drain resumed from here) the VMs moved before still count.
+    body["progress"]["total"] = body["progress"].value("done", 0) + static_cast<int>(plan->moves.size());
     if (auto s = StoreMoves(*plan, kHostDraining, kVmMoving, op, body, kMoving); !s) return stop("the plan could not be stored: " + s.error().message);
     CrashPoint("drain.planned");
     return true;
@@ -180,13 +189,28 @@ bool Controller::DrainStep(const std::string& op_name) {
     auto vm = store_->GetVm(m.vm);
     if (!vm || vm->state != kVmMoving) continue;
     body["progress"]["current"] = m.vm;
+    (void)save(kMoving);  // the progress bar names the VM on its way
     const auto t0 = std::chrono::steady_clock::now();
+    // Live: the guest keeps running while it migrates (a VM not running here, e.g. after a
+    // restart found it already gone, is started on its target as in a cold step).
+    const bool live = body.value("mode", "cold") == "live";
+    bool running_here = false;
     if (source.hypervisor)
+      if (auto d = source.hypervisor->GetDomain(m.vm); d && d->active) running_here = true;
+    if (live && running_here) {
+      auto target = FindHost(m.to);
+      if (!target) return stop("VM " + m.vm + ": its target " + m.to + " is gone: " + target.error().message);
+      if (auto s = MigrateLocked(source, **target, *vm, m.group, m.role); !s)
+        return stop("VM " + m.vm + " could not live-migrate to " + m.to + ": " + s.error().message + " (it still runs on " + host +
+                    "; to move it stopped instead, drain with mode cold)");
+    } else if (source.hypervisor) {
       if (auto s = source.hypervisor->DestroyAndUndefine(m.vm); !s)
         return stop("VM " + m.vm + " could not be stopped on " + host + ": " + s.error().message + " (it still runs there)");
+    }
     if (auto s = EnsureOnTarget(m, *vm); !s)
-      return stop("VM " + m.vm + " stopped on " + host + " but did not start on " + m.to + ": " + s.error().message +
-                  "; it is down");
+      return stop(live && running_here ? "VM " + m.vm + " migrated to " + m.to + " but is not running there as planned: " + s.error().message
+                                       : "VM " + m.vm + " stopped on " + host + " but did not start on " + m.to + ": " + s.error().message +
+                                             "; it is down");
     if (switch_->managed())
       if (auto ports = DesiredPorts(m.group); ports && !ports->empty())
         if (auto r = switch_->Apply(*ports, "drain " + host + ": " + m.vm + " moved"); !r)
@@ -195,26 +219,94 @@ bool Controller::DrainStep(const std::string& op_name) {
     body["progress"]["done"] = body["progress"].value("done", 0) + 1;
     body["progress"]["current"] = "";
     (void)save(kMoving);
-    Event("drain.moved", m.vm, "from " + host + " to " + m.to + " (" + (m.role == Role::kAct ? "ACT" : "SBY") + "), vCPUs on " +
+    Event("drain.moved", m.vm, std::string(live && running_here ? "live" : "cold") + " from " + host + " to " + m.to + " (" +
+                                   (m.role == Role::kAct ? "ACT" : "SBY") + "), vCPUs on " +
                                    m.assignment.VcpuPcpus().ToString() + ", pinning verified, in " + std::to_string(took.count()) + " ms");
     CrashPoint("drain.moved-one");
     return true;
   }
-  // Every VM moved.
-  if (auto s = store_->SetHostState(host, kHostDrained); !s) return stop("host state not stored: " + s.error().message);
-  source.state = std::string(kHostDrained);
+  // Every VM moved. A host that failed meanwhile (healed) stays failed until returned.
+  const bool failed = source.state == kHostFailed;
+  if (!failed) {
+    if (auto s = store_->SetHostState(host, kHostDrained); !s) return stop("host state not stored: " + s.error().message);
+    source.state = std::string(kHostDrained);
+  }
   body["timeline"]["done"] = UnixMs();
   const size_t gaps = cluster_.reserve().UnhealableCount();
   body["redundancy"] = gaps == 0 ? "kept" : "degraded";
   (void)save(kDone);
   Event("drain.done", host, op.name + ": " + std::to_string(plan->moves.size()) + " VM(s) moved in " +
                                 std::to_string(body["timeline"]["done"].get<int64_t>() - body["timeline"].value("started", int64_t{0})) +
-                                " ms; host drained" + (gaps == 0 ? "; the reserve still covers any " + std::to_string(cluster_.failures_tolerated()) + " host failures"
+                                (failed ? " ms; the host failed meanwhile and stays failed (corepin host return " + host + ")" : " ms; host drained") + (gaps == 0 ? "; the reserve still covers any " + std::to_string(cluster_.failures_tolerated()) + " host failures"
                                                                  : ""));
   if (gaps > 0)
     Event("alarm.reserve-degraded", "cluster", "after draining " + host + ", " + std::to_string(gaps) +
                                                    " VM(s) would not be healed by a further failure; undrain it or add a host");
   return false;
+}
+
+void Controller::SettleDrainsFor(const std::vector<std::string>& failed) {
+  auto ops = store_->ListOperations(kDrain);
+  if (!ops) return;
+  auto is_failed = [&](const std::string& h) { return std::find(failed.begin(), failed.end(), h) != failed.end(); };
+  for (auto op : *ops) {
+    if (op.state == kDone || op.state == kCancelled) continue;
+    json body = json::parse(op.body_json, nullptr, false);
+    if (!body.is_object() || !body.contains("plan")) continue;
+    auto plan = HealPlanFromJson(body["plan"]);
+    if (!plan) continue;
+    const std::string host = body["hosts"][0];
+    auto pending = [&](const HealMove& m) {
+      auto vm = store_->GetVm(m.vm);
+      return vm && vm->state == kVmMoving && vm->host == m.to;
+    };
+    // The draining host itself failed: its VMs not moved yet start on their targets (the
+    // worker's next steps, cold); a stopped drain goes on for that.
+    if (is_failed(host)) {
+      if (op.state == kStopped) {
+        body.erase("stopped");
+        (void)SaveStep(op, body, kMoving);
+        Event("drain.resumed", host, op.name + ": " + host + " failed during its drain; the VMs not moved yet start on their targets");
+        QueueOperation(op.name);
+      }
+      continue;
+    }
+    // A target failed: VMs recorded there ahead of their step, still running on the draining
+    // host, go back to it (the model, then the records), so that the healing does not start a
+    // second copy; the drain stops, to be planned again from the switchover step.
+    auto h = FindHost(host);
+    if (!h || !(*h)->hypervisor) continue;
+    HealPlan back;
+    for (const auto& m : plan->moves) {
+      if (!pending(m) || !std::any_of(plan->moves.begin(), plan->moves.end(), [&](const HealMove& x) { return pending(x) && is_failed(x.to); }))
+        continue;
+      auto d = (*h)->hypervisor->GetDomain(m.vm);
+      if (!d || !d->active) continue;  // gone from the draining host: its target has it, or the healing recreates it
+      auto a = AssignmentFromJson(json::parse(d->metadata_json, nullptr, false).value("assignment", json()));
+      Status moved_back = a ? cluster_.MoveVm(m.vm, *a, /*record_fact=*/true) : Status(a.error());
+      if (!moved_back) {
+        // The model cannot take it back: the copy here goes, and it lives where its record says.
+        (void)(*h)->hypervisor->DestroyAndUndefine(m.vm);
+        Event("drain.copy-removed", m.vm, "VM " + m.vm + " could not be put back on " + host + " (" + moved_back.error().message +
+                                              "); its copy there was stopped and it starts where its record says");
+        continue;
+      }
+      back.moves.push_back({.vm = m.vm, .group = m.group, .from = m.to, .to = host, .role = m.role, .assignment = *a});
+    }
+    if (back.moves.empty()) continue;
+    std::vector<std::string> names;
+    for (const auto& m : back.moves) names.push_back(m.vm);
+    const std::string message = "host " + Join(failed) + " failed during the drain of " + host + "; VM(s) not moved yet (" + Join(names) +
+                                ") stay on " + host;
+    body["resume_step"] = kSwitching;  // planned again, without the failed host
+    body["stopped"] = {{"message", message}, {"unix_ms", UnixMs()}};
+    if (auto s = WritePlan(back, "", kVmRunning, op, body, kStopped); !s) {
+      Event("alarm.model-diverged", host, "the drain's VMs put back on " + host + " could not be stored: " + s.error().message +
+                                              "; restart corepind to rebuild the model from the store");
+      continue;
+    }
+    Event("alarm.drain-stopped", host, message + ". Run corepin host drain " + host + " to plan the rest again, or undrain it");
+  }
 }
 
 Result<json> Controller::Undrain(const std::string& name) {

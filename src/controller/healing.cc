@@ -337,6 +337,7 @@ bool Controller::JoinStep(OperationRecord& op, json& body) {
 // roles, and the plan. Then the placement model follows.
 bool Controller::PlanStep(OperationRecord& op, json& body) {
   const auto hosts = body["hosts"].get<std::vector<std::string>>();
+  SettleDrainsFor(hosts);  // a drain's VM recorded on a failed host but running elsewhere is not healed
   auto plan = PlanMoves(hosts);
   if (!plan) {
     StopHealing(op, body, "heal-stopped", "no plan: " + plan.error().message);

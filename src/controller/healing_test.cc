@@ -695,5 +695,77 @@ TEST(HealPlan, PrefersSbysOnHostsThatAnswer) {
   EXPECT_EQ(back->promotions[0].note, plan.promotions[0].note);
 }
 
+// A drain records every VM on its target when it plans, then moves them one by one. A target
+// that fails meanwhile must not make the healing start a second copy of a VM still running on
+// the draining host: the live migration running is cancelled, the VMs not moved yet go back to
+// the draining host (model and records), the drain stops, and run again it plans the rest
+// around the failed host.
+TEST_F(TwoHostTest, TargetFailingDuringADrainPutsItsVmsBackAndTheDrainPlansAgain) {
+  controls_->hold_migrations = true;
+  Open();
+  AddHostsWithBmcs({"h1", "h2", "h3", "h4"});
+  CreateGroup("h1", "h2");
+  NoFit no_fit;
+  auto gw = controller_->CreateGroup(
+      json::parse(R"({"name":"gw","members":[{"name":"gw-a","role":"act","host":"h3"},{"name":"gw-b","role":"sby","host":"h1"}],)"
+                  R"("domains":["rack"],"vm":{"vcpus":2,"memory_mib":2048}})"),
+      &no_fit);
+  ASSERT_TRUE(gw.ok()) << gw.error().message;
+  Open(Monitored(5));
+
+  auto started = controller_->Drain("h1", json::object());
+  ASSERT_TRUE(started.ok()) << started.error().message;
+  const std::string drain = (*started)["name"];
+  ASSERT_TRUE(controls_->WaitHeld(std::chrono::seconds(20))) << "no live migration began";
+  // The VM migrating now and its target, from the stored drain.
+  const json op = *controller_->ShowOperation(drain);
+  const std::string current = op["detail"]["progress"]["current"];
+  std::string target;
+  for (const auto& m : op["detail"]["plan"]["moves"])
+    if (m["vm"] == current) target = m["to"];
+  ASSERT_FALSE(target.empty()) << op.dump(2);
+  std::vector<std::string> pending;  // still on h1: every VM of the plan, none moved yet
+  for (const auto& m : op["detail"]["plan"]["moves"]) pending.push_back(m["vm"]);
+
+  SetDown(target, true);  // the target dies while the VM migrates to it
+  json heals = WaitForHealings();
+  ASSERT_EQ(heals.size(), 1u) << heals.dump(2);
+  EXPECT_EQ(heals[0]["detail"]["hosts"], json::array({target}));
+  EXPECT_EQ(heals[0]["step"], "done") << heals[0].dump(2);
+  const json stopped = *controller_->ShowOperation(drain);
+  EXPECT_EQ(stopped["step"], "stopped") << stopped.dump(2);
+  EXPECT_NE(stopped["detail"]["stopped"]["message"].get<std::string>().find("host " + target + " failed during the drain of h1"),
+            std::string::npos) << stopped.dump(2);
+  for (const auto& vm : pending) {
+    auto rec = store_->GetVm(vm);
+    EXPECT_EQ(rec->host, "h1") << vm;
+    EXPECT_EQ(rec->state, "running") << vm;
+    EXPECT_EQ(DomainsOf(vm), std::vector<std::string>{"h1"}) << vm << ": one copy, on the draining host";
+    EXPECT_EQ((*controller_->ShowVm(vm))["pinning_verified"], true) << vm;
+  }
+  for (const auto& e : EventsOf("heal.recreated"))
+    EXPECT_EQ(std::find(pending.begin(), pending.end(), e["subject"]), pending.end()) << "healed a VM the drain still had: " << e.dump();
+
+  // Run again (migrations let through): the rest is planned around the failed host.
+  controls_->Open();
+  auto resumed = controller_->Drain("h1", json::object());
+  ASSERT_TRUE(resumed.ok()) << resumed.error().message;
+  json done;
+  for (int i = 0; i < 400; ++i) {
+    done = *controller_->ShowOperation(drain);
+    if (done["step"] == "done" || done["step"] == "stopped") break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  ASSERT_EQ(done["step"], "done") << done.dump(2);
+  EXPECT_EQ((*controller_->ShowHost("h1"))["state"], "drained");
+  for (const auto& vm : pending) {
+    const json v = *controller_->ShowVm(vm);
+    EXPECT_NE(v["host"], "h1") << vm;
+    EXPECT_NE(v["host"], target) << vm;
+    EXPECT_EQ(v["pinning_verified"], true) << v.dump(2);
+    EXPECT_EQ(DomainsOf(vm).size(), 1u) << vm;
+  }
+}
+
 }  // namespace
 }  // namespace corepin

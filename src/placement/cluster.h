@@ -135,7 +135,12 @@ class Cluster {
   // assignment may take reserve pCPUs (their targets move): so a move can be undone with the
   // VM's old assignment after a failed migration. NotFound for an unknown VM or host; Invalid
   // for the VM's own host (a re-pin is Reassign).
-  Status MoveVm(const std::string& vm, const Assignment& assignment);
+  // With `record_fact` the move already happened (a VM back on its source after a failed or
+  // cancelled migration, or a drain's VM put back where it still runs): the group's rules are
+  // still checked, but a reserve that cannot be kept is re-planned from scratch with the VMs it
+  // cannot cover recorded unhealable (the guarantee degraded, as after FailHosts) instead of
+  // refusing.
+  Status MoveVm(const std::string& vm, const Assignment& assignment, bool record_fact = false);
   const RedundancyGroup* FindGroup(const std::string& name) const;
   const std::map<std::string, RedundancyGroup>& groups() const { return groups_; }
   struct VmLocation {

@@ -82,7 +82,7 @@ Result<Assignment> Cluster::PlanMove(const std::string& vm, const std::string& t
   return Unprocessable(what + " cannot move to host " + to + ": " + why);
 }
 
-Status Cluster::MoveVm(const std::string& vm, const Assignment& a) {
+Status Cluster::MoveVm(const std::string& vm, const Assignment& a, bool record_fact) {
   const VmLocation* loc = FindVm(vm);
   if (!loc) return NotFound("VM " + vm + " is not placed");
   auto hit = by_name_.find(a.host);
@@ -144,6 +144,11 @@ Status Cluster::MoveVm(const std::string& vm, const Assignment& a) {
         if (const Scenario* sc = reserve_.Find(key); sc && sc->targets.count(m.vm) && !reserve_.Invalid(*this, key, sc->targets.at(m.vm)).empty())
           bad.push_back({key, m.vm});
     if (!bad.empty()) st = reserve_.Replace(*this, std::move(bad), &ex);
+  }
+  if (!st && record_fact) {
+    std::map<std::string, std::string> unhealable;
+    reserve_.Rebuild(*this, &unhealable);  // from scratch: what it cannot cover is recorded unhealable
+    return Status::Ok();
   }
   if (!st) {
     put_back();

@@ -7,8 +7,8 @@
 #   - shows a progress bar and ends done; the host is drained;
 #   - the group switched over first: the former SBY answers, and the service never goes to a
 #     stopped VM (answers resume at once);
-#   - every VM left the host and runs with verified pinning (libvirt and /proc) where the
-#     dry run said; a drain of a drained host is refused; undrain returns it.
+#   - every VM left the host by live migration and runs with verified pinning (libvirt and
+#     /proc) where the dry run said; a drain of a drained host is refused; undrain returns it.
 # Needs root and lab/packages.txt. Exit 77 (skipped) unless COREPIN_LAB=1.
 #   tests/lab/drain.sh BUILD_DIR
 set -euo pipefail
@@ -54,7 +54,9 @@ done
 "$cli" events --limit 1000 --json | jq -e '[.[] | select(.kind == "drain.switchover")] | length == 1' >/dev/null ||
   fail "no switchover before the moves"
 out=$("$cli" host drain "$ha" 2>&1) && fail "a drained host drained again: $out"
-echo "ok: $ha drained (3 VMs moved where the dry run said, pinning verified, fw-b serving); again: $out"
+[ "$("$cli" events --limit 1000 --json | jq '[.[] | select(.kind == "drain.moved" and (.message | startswith("live from")))] | length')" == 3 ] ||
+  fail "not every VM was live-migrated: $("$cli" events --limit 1000 --json | jq -c '[.[] | select(.kind == "drain.moved") | .message]')"
+echo "ok: $ha drained (3 VMs live-migrated where the dry run said, pinning verified, fw-b serving); again: $out"
 "$cli" host undrain "$ha" >/dev/null || fail "undrain"
 "$cli" host show "$ha" --json | jq -e '.state == "active"' >/dev/null || fail "$ha not active after undrain"
 echo "ok: $ha undrained"
