@@ -43,10 +43,12 @@ struct TestControls {
     std::lock_guard lock(mu);
     if (down) down_uris.insert(uri);
     else down_uris.erase(uri);
+    cv.notify_all();
   }
   void SetDown(std::set<std::string> uris) {
     std::lock_guard lock(mu);
     down_uris = std::move(uris);
+    cv.notify_all();
   }
   bool IsDown(const std::string& uri) {
     std::lock_guard lock(mu);
@@ -101,9 +103,14 @@ class FailingHypervisor : public Hypervisor {
       std::unique_lock lock(gate->mu);
       ++gate->waiting;
       gate->cv.notify_all();
-      // The bound only keeps a broken test from hanging; past it the migration goes ahead.
-      gate->cv.wait_for(lock, std::chrono::seconds(60), [&] { return gate->aborted || gate->open; });
+      // The bound only keeps a broken test from hanging; past it the migration goes ahead. A
+      // source marked down ends it as a dead host's connection (keepalive) would.
+      const bool ended = gate->cv.wait_for(lock, std::chrono::seconds(60), [&] {
+        return gate->aborted || gate->open || gate->down_uris.count(real_->uri()) > 0;
+      });
       --gate->waiting;
+      if (ended && !gate->aborted && !gate->open)
+        return Unavailable("VM '" + name + "': live migration failed: the connection to " + real_->uri() + " was lost (the host is down)");
       if (gate->aborted) {
         gate->aborted = false;  // taken: the next migration is held again
         return Unavailable("VM '" + name + "': live migration failed (it still runs on the source): operation aborted: migration out: canceled by client");
