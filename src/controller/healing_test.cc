@@ -257,6 +257,26 @@ TEST_F(HealingTest, DrainSwitchesOverThenMovesEveryVmAndUndrainReturnsTheHost) {
   ASSERT_TRUE(back.ok()) << back.error().message;
   EXPECT_EQ((*controller_->ShowHost(host))["state"], "active");
   EXPECT_TRUE(controller_->CreateVm(json{{"name", "v"}, {"vcpus", 1}, {"memory_mib", 64}, {"host", host}}, &no_fit).ok());
+
+  // Moves are live unless asked cold: v is stopped there and started on its target.
+  EXPECT_EQ(controller_->Drain(host, json{{"mode", "warm"}}).error().code, ErrorCode::kInvalid);
+  auto cold = controller_->Drain(host, json{{"mode", "cold"}});
+  ASSERT_TRUE(cold.ok()) << cold.error().message;
+  for (int i = 0; i < 200; ++i) {
+    seen = *controller_->ShowOperation((*cold)["name"]);
+    if (seen["step"] == "done" || seen["step"] == "stopped") break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  ASSERT_EQ(seen["step"], "done") << seen.dump(2);
+  std::map<std::string, std::string> how;  // VM -> "live" or "cold", from its drain.moved events
+  const json events = *controller_->Events(0, 10000);
+  for (const auto& e : events)
+    if (e["kind"] == "drain.moved") how[e["subject"].get<std::string>()] += e["message"].get<std::string>().substr(0, 4);
+  EXPECT_EQ(how["fw-a"], "live");
+  EXPECT_EQ(how["solo"], "live");
+  EXPECT_EQ(how["v"], "cold");
+  EXPECT_EQ(DomainsOf("v").size(), 1u);
+  EXPECT_EQ((*controller_->ShowVm("v"))["pinning_verified"], true);
 }
 
 // A drain that cannot complete is refused up front and changes nothing.
