@@ -3,6 +3,7 @@
 #include <sqlite3.h>
 
 #include <chrono>
+#include <filesystem>
 #include <iterator>
 #include <map>
 #include <mutex>
@@ -642,6 +643,33 @@ Result<std::vector<EventRecord>> SqliteStore::ListEvents(int64_t after_id, int l
 }
 
 }  // namespace
+
+Status CheckSqliteStateFile(const std::string& path, bool init) {
+  std::error_code ec;
+  if (!std::filesystem::exists(path, ec)) return Status::Ok();  // a first start
+  const std::string wal = path + "-wal";
+  const std::string restore = "; if the file or its " + wal +
+                              " was lost or moved, restore it (a backup, or the -wal file next to it); to start with an "
+                              "empty state on purpose, run corepind --init";
+  if (init) return Status::Ok();
+  if (std::filesystem::file_size(path, ec) == 0 && !ec)
+    return Unprocessable("state store " + path + " is empty (0 bytes): it holds no corepin state" + restore);
+  sqlite3* db = nullptr;
+  int rc = sqlite3_open_v2(path.c_str(), &db, SQLITE_OPEN_READONLY, nullptr);
+  int tables = -1;
+  if (rc == SQLITE_OK) {
+    sqlite3_stmt* st = nullptr;
+    if (sqlite3_prepare_v2(db, "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = 'hosts'", -1, &st, nullptr) == SQLITE_OK &&
+        sqlite3_step(st) == SQLITE_ROW)
+      tables = sqlite3_column_int(st, 0);
+    sqlite3_finalize(st);
+  }
+  const std::string why = rc == SQLITE_OK ? "" : sqlite3_errstr(rc);
+  sqlite3_close(db);
+  if (tables < 0) return Unprocessable("state store " + path + " cannot be read as SQLite" + (why.empty() ? "" : " (" + why + ")") + restore);
+  if (tables == 0) return Unprocessable("state store " + path + " holds no corepin tables" + restore);
+  return Status::Ok();
+}
 
 Result<std::unique_ptr<StateStore>> OpenSqliteStore(const std::string& path) {
   sqlite3* db = nullptr;

@@ -20,6 +20,12 @@ namespace corepin {
 // place; a newer version is refused (Unprocessable) rather than misread.
 inline constexpr int kSqliteSchemaVersion = 3;
 
+// Before corepind opens its state: a state file that exists but holds no corepin state (0 bytes,
+// or no tables: e.g. its -wal file, which held every write since the last checkpoint, was lost)
+// is refused with what to do, rather than taken as an empty cluster, unless `init` (corepind
+// --init) says to start empty. A file that does not exist is created as usual.
+Status CheckSqliteStateFile(const std::string& path, bool init);
+
 // Opens (creating if needed) the store at `path`, applies pending migrations and runs a quick
 // integrity check.
 Result<std::unique_ptr<StateStore>> OpenSqliteStore(const std::string& path);

@@ -10,6 +10,7 @@
 #include <atomic>
 #include <cstdlib>
 #include <filesystem>
+#include <fstream>
 #include <stdexcept>
 #include <thread>
 
@@ -493,6 +494,48 @@ TEST_F(SqliteStoreTest, SurvivesSigkillMidWrite) {
     }
   }
   EXPECT_TRUE(store_->InsertVm(Vm("after-crash", "h1")).ok());
+}
+
+}  // namespace
+}  // namespace corepin
+
+namespace corepin {
+namespace {
+
+// Lost state is never taken for an empty cluster: a 0-byte file, or the main file without its
+// -wal (which held every write since the last checkpoint), is refused unless --init says so.
+TEST(SqliteStateFile, LostStateIsRefusedUnlessInitSaysSo) {
+  const fs::path dir = fs::temp_directory_path() / ("corepin_state_file_test." + std::to_string(::getpid()));
+  fs::remove_all(dir);
+  fs::create_directories(dir);
+  const std::string fresh = (dir / "fresh.db").string();
+  EXPECT_TRUE(CheckSqliteStateFile(fresh, false).ok()) << "a first start creates the file";
+
+  const std::string empty = (dir / "empty.db").string();
+  { std::ofstream touch(empty); }
+  Status s = CheckSqliteStateFile(empty, false);
+  ASSERT_FALSE(s.ok());
+  EXPECT_NE(s.error().message.find("0 bytes"), std::string::npos) << s.error().message;
+  EXPECT_NE(s.error().message.find("--init"), std::string::npos) << s.error().message;
+  EXPECT_TRUE(CheckSqliteStateFile(empty, true).ok());
+
+  // A store with a host in its WAL; a copy of the main file alone has no tables yet.
+  const std::string live = (dir / "live.db").string(), copy = (dir / "copy.db").string();
+  auto store = OpenSqliteStore(live);
+  ASSERT_TRUE(store.ok());
+  ASSERT_TRUE((*store)->PutHost({.name = "h1", .uri = "qemu:///system"}).ok());
+  fs::copy_file(live, copy);
+  ASSERT_TRUE(fs::exists(live + "-wal"));
+  Status no_wal = CheckSqliteStateFile(copy, false);
+  ASSERT_FALSE(no_wal.ok());
+  EXPECT_NE(no_wal.error().message.find("no corepin"), std::string::npos) << no_wal.error().message;
+  EXPECT_NE(no_wal.error().message.find("-wal"), std::string::npos) << no_wal.error().message;
+  // The same file with its -wal is the whole state.
+  fs::copy_file(live + "-wal", copy + "-wal", fs::copy_options::overwrite_existing);
+  EXPECT_TRUE(CheckSqliteStateFile(copy, false).ok());
+  store->reset();
+  EXPECT_TRUE(CheckSqliteStateFile(live, false).ok());
+  fs::remove_all(dir);
 }
 
 }  // namespace
