@@ -456,6 +456,48 @@ TEST(YamlToJson, ErrorsNameTheLine) {
   EXPECT_NE(j.error().message.find("line "), std::string::npos) << j.error().message;
 }
 
+// Hostile spec files: each once crashed corepin or took seconds and gigabytes.
+TEST(YamlToJson, AHugeNumberIsTextNotACrash) {
+  auto j = YamlToJson("vcpus: " + std::string(60000, '7') + "\n");
+  ASSERT_TRUE(j.ok()) << j.error().message;
+  EXPECT_TRUE((*j)["vcpus"].is_string());
+  auto longer = YamlToJson("vcpus: " + std::string(100000, '7') + "\n");
+  ASSERT_FALSE(longer.ok());
+  EXPECT_NE(longer.error().message.find("longer than 65536"), std::string::npos) << longer.error().message;
+  auto f = YamlToJson("x: 1." + std::string(50000, '5') + "e5\n");
+  ASSERT_TRUE(f.ok());
+  EXPECT_TRUE((*f)["x"].is_number());
+}
+
+TEST(YamlToJson, BillionLaughsIsRefused) {
+  std::string text = "a0: &a0 [lol, lol, lol, lol, lol, lol, lol, lol, lol, lol]\n";
+  for (int i = 1; i < 10; ++i) {
+    const std::string prev = "*a" + std::to_string(i - 1);
+    text += "a" + std::to_string(i) + ": &a" + std::to_string(i) + " [" + prev;
+    for (int k = 0; k < 9; ++k) text += ", " + prev;
+    text += "]\n";
+  }
+  auto j = YamlToJson(text);
+  ASSERT_FALSE(j.ok());
+  EXPECT_NE(j.error().message.find("aliases"), std::string::npos) << j.error().message;
+}
+
+TEST(YamlToJson, DeepNestingIsRefused) {
+  auto flow = YamlToJson("x: " + std::string(100000, '[') + std::string(100000, ']') + "\n");
+  ASSERT_FALSE(flow.ok());
+  EXPECT_NE(flow.error().message.find("nested deeper than 64"), std::string::npos) << flow.error().message;
+  std::string block;
+  for (int i = 0; i < 100; ++i) block += std::string(static_cast<size_t>(i), ' ') + "k:\n";
+  auto b = YamlToJson(block);
+  ASSERT_FALSE(b.ok());
+  EXPECT_NE(b.error().message.find("nested deeper than 64"), std::string::npos) << b.error().message;
+  auto deep_json = SpecFileToJson("x.json", std::string(100000, '[') + std::string(100000, ']'));
+  ASSERT_FALSE(deep_json.ok());
+  // Brackets inside quoted strings and comments are not nesting.
+  auto quoted = YamlToJson("cmdline: \"" + std::string(100, '[') + "\"  # " + std::string(100, '{') + "\n");
+  ASSERT_TRUE(quoted.ok()) << quoted.error().message;
+}
+
 TEST(SpecFile, JsonByExtensionElseYaml) {
   auto j = SpecFileToJson("fw1.json", R"({"name":"fw1","vcpus":2})");
   ASSERT_TRUE(j.ok());

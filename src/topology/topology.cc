@@ -39,3 +39,24 @@ bool HostTopology::SupportsDomainType(const std::string& t) const {
 }
 
 }  // namespace corepin
+
+namespace corepin {
+
+std::string CpuLayoutDifference(const HostTopology& stored, const HostTopology& actual) {
+  auto describe = [](const Pcpu& p) {
+    return "node " + std::to_string(p.node) + ", socket " + std::to_string(p.socket) + ", core " + std::to_string(p.core) +
+           ", siblings " + p.siblings.ToString();
+  };
+  if (stored.AllPcpus() != actual.AllPcpus())
+    return "pCPUs " + stored.AllPcpus().ToString() + " stored, " + actual.AllPcpus().ToString() + " now";
+  for (const Pcpu& s : stored.pcpus) {
+    const Pcpu* a = actual.FindPcpu(s.id);
+    if (s.node != a->node || s.socket != a->socket || s.core != a->core || s.siblings != a->siblings)
+      return "pCPU " + std::to_string(s.id) + ": " + describe(s) + " stored, " + describe(*a) + " now";
+  }
+  if (stored.nodes.size() != actual.nodes.size())
+    return std::to_string(stored.nodes.size()) + " NUMA nodes stored, " + std::to_string(actual.nodes.size()) + " now";
+  return "";
+}
+
+}  // namespace corepin

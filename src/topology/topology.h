@@ -75,4 +75,9 @@ struct HostTopology {
   bool SupportsDomainType(const std::string& t) const;
 };
 
+// The first difference between two CPU layouts (pCPUs, their node, socket, core and SMT
+// siblings; the number of NUMA nodes), or "" when they are the same. Memory and NICs are not
+// compared: hugepage pools and NICs change at run time.
+std::string CpuLayoutDifference(const HostTopology& stored, const HostTopology& actual);
+
 }  // namespace corepin
