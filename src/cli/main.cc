@@ -279,6 +279,13 @@ int Main(int argc, char** argv) {
                },
                RenderMove});
 
+  std::string adopt_host;
+  CLI::App* vm_adopt = vm->add_subcommand("adopt", "take back a domain with corepin metadata that the state does not know (alarm.unknown-domain)");
+  vm_adopt->add_option("NAME", vm_name, "the domain's name")->required();
+  vm_adopt->add_option("--host", adopt_host, "the host it runs on")->required();
+  on(vm_adopt, {[&](ApiClient& c) { return c.Post("/v1/vms/" + PathSegment(vm_name) + "/adopt", json{{"host", adopt_host}}); },
+                [](const json& j) { return "VM " + j.value("adopted", "") + " adopted on " + j.value("host", "") + "\n"; }});
+
   // group ...
   CLI::App* group = app.add_subcommand("group", "redundancy groups: ACT/SBY VMs on hosts that cannot fail together");
   group->require_subcommand(1);

@@ -214,13 +214,35 @@ void Controller::UpdateSchedulable(ManagedHost& h) {
     Event("alarm.reserve-degraded", "cluster", "host " + h.name + (h.usable() ? " back" : " out of use") + ": " + s.error().message);
 }
 
+// A host's configuration as stored: the BMC URI (it holds a password) sealed when corepind has
+// a key file (ControllerOptions::secrets).
+json Controller::StoredHostConfig(const HostConfig& cfg) const {
+  json j = HostConfigToJson(cfg);
+  if (options_.secrets && cfg.bmc != "none") j["bmc"] = options_.secrets->Seal(cfg.bmc);
+  return j;
+}
+
+Result<json> Controller::HostConfigFromStored(const std::string& config_json) const {
+  json j = json::parse(config_json, nullptr, false);
+  if (!j.is_object()) return Invalid("not a JSON object");
+  if (j.contains("bmc") && j["bmc"].is_string() && SecretBox::IsSealed(j["bmc"])) {
+    if (!options_.secrets) return Unprocessable("its BMC credentials are encrypted and corepind has no key file to open them");
+    auto bmc = options_.secrets->Unseal(j["bmc"]);
+    if (!bmc) return bmc.error();
+    j["bmc"] = *bmc;
+  }
+  return j;
+}
+
 // Builds the host from its stored record into the cluster; connects when it can (unless given
 // a connection already open).
 Status Controller::LoadHost(const HostRecord& rec, std::unique_ptr<Hypervisor> connected) {
   auto host = std::make_unique<ManagedHost>();
   host->name = rec.name;
   host->uri = rec.uri;
-  auto cfg = HostConfigFromJson(json::parse(rec.config_json, nullptr, false));
+  auto stored = HostConfigFromStored(rec.config_json);
+  if (!stored) return Internal("stored configuration of host " + rec.name + ": " + stored.error().message);
+  auto cfg = HostConfigFromJson(*stored);
   if (!cfg) return Internal("stored configuration of host " + rec.name + " is invalid: " + cfg.error().message);
   auto topo = ParseHostFixture(rec.topology_xml);
   if (!topo) return Internal("stored topology of host " + rec.name + " is invalid: " + topo.error().message);
@@ -245,6 +267,14 @@ Status Controller::LoadHost(const HostRecord& rec, std::unique_ptr<Hypervisor> c
     host->hypervisor = std::move(*hv);
   } else {
     host->connect_error = hv.error().message;
+  }
+  if (host->hypervisor) {
+    if (auto actual = host->hypervisor->ReadTopology(); actual) host->topology_mismatch = CpuLayoutDifference(*topo, *actual);
+    if (!host->topology_mismatch.empty())
+      Event("alarm.topology-changed", rec.name,
+            "host " + rec.name + ": the stored CPU layout differs from the hypervisor's (" + host->topology_mismatch +
+                "); the host takes no new VMs. Check the host and the state; to take the hypervisor's layout, move its VMs "
+                "off (corepin host drain " + rec.name + "), then remove the host and add it again");
   }
   ManagedHost& h = *host;
   hosts_[rec.name] = std::move(host);
@@ -275,7 +305,17 @@ Status Controller::RestoreFromStore(std::vector<VmRecord>* interrupted_vms, std:
     }
     if (auto s = cluster_.RestoreGroup(g->ToRedundancyGroup(), assignments); !s)
       return Internal("stored group " + rec.name + " does not fit back: " + s.error().message);
-    if (rec.state != kGroupRunning) interrupted_groups->push_back(rec);
+    // A running group with a member still creating was cut short between its last writes (by
+    // an older corepind, which wrote them one at a time): its create is finished or undone.
+    bool member_creating = false;
+    for (const auto& m : g->members) member_creating |= by_name[m.vm]->state == kVmCreating;
+    if (rec.state != kGroupRunning) {
+      interrupted_groups->push_back(rec);
+    } else if (member_creating) {
+      GroupRecord creating = rec;
+      creating.state = std::string(kGroupCreating);
+      interrupted_groups->push_back(creating);
+    }
   }
   for (const auto& vm : *vms) {
     // A re-pin or resize is the VM's own operation, group member or not.
@@ -391,7 +431,7 @@ Result<json> Controller::AddHost(const json& req) {
   if (!topo) return Unprocessable("host " + name + ": cannot read its topology: " + topo.error().message);
   auto warnings = ResolvePartition(*topo, &cfg->partition);
   if (!warnings) return Invalid("host " + name + ": " + warnings.error().message);
-  HostRecord rec{.name = name, .uri = uri, .config_json = HostConfigToJson(*cfg).dump(), .topology_xml = HostTopologyToXml(*topo)};
+  HostRecord rec{.name = name, .uri = uri, .config_json = StoredHostConfig(*cfg).dump(), .topology_xml = HostTopologyToXml(*topo)};
   if (auto s = store_->PutHost(rec); !s) return s.error();
   if (auto s = LoadHost(rec, std::move(*hv)); !s) {
     (void)store_->DeleteHost(name);
@@ -692,10 +732,12 @@ json Controller::ReconcileLocked() {
     }
     const HostState& state = StateOf(*h);
     std::set<std::string> seen;
+    std::map<std::string, std::string> unknown;
     for (const auto& d : *domains) {
       seen.insert(d.name);
       auto placed = state.vms().find(d.name);
       if (placed == state.vms().end()) {
+        unknown[d.name] = PinnedPcpus(d).ToString();
         note(name, d.name, "unknown-domain", "domain " + d.name + " on host " + name + " carries corepin metadata but is not in the store");
         continue;
       }
@@ -710,6 +752,7 @@ json Controller::ReconcileLocked() {
     }
     for (const auto& [vm, placed] : state.vms())
       if (!seen.count(vm)) note(name, vm, "missing", "VM " + vm + " is in the store but host " + name + " has no such domain");
+    SetUnknownDomains(*h, std::move(unknown));
   }
   // A VM that keeps crashing where it is goes elsewhere: the host (a bad core, its memory, a
   // NIC) may be the cause. If nothing can take it, it stays down and its alarm says so.

@@ -40,6 +40,8 @@
 #include "driver/switch/switch_driver.h"
 #include "placement/cluster.h"
 #include "placement/fit.h"
+#include "controller/host_config.h"
+#include "store/secret_box.h"
 #include "store/state_store.h"
 
 namespace corepin {
@@ -67,6 +69,8 @@ struct ControllerOptions {
   // its assignment by the reconcile (event vm.drift-repaired); without it an alarm.pinning-drift
   // event says what differs and how to repair it.
   bool repair_drift = false;
+  // Seals secrets (BMC passwords) in the store; null keeps them as given (tests).
+  const SecretBox* secrets = nullptr;
 };
 
 // A placement that found no host: why, per host and NUMA node, and the full explanation.
@@ -76,6 +80,9 @@ struct NoFit {
   void Fill(const GroupOutcome& outcome);  // from a refused placement
   std::string Summary() const;
 };
+
+// Every pCPU a domain's vCPUs and emulator threads are pinned to.
+CpuSet PinnedPcpus(const DomainInfo& domain);
 
 class Controller {
  public:
@@ -103,6 +110,9 @@ class Controller {
   Status DeleteVm(const std::string& name);
   Result<nlohmann::json> ListVms();
   Result<nlohmann::json> ShowVm(const std::string& name);  // intended and actual pinning
+  // Takes back a domain with corepin metadata that the state does not know ({"host": H}), as a
+  // standalone VM with the pinning its metadata records (adopt.cc).
+  Result<nlohmann::json> AdoptVm(const std::string& name, const nlohmann::json& body);
   // Live re-pin, no restart (controller_repin.cc): {"vcpus": {"0": 5}, "emulator": "3"} (vCPUs
   // not named keep their pCPU) or {"auto": true}. A layout placement refuses is kUnprocessable
   // with *no_fit naming each vCPU and pCPU, and nothing changes; a libvirt failure or a
@@ -224,6 +234,14 @@ class Controller {
   // Clears the VM's alarm.pinning-drift, if active, once its pinning was applied and verified.
   void ClearDriftAlarm(const std::string& vm, const std::string& why);
   Status ResumeGroup(const GroupRecord& group);
+  // The group (as given) and every member still creating become running, in one transaction.
+  // A host's configuration as stored (the BMC URI sealed), and back.
+  nlohmann::json StoredHostConfig(const HostConfig& cfg) const;
+  Result<nlohmann::json> HostConfigFromStored(const std::string& config_json) const;
+  // Records the host's unknown corepin domains (adopt.cc): alarms new ones, clears gone ones,
+  // and takes the host out of placement while any is there.
+  void SetUnknownDomains(ManagedHost& host, std::map<std::string, std::string> unknown);
+  Status MarkGroupRunning(const GroupRecord& group, const std::vector<std::string>& members);
   // Starts the domains of placed VMs one by one, each verified; on a failure destroys the ones
   // it started and returns the error (the caller undoes placement and records).
   Status StartMembers(const std::vector<Member>& members);

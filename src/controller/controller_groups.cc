@@ -31,7 +31,8 @@ Result<std::vector<PortState>> Controller::DesiredPorts(const std::string& only_
   std::vector<PortState> out;
   for (const auto& rec : *groups) {
     if (!only_group.empty() && rec.name != only_group) continue;
-    if (rec.state == kGroupCreating || rec.state == kGroupDeleting) continue;
+    // A group being created has its ports set by its create (which names it), not by others.
+    if ((rec.state == kGroupCreating && rec.name != only_group) || rec.state == kGroupDeleting) continue;
     auto g = StoredGroupFromJson(json::parse(rec.config_json, nullptr, false));
     if (!g) return g.error();
     if (!g->service) continue;
@@ -110,20 +111,21 @@ Result<json> Controller::CreateGroup(const json& request, NoFit* no_fit) {
     Event("group.create.failed", req->name, e.message);
     return Error{e.code, "group " + req->name + ": " + e.message + "; nothing was kept (no domain, no pCPUs held)"};
   };
+  CrashPoint("group.stored");
   if (auto s = StartMembers(members); !s) return undo(s.error());
+  CrashPoint("group.started");
   // The service goes to the ACT's port; the SBYs' are parked.
-  rec.state = std::string(kGroupRunning);
-  if (auto s = store_->UpdateGroup(rec); !s) return undo(s.error());
   if (*service && switch_->managed()) {
     auto ports = DesiredPorts(req->name);
     auto report = ports ? switch_->Apply(*ports, "place group " + req->name) : Result<SwitchReport>(ports.error());
     if (!report) return undo(report.error());
     Event("switch.applied", req->name, report->summary);
   }
-  for (auto& m : members) {
-    m.record.state = std::string(kVmRunning);
-    (void)store_->UpdateVm(m.record);
-  }
+  CrashPoint("group.switched");
+  // Done: the group and its members become running together, so that a crash never leaves a
+  // running group with members still creating.
+  rec.state = std::string(kGroupRunning);
+  if (auto s = MarkGroupRunning(rec, vm_names); !s) return undo(s.error());
   std::string where;
   for (const auto& m : g.members) where += (where.empty() ? "" : ", ") + m.vm + " " + RoleName(m.role) + " on " + m.host;
   Event("group.created", req->name, where);
@@ -152,6 +154,21 @@ Status Controller::DeleteGroup(const std::string& name) {
   return Status::Ok();
 }
 
+// The end of a group's create: the group and every member running, in one transaction.
+Status Controller::MarkGroupRunning(const GroupRecord& group, const std::vector<std::string>& members) {
+  return store_->RunInTransaction([&]() -> Status {
+    if (auto s = store_->UpdateGroup(group); !s) return s;
+    for (const auto& vm : members) {
+      auto r = store_->GetVm(vm);
+      if (!r) return r.error();
+      if (r->state != kVmCreating) continue;  // e.g. a member a healing already took over
+      r->state = std::string(kVmRunning);
+      if (auto s = store_->UpdateVm(*r); !s) return s;
+    }
+    return Status::Ok();
+  });
+}
+
 // Finishes a group operation a crash interrupted: a create is completed when every member runs
 // with its stored pinning (else undone), a delete is completed, a switchover is applied to the
 // switch with the stored (new) roles.
@@ -176,12 +193,7 @@ Status Controller::ResumeGroup(const GroupRecord& rec) {
       Event("group.create.rolled-back", rec.name, "interrupted create undone");
       return Status::Ok();
     }
-    if (auto s = store_->UpdateGroup(done); !s) return s;
-    for (const auto& vm : vms)
-      if (auto r = store_->GetVm(vm); r) {
-        r->state = std::string(kVmRunning);
-        (void)store_->UpdateVm(*r);
-      }
+    if (auto s = MarkGroupRunning(done, vms); !s) return s;
     Event("group.create.resumed", rec.name, "every member runs with its stored pinning; create completed");
     return Status::Ok();
   }

@@ -10,6 +10,7 @@
 #include "driver/domain_xml.h"
 #include "driver/fence/testing/test_bmc.h"
 #include "driver/switch/testing/ovsdb_server.h"
+#include "store/secret_box.h"
 #include "store/sqlite_store.h"
 
 namespace corepin {
@@ -29,11 +30,12 @@ class GroupsTest : public ::testing::Test {
     store_.reset();
     std::filesystem::remove_all(dir_);
   }
-  void Open(const std::string& switch_uri = "none", int reconcile_interval_ms = 0) {
+  void Open(const std::string& switch_uri = "none", int reconcile_interval_ms = 0, const std::string& crash_point = "") {
     controller_.reset();
     store_.reset();
     store_ = std::move(*OpenSqliteStore(dir_ + "/state.db"));
     ControllerOptions options;
+    options.crash_point = crash_point;
     options.switch_uri = switch_uri;
     options.reconcile_interval_ms = reconcile_interval_ms;
     controller_ = std::make_unique<Controller>(store_.get(), ConnectHypervisor, options);
@@ -276,6 +278,195 @@ TEST(HostBmc, PowerStatusThroughTheBmcAndNoPasswordInViews) {
     EXPECT_EQ(c.PowerStatus("h2").error().code, ErrorCode::kUnprocessable);
   }
   std::filesystem::remove_all(dir);
+}
+
+}  // namespace
+}  // namespace corepin
+
+namespace corepin {
+namespace {
+
+// With a key file, the BMC password is stored sealed: the state file alone does not give it
+// away, and a restarted controller with the same key still reaches the BMC.
+TEST(HostBmc, PasswordSealedAtRestAndOpenedAfterARestart) {
+  auto bmc = testing::TestBmc::Start();
+  ASSERT_TRUE(bmc.ok()) << bmc.error().message;
+  char tmpl[] = "/tmp/corepin-bmc-sealed-XXXXXX";
+  const std::string dir = mkdtemp(tmpl);
+  setenv("COREPIN_FIXTURE_STATE_DIR", (dir + "/fx").c_str(), 1);
+  auto box = SecretBox::OpenOrCreate(dir + "/secrets.key");
+  ASSERT_TRUE(box.ok());
+  ControllerOptions options;
+  options.secrets = &*box;
+  const std::string uri = (*bmc)->uri();
+  const std::string password = uri.substr(uri.find(':', 7) + 1, uri.find('@') - uri.find(':', 7) - 1);
+  {
+    auto store = std::move(*OpenSqliteStore(dir + "/state.db"));
+    Controller c(store.get(), ConnectHypervisor, options);
+    ASSERT_TRUE(c.Start().ok());
+    ASSERT_TRUE(c.AddHost({{"name", "h1"}, {"uri", "fixture:2s32c-smt2#h1"}, {"housekeeping", "0,64"}, {"bmc", uri}}).ok());
+    auto rec = store->GetHost("h1");
+    ASSERT_TRUE(rec.ok());
+    EXPECT_EQ(rec->config_json.find(password), std::string::npos) << rec->config_json;
+    EXPECT_NE(rec->config_json.find("enc:v1:"), std::string::npos) << rec->config_json;
+  }
+  {
+    auto store = std::move(*OpenSqliteStore(dir + "/state.db"));
+    Controller c(store.get(), ConnectHypervisor, options);
+    ASSERT_TRUE(c.Start().ok());
+    auto p = c.PowerStatus("h1");
+    ASSERT_TRUE(p.ok()) << p.error().message;
+  }
+  {  // Without the key the stored host cannot be loaded, and start-up says why.
+    auto store = std::move(*OpenSqliteStore(dir + "/state.db"));
+    Controller c(store.get(), ConnectHypervisor);
+    Status s = c.Start();
+    ASSERT_FALSE(s.ok());
+    EXPECT_NE(s.error().message.find("key file"), std::string::npos) << s.error().message;
+  }
+  std::filesystem::remove_all(dir);
+}
+
+// The state was lost (or restored from an older backup) while a corepin VM ran on h1: a new
+// state that adds h1 again sees the domain, holds h1 out of placement with an alarm (never
+// putting a second VM on its pCPUs), and adopts it back on request.
+TEST_F(GroupsTest, AnUnknownCorepinDomainIsNeverPlacedOverAndCanBeAdopted) {
+  Open();
+  AddHosts(1);
+  NoFit no_fit;
+  auto vm = controller_->CreateVm(json::parse(R"({"name":"fw1","vcpus":4,"memory_mib":1024})"), &no_fit);
+  ASSERT_TRUE(vm.ok()) << vm.error().message;
+  const std::string pcpus = (*controller_->ShowVm("fw1")).dump();
+  controller_.reset();
+  store_.reset();
+  std::filesystem::remove(dir_ + "/state.db");
+  std::filesystem::remove(dir_ + "/state.db-wal");
+  std::filesystem::remove(dir_ + "/state.db-shm");
+  Open();
+  AddHosts(1);
+  const json host = *controller_->ShowHost("h1");
+  ASSERT_TRUE(host["unknown_domains"].contains("fw1")) << host.dump(2);
+  bool alarmed = false;
+  const json alarms = *controller_->Alarms();
+  for (const auto& a : alarms) alarmed |= a["kind"] == "alarm.unknown-domain" && a["subject"] == "fw1";
+  EXPECT_TRUE(alarmed);
+  auto placed = controller_->CreateVm(json::parse(R"({"name":"fw2","vcpus":4,"memory_mib":1024})"), &no_fit);
+  EXPECT_FALSE(placed.ok()) << "a VM was placed on a host whose pCPUs an unknown domain may hold";
+
+  auto bad = controller_->AdoptVm("nosuch", json{{"host", "h1"}});
+  EXPECT_FALSE(bad.ok());
+  auto adopted = controller_->AdoptVm("fw1", json{{"host", "h1"}});
+  ASSERT_TRUE(adopted.ok()) << adopted.error().message;
+  const json v = *controller_->ShowVm("fw1");
+  EXPECT_EQ(v["state"], "running");
+  EXPECT_EQ(v["pinning_verified"], true) << v.dump(2);
+  EXPECT_TRUE((*controller_->ShowHost("h1"))["unknown_domains"].empty());
+  const json after = *controller_->Alarms();
+  for (const auto& a : after) EXPECT_NE(a["kind"], "alarm.unknown-domain") << a.dump();
+  // Now h1 takes VMs again, and never on fw1's pCPUs (the cluster's invariants hold).
+  auto fw2 = controller_->CreateVm(json::parse(R"({"name":"fw2","vcpus":4,"memory_mib":1024})"), &no_fit);
+  ASSERT_TRUE(fw2.ok()) << fw2.error().message;
+  EXPECT_TRUE(controller_->AdoptVm("fw1", json{{"host", "h1"}}).error().code == ErrorCode::kConflict);
+  // And a restart keeps it.
+  Open();
+  EXPECT_EQ((*controller_->ShowVm("fw1"))["state"], "running");
+}
+
+// One flipped byte in a stored topology (pCPU 5 moved to the other socket) is noticed at
+// start: the host is out of placement with an alarm naming the difference.
+TEST_F(GroupsTest, ACorruptedStoredTopologyTakesTheHostOutOfPlacement) {
+  Open();
+  AddHosts(2);
+  controller_.reset();
+  auto rec = store_->GetHost("h1");
+  ASSERT_TRUE(rec.ok());
+  const std::string from = "id=\"5\" socket_id=\"0\"";
+  const size_t at = rec->topology_xml.find(from);
+  ASSERT_NE(at, std::string::npos) << rec->topology_xml.substr(0, 2000);
+  rec->topology_xml.replace(at, from.size(), "id=\"5\" socket_id=\"1\"");
+  ASSERT_TRUE(store_->DeleteHost("h1").ok());
+  ASSERT_TRUE(store_->PutHost(*rec).ok());
+  Open();
+  const json h1 = *controller_->ShowHost("h1");
+  EXPECT_NE(h1["topology_mismatch"].get<std::string>().find("pCPU 5"), std::string::npos) << h1["topology_mismatch"];
+  EXPECT_EQ((*controller_->ShowHost("h2"))["topology_mismatch"], "");
+  bool alarmed = false;
+  const json alarms = *controller_->Alarms();
+  for (const auto& a : alarms) alarmed |= a["kind"] == "alarm.topology-changed" && a["subject"] == "h1";
+  EXPECT_TRUE(alarmed);
+  NoFit no_fit;
+  for (int i = 0; i < 3; ++i) {
+    auto vm = controller_->CreateVm(json{{"name", "v" + std::to_string(i)}, {"vcpus", 2}, {"memory_mib", 512}}, &no_fit);
+    ASSERT_TRUE(vm.ok()) << vm.error().message;
+    EXPECT_EQ((*vm)["host"], "h2");
+  }
+}
+
+// corepind killed at each step of a group's create, then started again: the create is either
+// complete (the group and both members running, pinning verified) or gone (no record, no
+// domain, no pCPU held); never a running group with members left creating.
+TEST_F(GroupsTest, KilledAtEachCreateStepEndsCompleteOrGone) {
+  for (const std::string point : {"group.stored", "group.started", "group.switched"}) {
+    SCOPED_TRACE(point);
+    TearDown();
+    SetUp();
+    Open();
+    AddHosts(3);
+    controller_.reset();  // no thread of ours left when the death test forks
+    store_.reset();
+    EXPECT_EXIT(
+        {
+          Open("none", 0, point);
+          (void)CreatePair();
+          std::_Exit(0);
+        },
+        ::testing::ExitedWithCode(86), "crash point " + point);
+    Open();
+    const json groups = *controller_->ListGroups();
+    const json vms = *controller_->ListVms();
+    if (groups.empty()) {
+      EXPECT_TRUE(vms.empty()) << vms.dump(2);
+      for (const char* host : {"h1", "h2", "h3"}) {
+        const json h = *controller_->ShowHost(host);
+        EXPECT_EQ(h.dump().find("fw-"), std::string::npos) << host << " still holds pCPUs for the rolled-back group";
+      }
+      continue;
+    }
+    ASSERT_EQ(groups.size(), 1u);
+    EXPECT_EQ(groups[0]["state"], "running") << groups.dump(2);
+    ASSERT_EQ(vms.size(), 2u) << vms.dump(2);
+    for (const char* vm : {"fw-a", "fw-b"}) {
+      const json v = *controller_->ShowVm(vm);
+      EXPECT_EQ(v["state"], "running") << v.dump(2);
+      EXPECT_EQ(v["pinning_verified"], true) << v.dump(2);
+    }
+  }
+}
+
+// The state an older corepind could leave: the group running, its members still creating.
+// Start-up finishes the create (the members run with their stored pinning).
+TEST_F(GroupsTest, ARunningGroupWithMembersCreatingIsFinishedAtStart) {
+  Open();
+  AddHosts(3);
+  ASSERT_TRUE(CreatePair().ok());
+  for (const char* vm : {"fw-a", "fw-b"}) {
+    auto r = store_->GetVm(vm);
+    ASSERT_TRUE(r.ok());
+    r->state = "creating";
+    ASSERT_TRUE(store_->UpdateVm(*r).ok());
+  }
+  Open();
+  for (const char* vm : {"fw-a", "fw-b"}) {
+    const json v = *controller_->ShowVm(vm);
+    EXPECT_EQ(v["state"], "running") << v.dump(2);
+  }
+  EXPECT_EQ((*controller_->ShowGroup("fw"))["state"], "running");
+  const json events = *controller_->Events(0, 1000);
+  EXPECT_NE(events.dump().find("group.create.resumed"), std::string::npos) << events.dump(2);
+  // And a repin, refused before for a VM stuck creating, is taken.
+  NoFit no_fit;
+  auto repin = controller_->RepinVm("fw-a", json{{"auto", true}}, &no_fit);
+  EXPECT_TRUE(repin.ok()) << repin.error().message;
 }
 
 }  // namespace

@@ -32,8 +32,18 @@ struct ManagedHost {
   // returns it); kHost* in state_store.h.
   std::string state = "active";
   bool suspected = false;                 // the host monitor lost it; no new work goes there
-  // New VMs and healing targets may go here: active, connected, answering.
-  bool usable() const { return state == "active" && hypervisor && !suspected; }
+  // Domains with corepin metadata that the state does not know (a state restored from an older
+  // backup, a host removed and added again), by name, with the pCPUs they are pinned to. While
+  // any is there, the host takes no new work: those pCPUs may be taken. Adopt or delete them.
+  std::map<std::string, std::string> unknown_domains;
+  // Set when the CPU layout the hypervisor reports differs from the stored one (a corrupted
+  // state, or changed hardware): placements made on the stored layout may be wrong there.
+  std::string topology_mismatch;
+  // New VMs and healing targets may go here: active, connected, answering, no unknown domains,
+  // the layout as stored.
+  bool usable() const {
+    return state == "active" && hypervisor && !suspected && unknown_domains.empty() && topology_mismatch.empty();
+  }
   std::vector<std::string> warnings;      // from the partition check
   std::unique_ptr<FenceDriver> fence;     // the host's BMC (the `none` driver when it has none)
 };
