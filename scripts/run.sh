@@ -12,7 +12,9 @@ top=$(cd "$(dirname "$0")/.." && pwd)
 listen=${COREPIN_LISTEN:-127.0.0.1:7480}
 db=${COREPIN_DB:-/var/lib/corepin/corepin.db}
 export COREPIN_URL="http://$listen"
-"$top/build/src/daemon/corepind" --db "$db" --listen "$listen" &
+# --allow-simulated-hosts: the README's tour adds simulated 128-pCPU hosts (fixture:); a production
+# corepind leaves it out and takes only real libvirt hosts.
+"$top/build/src/daemon/corepind" --db "$db" --listen "$listen" --allow-simulated-hosts &
 daemon=$!
 trap 'kill $daemon 2>/dev/null; wait $daemon 2>/dev/null' INT TERM EXIT
 for _ in $(seq 50); do curl -sf "$COREPIN_URL/v1/health" >/dev/null && break; sleep 0.2; done

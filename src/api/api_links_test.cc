@@ -34,7 +34,9 @@ class ApiLinksTest : public ::testing::Test {
     store_ = std::move(*OpenSqliteStore((dir_ / "corepin.db").string()));
     controller_ = std::make_unique<Controller>(store_.get(), [](const std::string& uri) { return ConnectHypervisor(uri); });
     ASSERT_TRUE(controller_->Start().ok());
-    api_ = std::make_unique<ApiServer>(*controller_);
+    ApiOptions options;
+    options.host_uris.allow_simulated = true;  // fixture and test:/// hosts
+    api_ = std::make_unique<ApiServer>(*controller_, nullptr, options);
     auto port = api_->Bind("127.0.0.1", 0);
     ASSERT_TRUE(port.ok()) << port.error().message;
     serve_ = std::thread([this] { (void)api_->Serve(); });

@@ -46,7 +46,9 @@ class ApiTest : public ::testing::Test {
     controller_ = std::make_unique<Controller>(store_.get(), [](const std::string& uri) { return ConnectHypervisor(uri); });
     auto started = controller_->Start();
     ASSERT_TRUE(started.ok()) << started.error().message;
-    api_ = std::make_unique<ApiServer>(*controller_);
+    ApiOptions options;
+    options.host_uris.allow_simulated = true;  // fixture and test:/// hosts
+    api_ = std::make_unique<ApiServer>(*controller_, nullptr, options);
     auto port = api_->Bind("127.0.0.1", 0);
     ASSERT_TRUE(port.ok()) << port.error().message;
     serve_ = std::thread([this] { (void)api_->Serve(); });

@@ -16,7 +16,7 @@ std::string SseEvent(const json& e) {
   return "id: " + std::to_string(e.value("id", int64_t{0})) + "\nevent: " + e.value("kind", "") + "\ndata: " + e.dump() + "\n\n";
 }
 
-void EventStreams::Register(httplib::Server& server) {
+void EventStreams::Register(Router& server) {
   server.Get("/v1/events/stream", [this](const httplib::Request& req, httplib::Response& res) { Serve(req, res); });
 }
 

@@ -19,6 +19,7 @@
 #include <atomic>
 #include <chrono>
 
+#include "api/router.h"
 #include "controller/controller.h"
 
 namespace corepin {
@@ -29,7 +30,7 @@ class EventStreams {
   static constexpr int kMaxStreams = 32;
 
   explicit EventStreams(Controller& controller) : controller_(controller) {}
-  void Register(httplib::Server& server);
+  void Register(Router& server);
   // Ends every open stream (cleanly: the chunked body is terminated) and refuses new ones;
   // returns when they have ended (at most ~2 s).
   void Stop();

@@ -1,6 +1,9 @@
 #include "api/http_mapping.h"
 
+#include <algorithm>
 #include <charconv>
+
+#include "api/request_guard.h"
 
 #include "placement/placement_json.h"
 
@@ -15,7 +18,10 @@ void ReplyJson(httplib::Response& res, int status, const json& body) {
 }
 
 void ReplyError(httplib::Response& res, const Error& error) {
-  ReplyJson(res, static_cast<int>(error.code), json{{"error", error.message}});
+  // A message may quote what the client sent: never echo more than a few KiB of it back.
+  std::string message = error.message;
+  if (message.size() > kMaxErrorBytes) message = message.substr(0, kMaxErrorBytes) + "... (message cut)";
+  ReplyJson(res, static_cast<int>(error.code), json{{"error", message}});
 }
 
 void ReplyCreateError(httplib::Response& res, const Error& error, const NoFit& no_fit) {
@@ -30,13 +36,36 @@ void ReplyCreateError(httplib::Response& res, const Error& error, const NoFit& n
                            {"explanation", no_fit.explanation.is_object() ? no_fit.explanation : json::object()}});
 }
 
+int JsonNestingDepth(const std::string& text) {
+  int depth = 0, deepest = 0;
+  bool in_string = false;
+  for (size_t i = 0; i < text.size(); ++i) {
+    const char c = text[i];
+    if (in_string) {
+      if (c == '\\') ++i;  // the escaped character cannot end the string
+      else if (c == '"') in_string = false;
+    } else if (c == '"') {
+      in_string = true;
+    } else if (c == '[' || c == '{') {
+      deepest = std::max(deepest, ++depth);
+    } else if (c == ']' || c == '}') {
+      --depth;
+    }
+  }
+  return deepest;
+}
+
 Result<json> ParseJsonObject(const std::string& body) {
   if (body.empty()) return Invalid("request body is empty; expected a JSON object");
+  // Checked before parsing: nesting thousands deep would exhaust a thread's stack later on.
+  if (JsonNestingDepth(body) > kMaxJsonDepth)
+    return Invalid("request body is nested deeper than " + std::to_string(kMaxJsonDepth) + " levels; no corepin request needs that");
   json j;
   try {
     j = json::parse(body);
   } catch (const json::parse_error& e) {
-    return Invalid(std::string("request body is not valid JSON: ") + e.what());  // says where and why
+    // Says where and why; cut, since the parser quotes the bad token, which may be long.
+    return Invalid("request body is not valid JSON: " + Printable(e.what(), 300));
   }
   if (!j.is_object()) return Invalid(std::string("request body must be a JSON object, got ") + j.type_name());
   return j;

@@ -56,12 +56,15 @@ Result<std::pair<std::string, std::string>> AlarmToClear(const json& body) {
 
 }  // namespace
 
-void RegisterRoutes(httplib::Server& server, Controller& c) {
+void RegisterRoutes(Router& server, Controller& c, const HostUriPolicy& host_uris) {
   const std::string hosts = "/v1/hosts", vms = "/v1/vms";
 
-  server.Post(hosts, [&c](const Request& req, Response& res) {
+  server.Post(hosts, [&c, host_uris](const Request& req, Response& res) {
     auto body = ParseJsonObject(req.body);
     if (!body) return ReplyError(res, body.error());
+    // Before any driver sees it: a libvirt URI can run programs and read files.
+    if (body->contains("uri") && (*body)["uri"].is_string())
+      if (Status s = CheckHostUri((*body)["uri"].get<std::string>(), host_uris); !s.ok()) return ReplyError(res, s.error());
     Reply(res, c.AddHost(*body), 201);
   });
   server.Get(hosts, [&c](const Request&, Response& res) { Reply(res, c.ListHosts()); });
@@ -93,6 +96,11 @@ void RegisterRoutes(httplib::Server& server, Controller& c) {
   });
   server.Get(vms, [&c](const Request&, Response& res) { Reply(res, c.ListVms()); });
   server.Get(vms + "/" + kName, [&c](const Request& req, Response& res) { Reply(res, c.ShowVm(req.matches[1])); });
+  server.Post(vms + "/" + kName + "/adopt", [&c](const Request& req, Response& res) {
+    auto body = ParseJsonObject(req.body);
+    if (!body) return ReplyError(res, body.error());
+    Reply(res, c.AdoptVm(req.matches[1], *body), 201);
+  });
   server.Delete(vms + "/" + kName, [&c](const Request& req, Response& res) {
     ReplyDeleted(res, c.DeleteVm(req.matches[1]), req.matches[1]);
   });

@@ -4,12 +4,15 @@
 
 #include <httplib.h>
 
+#include "api/router.h"
 #include "controller/controller.h"
+#include "driver/host_uri.h"
 
 namespace corepin {
 
-void RegisterRoutes(httplib::Server& server, Controller& controller);
+// `host_uris`: which host URIs POST /v1/hosts passes on (host_uri.h); the rest get 422.
+void RegisterRoutes(Router& router, Controller& controller, const HostUriPolicy& host_uris);
 // Linking and defragmentation (routes_links.cc); RegisterRoutes calls it.
-void RegisterLinkRoutes(httplib::Server& server, Controller& controller);
+void RegisterLinkRoutes(Router& router, Controller& controller);
 
 }  // namespace corepin

@@ -26,7 +26,7 @@ Result<std::map<std::string, std::string>> QueryMap(const Request& req) {
 
 }  // namespace
 
-void RegisterLinkRoutes(httplib::Server& server, Controller& c) {
+void RegisterLinkRoutes(Router& server, Controller& c) {
   server.Get("/v1/vms/([^/]+)/links", [&c](const Request& req, Response& res) { Reply(res, c.VmLinks(req.matches[1])); });
   server.Get("/v1/depends", [&c](const Request& req, Response& res) {
     auto q = QueryMap(req);

@@ -4,9 +4,11 @@
 //   corepind [--db PATH] [--listen HOST:PORT] [--failures-tolerated K] [--switch URI]
 //            [--reconcile-interval SECONDS] [--rank-weights nic=1,pack=1,spread=0.5] [--seed N]
 //            [--probe-interval-ms MS] [--probe-misses N] [--fence-timeout-ms MS] [--repair-drift]
+//            [--init] [--allow-simulated-hosts] [--allow-tcp-hosts] [--api-hostname NAME]... [--max-body-bytes N]
 //
 // Logs to stderr: one line per request (here), and one per event (by the Controller).
 #include <signal.h>
+#include <sys/stat.h>
 
 #include <CLI/CLI.hpp>
 #include <chrono>
@@ -22,6 +24,7 @@
 #include "controller/controller.h"
 #include "driver/hypervisor.h"
 #include "driver/switch/switch_driver.h"
+#include "store/secret_box.h"
 #include "store/sqlite_store.h"
 
 namespace corepin {
@@ -129,6 +132,20 @@ int Main(int argc, char** argv) {
   app.add_flag("--repair-drift", repair_drift,
                "re-pin a VM whose pinning drifted (virsh vcpupin or emulatorpin by hand) back to its assignment, live; "
                "without it the reconcile raises an alarm.pinning-drift event");
+  ApiOptions api_options;
+  app.add_flag("--allow-simulated-hosts", api_options.host_uris.allow_simulated,
+               "take host URIs of simulated hosts (fixture:, libvirt's test:///) for tests and demos; never in production");
+  app.add_flag("--allow-tcp-hosts", api_options.host_uris.allow_tcp,
+               "take qemu+tcp:// host URIs (libvirt's unencrypted, unauthenticated transport); prefer ssh or tls");
+  app.add_option("--api-hostname", api_options.host_names,
+                 "a DNS name clients use for this corepind (the Host header); IP addresses and localhost are always taken")
+      ->type_name("NAME");
+  std::string max_body = "1048576";
+  app.add_option("--max-body-bytes", max_body, "largest request body taken (413 beyond)")->capture_default_str();
+  bool init = false;
+  app.add_flag("--init", init,
+               "start with an empty state in a state file that exists but holds none (0 bytes, or no tables); without it "
+               "such a file is refused, since it usually means the state was lost");
   std::string seed = "1";
   app.add_option("--seed", seed, "seed of the tie-breaks between equal hosts (placements are deterministic for a seed)")
       ->capture_default_str();
@@ -182,6 +199,12 @@ int Main(int argc, char** argv) {
   }
   options.seed = static_cast<uint64_t>(seed_value);
   options.repair_drift = repair_drift;
+  int max_body_bytes = 0;
+  if (!ParseCount(max_body, 64 << 20, &max_body_bytes) || max_body_bytes < 1024) {
+    std::cerr << "corepind: --max-body-bytes " << max_body << ": expected 1024..67108864 (default 1048576)\n";
+    return 2;
+  }
+  api_options.max_body_bytes = static_cast<size_t>(max_body_bytes);
 
   // Block the stop signals in every thread (they inherit the mask) and take them in one
   // thread with sigwait, so that no handler runs at an arbitrary point.
@@ -192,6 +215,8 @@ int Main(int argc, char** argv) {
   pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
   signal(SIGPIPE, SIG_IGN);  // a client hanging up mid-reply must not kill the daemon
 
+  // The state holds BMC credentials and the whole cluster's layout: readable by root only.
+  umask(0077);
   const std::filesystem::path db_path(db);
   if (db_path.has_parent_path()) {
     std::error_code ec;
@@ -201,7 +226,20 @@ int Main(int argc, char** argv) {
       return 1;
     }
   }
+  if (Status s = CheckSqliteStateFile(db, init); !s.ok()) {
+    std::cerr << "corepind: " << s.error().message << "\n";
+    return 1;
+  }
+  // BMC passwords are sealed in the state with a key of their own, next to it.
+  const std::string key_file = (db_path.has_parent_path() ? db_path.parent_path() / "secrets.key" : "secrets.key").string();
+  auto secrets = SecretBox::OpenOrCreate(key_file);
+  if (!secrets.ok()) {
+    std::cerr << "corepind: " << secrets.error().message << "\n";
+    return 1;
+  }
+  options.secrets = &*secrets;
   auto store = OpenSqliteStore(db);
+  for (const std::string& file : {db, db + "-wal", db + "-shm"}) chmod(file.c_str(), 0600);  // an older corepind's 0644
   if (!store.ok()) {
     std::cerr << "corepind: cannot open the state store " << db << ": " << store.error().message << "\n";
     return 1;
@@ -211,7 +249,7 @@ int Main(int argc, char** argv) {
   // The Controller itself logs each event it records, and Start's summary, to stderr.
   Controller controller(store->get(), [](const std::string& uri) { return ConnectHypervisor(uri); }, options);
   // Bind before Start: a second corepind on a busy port must fail before it touches any host.
-  ApiServer api(controller, [](const std::string& line) { Log(line); });
+  ApiServer api(controller, [](const std::string& line) { Log(line); }, api_options);
   auto bound = api.Bind(host, port);
   if (!bound.ok()) {
     std::cerr << "corepind: " << bound.error().message << "\n";

@@ -45,13 +45,39 @@ for sig in TERM KILL; do
 done
 expect_affinity nat-pinned "${expected[nat-pinned]}"
 
+# Lost state: a 0-byte state file is refused; started empty on purpose (--init) while nat-pinned
+# runs, adding the host again holds it out of placement (its pCPUs may be taken) until adopted.
+stop_daemon TERM
+: > "$work/corepin.db"
+rm -f "$work/corepin.db-wal" "$work/corepin.db-shm"
+if "$daemon_bin" --db "$work/corepin.db" --listen "127.0.0.1:$port" >"$work/refused.log" 2>&1; then fail "a 0-byte state was taken"; fi
+grep -q "0 bytes" "$work/refused.log" && grep -q -- "--init" "$work/refused.log" || fail "0-byte state refused without the reason: $(cat "$work/refused.log")"
+start_daemon --init
+"$cli" host add local --uri qemu:///system --housekeeping 0 >/dev/null
+"$cli" host show local --json | grep -q '"nat-pinned"' || fail "the unknown domain is not in the host view"
+"$cli" alarms | grep -q "alarm.unknown-domain" || fail "no alarm for the unknown domain: $("$cli" alarms)"
+if "$cli" vm create -f "$top/examples/dedicated.yaml" >/dev/null 2>&1; then created+=(fw-dedicated); fail "a VM was placed beside an unknown domain"; fi
+"$cli" vm adopt nat-pinned --host local >/dev/null || fail "adopt nat-pinned"
+"$cli" vm show nat-pinned --json | grep -q '"pinning_verified": true' || fail "adopted nat-pinned not verified"
+expect_affinity nat-pinned "${expected[nat-pinned]}"
+[ "$(stat -c %a "$work/corepin.db")" == 600 ] || fail "state file is $(stat -c %a "$work/corepin.db"), not 600"
+[ "$(stat -c %a "$work/secrets.key")" == 600 ] || fail "key file is not 600"
+echo "ok: lost state refused; an unknown domain held its host until adopted"
+
 # Bad requests: 4xx with a message, nothing changed.
-code=$(curl -s -o "$work/body" -w '%{http_code}' -X POST -d '{"name":' "$COREPIN_URL/v1/vms")
+code=$(curl -s -o "$work/body" -w '%{http_code}' -X POST -H 'Content-Type: application/json' -d '{"name":' "$COREPIN_URL/v1/vms")
 [ "$code" == 400 ] && grep -q "not valid JSON" "$work/body" || fail "malformed JSON gave $code $(cat "$work/body")"
-code=$(curl -s -o "$work/body" -w '%{http_code}' -X POST -d '{"name":"x","vcpus":1,"memory_mib":64,"policy":"pinned:0"}' "$COREPIN_URL/v1/vms")
+code=$(curl -s -o "$work/body" -w '%{http_code}' -X POST -H 'Content-Type: application/json' -d '{"name":"x","vcpus":1,"memory_mib":64,"policy":"pinned:0"}' "$COREPIN_URL/v1/vms")
 [ "$code" == 422 ] && grep -q "pCPU 0 is housekeeping" "$work/body" || fail "pinned:0 gave $code $(cat "$work/body")"
-code=$(curl -s -o "$work/body" -w '%{http_code}' -X POST -d '{"name":"y","uri":"qemu+unix:///system?socket=/nonexistent","housekeeping":"0"}' "$COREPIN_URL/v1/hosts")
+code=$(curl -s -o "$work/body" -w '%{http_code}' -X POST -H 'Content-Type: application/json' -d '{"name":"y","uri":"qemu+unix:///system?socket=/nonexistent/libvirt-sock","housekeeping":"0"}' "$COREPIN_URL/v1/hosts")
 [ "$code" == 422 ] && grep -q "nonexistent" "$work/body" || fail "unreachable URI gave $code $(cat "$work/body")"
+[ "$("$cli" host list --json | grep -c '"name"')" == 1 ] || fail "bad host add changed the host list"
+# A host URI that would run a program is refused before libvirt sees it.
+code=$(curl -s -o "$work/body" -w '%{http_code}' -X POST -H 'Content-Type: application/json' -d '{"name":"z","uri":"qemu+ext:///system?command='"$work"'/prog","housekeeping":"0"}' "$COREPIN_URL/v1/hosts")
+[ "$code" == 422 ] && grep -q "refused" "$work/body" || fail "ext URI gave $code $(cat "$work/body")"
+# An HTML form cannot drive corepind.
+code=$(curl -s -o "$work/body" -w '%{http_code}' -X POST -d 'x=1' "$COREPIN_URL/v1/hosts/local/drain")
+[ "$code" == 415 ] || fail "a form POST gave $code $(cat "$work/body")"
 [ "$("$cli" host list --json | grep -c '"name"')" == 1 ] || fail "bad host add changed the host list"
 echo "ok: bad requests refused with 4xx and a reason"
 

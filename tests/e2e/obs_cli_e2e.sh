@@ -17,7 +17,7 @@ daemon="" followers=()
 
 fail() { echo "FAIL: $*" >&2; exit 1; }
 start_daemon() {
-  "$daemon_bin" --db "$work/corepin.db" --listen "127.0.0.1:$port" --probe-interval-ms 0 >>"$work/corepind.log" 2>&1 &
+  "$daemon_bin" --db "$work/corepin.db" --listen "127.0.0.1:$port" --probe-interval-ms 0 --allow-simulated-hosts >>"$work/corepind.log" 2>&1 &
   daemon=$!
   for _ in $(seq 100); do curl -sf "$COREPIN_URL/v1/health" >/dev/null && return 0; sleep 0.1; done
   cat "$work/corepind.log" >&2

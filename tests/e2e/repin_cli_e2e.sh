@@ -46,9 +46,9 @@ if out=$("$cli" vm repin "$vm" --vcpu 0=1 2>&1); then fail "half a group moved";
 echo "$out" | grep -q "move together: name vCPUs 1 too" || fail "refusal without the reason: $out"
 if out=$("$cli" vm repin "$vm" --vcpu 0 2>&1); then fail "--vcpu 0 accepted"; fi
 echo "$out" | grep -q "expected VCPU=PCPU" || fail "bad --vcpu without the reason: $out"
-code=$(curl -s -o "$work/body" -w '%{http_code}' -X POST -d '{}' "$COREPIN_URL/v1/vms/$vm/repin")
+code=$(curl -s -o "$work/body" -w '%{http_code}' -X POST -H 'Content-Type: application/json' -d '{}' "$COREPIN_URL/v1/vms/$vm/repin")
 [ "$code" == 400 ] && grep -q "nothing to re-pin" "$work/body" || fail "empty repin gave $code $(cat "$work/body")"
-code=$(curl -s -o "$work/body" -w '%{http_code}' -X POST -d '{"vcpus":{"0":7,"1":7}}' "$COREPIN_URL/v1/vms/$vm/repin")
+code=$(curl -s -o "$work/body" -w '%{http_code}' -X POST -H 'Content-Type: application/json' -d '{"vcpus":{"0":7,"1":7}}' "$COREPIN_URL/v1/vms/$vm/repin")
 [ "$code" == 422 ] && grep -q '"rejections"' "$work/body" && grep -q "pCPU 7 does not exist" "$work/body" ||
   fail "repin to pCPU 7 gave $code $(cat "$work/body")"
 expect_affinity "$vm" "$intended"
