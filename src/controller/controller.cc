@@ -635,6 +635,11 @@ json Controller::ActualPinning(ManagedHost& host, const PlacedVm& vm, std::vecto
   if (dom->vcpu_pins.size() != a.vcpu_pcpus.size()) diffs->push_back("libvirt reports " + std::to_string(dom->vcpu_pins.size()) + " vCPUs");
   emulator["libvirt"] = dom->emulator_pin.ToString();
   check("libvirt", "emulator threads", a.emulator, dom->emulator_pin);
+  // Where the memory is: the record's nodes against the domain's numatune.
+  const CpuSet nodes = a.MemoryNodes();
+  out["memory_nodes"] = {{"intended", nodes.ToString()}, {"libvirt", dom->memory_nodes.ToString()}};
+  if (nodes != dom->memory_nodes)
+    diffs->push_back("libvirt: memory is on NUMA nodes " + dom->memory_nodes.ToString() + " (numatune), expected " + nodes.ToString());
   if (!dom->active) diffs->push_back("domain is not running");
   // The kernel's view, where this machine can see the QEMU process.
   if (const std::string run_dir = LocalQemuRunDir(host.uri); !run_dir.empty() && dom->active) {
@@ -704,9 +709,9 @@ json Controller::ReconcileLocked() {
         continue;
       }
       std::vector<std::string> vm_diffs;
-      ActualPinning(*h, placed->second, &vm_diffs);
+      const json actual = ActualPinning(*h, placed->second, &vm_diffs);
       for (const auto& msg : vm_diffs) note(name, d.name, "pinning", "VM " + d.name + " on " + name + ": " + msg);
-      if (!vm_diffs.empty()) HandleDrift(*h, placed->second, vm_diffs, &diffs);
+      if (!vm_diffs.empty()) HandleDrift(*h, placed->second, actual, vm_diffs, &diffs);
     }
     for (const auto& [vm, placed] : state.vms())
       if (!seen.count(vm)) note(name, vm, "missing", "VM " + vm + " is in the store but host " + name + " has no such domain");

@@ -218,9 +218,12 @@ class Controller {
   // A live re-pin of a running VM to `next` (on its host), placement's fit already done: the
   // model, the intent stored, libvirt, verified; everything put back on a failure.
   Result<nlohmann::json> RepinLocked(const VmRecord& record, const Assignment& next);
-  // A running VM whose pinning differs from its assignment: repaired live under
-  // options_.repair_drift, an alarm otherwise; noted in *report.
-  void HandleDrift(ManagedHost& host, const PlacedVm& vm, const std::vector<std::string>& differences, nlohmann::json* report);
+  // A running VM whose pinning differs from its assignment (`actual`: ActualPinning's view):
+  // repaired live under options_.repair_drift, an alarm otherwise; noted in *report. Memory on
+  // other NUMA nodes than its record's is never repaired live (a re-pin does not move memory):
+  // an alarm says how.
+  void HandleDrift(ManagedHost& host, const PlacedVm& vm, const nlohmann::json& actual, const std::vector<std::string>& differences,
+                   nlohmann::json* report);
   // Clears the VM's alarm.pinning-drift, if active, once its pinning was applied and verified.
   void ClearDriftAlarm(const std::string& vm, const std::string& why);
   Status ResumeGroup(const GroupRecord& group);
