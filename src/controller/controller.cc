@@ -482,6 +482,10 @@ Result<json> Controller::CreateVm(const json& req, NoFit* no_fit) {
     e.message = no_fit->Summary();
     return e;
   }
+  if (auto s = CheckBridges(*spec, placed.placed); !s) {
+    (void)cluster_.DeleteGroup(spec->name);
+    return s.error();
+  }
   const Assignment& assignment = placed.placed[0].assignment;
   ManagedHost& host = **FindHost(assignment.host);
   // Intent: the pCPUs are held in the cluster; now in the store, before touching the hypervisor.
@@ -505,6 +509,19 @@ Result<json> Controller::CreateVm(const json& req, NoFit* no_fit) {
   MergeActualPinning(ActualPinning(host, *Placed(spec->name), &diffs), &view);
   view["explanation"] = ToJson(placed.explanation);
   return view;
+}
+
+Status Controller::CheckBridges(const VmSpec& spec, const std::vector<MemberPlacement>& placed) {
+  if (spec.interfaces.empty()) return Status::Ok();
+  for (const auto& m : placed) {
+    const std::string& host = m.assignment.host;
+    if (!hosts_.at(host)->vm_options.bridge.empty()) continue;
+    return Unprocessable("VM " + m.vm + " has " +
+                         std::to_string(spec.interfaces.size()) + " interface(s) and would go on host " + host +
+                         ", which has no bridge for VM interfaces; nothing was changed. Add the host with a bridge "
+                         "(corepin host add ... --bridge NAME), or name a host that has one");
+  }
+  return Status::Ok();
 }
 
 Status Controller::StartMembers(const std::vector<Member>& members) {

@@ -90,6 +90,28 @@ TEST_F(ControllerTest, BadVmsAreRefusedAndNothingChanges) {
   EXPECT_EQ((*controller_->ListHosts())[0]["free"], 13);
 }
 
+// Issue 24: a VM with interfaces on a host without a bridge gets the same answer standalone
+// and in a group: 422 once placed, before anything is stored or started.
+TEST_F(ControllerTest, InterfacesWithoutABridgeAreRefusedUpFrontForVmsAndGroups) {
+  AddTestHost();
+  NoFit no_fit;
+  auto vm = controller_->CreateVm(json::parse(R"({"name":"b","vcpus":1,"memory_mib":128,"interfaces":[{"name":"svc"}]})"), &no_fit);
+  ASSERT_FALSE(vm.ok());
+  EXPECT_EQ(vm.error().code, ErrorCode::kUnprocessable) << vm.error().message;
+  EXPECT_NE(vm.error().message.find("VM b has 1 interface(s) and would go on host t1, which has no bridge"), std::string::npos)
+      << vm.error().message;
+  auto group = controller_->CreateGroup(
+      json::parse(R"({"name":"g","vm":{"vcpus":1,"memory_mib":128,"interfaces":[{"name":"svc"}]},"act":1,"protect":false})"), &no_fit);
+  ASSERT_FALSE(group.ok());
+  EXPECT_EQ(group.error().code, ErrorCode::kUnprocessable) << group.error().message;
+  EXPECT_NE(group.error().message.find("has 1 interface(s) and would go on host t1, which has no bridge"), std::string::npos)
+      << group.error().message;
+  EXPECT_TRUE(controller_->ListVms()->empty());
+  EXPECT_TRUE(controller_->ListGroups()->empty());
+  EXPECT_TRUE(keeper_->ListCorepinDomains()->empty());
+  EXPECT_EQ((*controller_->ListHosts())[0]["free"], 14);
+}
+
 TEST_F(ControllerTest, RestartLosesNothing) {
   AddTestHost();
   auto a = Create(R"({"name":"a","vcpus":2,"smt":"isolate","emulator":"isolate","memory_mib":128})");
