@@ -211,7 +211,9 @@ void Controller::UpdateSchedulable(ManagedHost& h) {
   const ClusterHost* ch = cluster_.FindHost(h.name);
   if (!ch || ch->schedulable == h.usable()) return;
   if (auto s = cluster_.SetSchedulable(h.name, h.usable()); !s)
-    Event("alarm.reserve-degraded", "cluster", "host " + h.name + (h.usable() ? " back" : " out of use") + ": " + s.error().message);
+    Event(kReserveAlarm, "cluster", "host " + h.name + (h.usable() ? " back" : " out of use") + ": " + s.error().message);
+  else if (h.usable())
+    ClearReserveAlarmIfWhole("host " + h.name + " is back");
 }
 
 // Builds the host from its stored record into the cluster; connects when it can (unless given
@@ -747,6 +749,7 @@ json Controller::ReconcileLocked() {
                                            "; it is left down: look at its console log, then delete it or free a host");
     }
   }
+  ClearReserveAlarmIfWhole("the reserve covers any " + std::to_string(cluster_.failures_tolerated()) + " host failures (reconcile)");
   // The switch: service ports as the store says, ports changed by hand put back.
   if (switch_ && switch_->managed()) {
     auto desired = DesiredPorts();

@@ -226,6 +226,12 @@ class Controller {
                    nlohmann::json* report);
   // Clears the VM's alarm.pinning-drift, if active, once its pinning was applied and verified.
   void ClearDriftAlarm(const std::string& vm, const std::string& why);
+  // Clears alarm `kind` of `subject`, if active (an alarm.cleared event saying `why`).
+  void ClearAlarm(const std::string& kind, const std::string& subject, const std::string& why);
+  // The reserve's alarm follows its plan, as the metric corepin_reserve_degraded does: cleared
+  // once the reserve covers k failures again (after an undrain, a return, a healing, a
+  // reconcile).
+  void ClearReserveAlarmIfWhole(const std::string& why);
   Status ResumeGroup(const GroupRecord& group);
   // Starts the domains of placed VMs one by one, each verified; on a failure destroys the ones
   // it started and returns the error (the caller undoes placement and records).

@@ -324,13 +324,6 @@ void Controller::HandleDrift(ManagedHost& host, const PlacedVm& vm, const json& 
   ClearDriftAlarm(name, "repaired by the reconcile (vm.drift-repaired)");
 }
 
-void Controller::ClearDriftAlarm(const std::string& vm, const std::string& why) {
-  bool active = false;
-  {
-    std::lock_guard lock(alarms_mu_);  // after mu_, as everywhere
-    active = CatchUpAlarms().ok() && alarms_.Find(kDriftAlarm, vm);
-  }
-  if (active) Event(kAlarmCleared, vm, ClearedMessage(kDriftAlarm, why));
-}
+void Controller::ClearDriftAlarm(const std::string& vm, const std::string& why) { ClearAlarm(kDriftAlarm, vm, why); }
 
 }  // namespace corepin
