@@ -233,15 +233,15 @@ class Controller {
   // reconcile).
   void ClearReserveAlarmIfWhole(const std::string& why);
   Status ResumeGroup(const GroupRecord& group);
+  // VMs with interfaces need their host's bridge (domain_xml.h): checked once placed, before
+  // anything is stored or started, so that the refusal is a 422 that changed nothing.
+  Status CheckBridges(const VmSpec& spec, const std::vector<MemberPlacement>& placed);
   // Starts the domains of placed VMs one by one, each verified; on a failure destroys the ones
   // it started and returns the error (the caller undoes placement and records).
   Status StartMembers(const std::vector<Member>& members);
   void ForgetVms(const std::vector<std::string>& vms, const std::string& cluster_group, bool destroy_domains);
   // Reads back where the VM's threads may run (libvirt, and /proc when the host is local)
   // and compares with its assignment; differences are returned as text, empty when none.
-  // VMs with interfaces need their host's bridge (domain_xml.h): checked once placed, before
-  // anything is stored or started, so that the refusal is a 422 that changed nothing.
-  Status CheckBridges(const VmSpec& spec, const std::vector<MemberPlacement>& placed);
   nlohmann::json ActualPinning(ManagedHost& host, const PlacedVm& vm, std::vector<std::string>* differences);
   // Desired switch ports of every running group with a service, from the store.
   Result<std::vector<PortState>> DesiredPorts(const std::string& only_group = "");
