@@ -132,7 +132,12 @@ int Main(int argc, char** argv) {
   std::string seed = "1";
   app.add_option("--seed", seed, "seed of the tie-breaks between equal hosts (placements are deterministic for a seed)")
       ->capture_default_str();
-  CLI11_PARSE(app, argc, argv);
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    const int code = app.exit(e);  // prints the message (or the help)
+    return code == 0 ? 0 : 2;      // an unknown option is a bad invocation, as a bad value is
+  }
 
   std::string host;
   int port = 0;
