@@ -176,6 +176,18 @@ TEST(SpecJson, ValidateSpecChecksImageAndInterfacesBuiltInCode) {
   EXPECT_FALSE(ValidateSpec(s).ok());
 }
 
+// Issue 24: YAML's ~ (null) is as if the field were absent, as docs/vm-spec.md says.
+TEST(SpecJson, NullIsTheDefault) {
+  auto s = VmSpecFromJson(json::parse(R"({"name":"fw1","vcpus":2,"memory_mib":512,"nic":null,"smt":null,"image":null})"));
+  ASSERT_TRUE(s.ok()) << s.error().message;
+  EXPECT_EQ(s->nic, "");
+  EXPECT_EQ(s->smt, SmtPolicy::kPrefer);
+  EXPECT_EQ(VmSpecToJson(*s), VmSpecToJson(*VmSpecFromJson(json::parse(R"({"name":"fw1","vcpus":2,"memory_mib":512})"))));
+  auto missing = VmSpecFromJson(json::parse(R"({"name":"fw1","vcpus":null,"memory_mib":512})"));
+  ASSERT_FALSE(missing.ok());
+  EXPECT_NE(missing.error().message.find("vcpus: missing"), std::string::npos) << missing.error().message;
+}
+
 TEST(SpecJson, ExtraFieldsAllowedWhenDeclared) {
   auto s = VmSpecFromJson(json::parse(R"({"name":"a","host":"h1","vcpus":1,"memory_mib":64})"), {"host"});
   EXPECT_TRUE(s.ok());
