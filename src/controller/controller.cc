@@ -476,10 +476,6 @@ Result<json> Controller::CreateVm(const json& req, NoFit* no_fit) {
   GroupOutcome placed = cluster_.PlaceGroup(GroupRequest{spec->name, *spec, {{spec->name, Role::kAct, wanted_host}}, {}, false});
   if (!placed.ok()) {
     no_fit->Fill(placed);
-    // Inside the cluster a standalone VM is a group of one; say "VM" to the operator.
-    std::string& refusal = no_fit->explanation["refusal"].get_ref<std::string&>();
-    const std::string group_prefix = "group " + spec->name + ": no host for member " + spec->name;
-    if (refusal.rfind(group_prefix, 0) == 0) refusal = "VM " + spec->name + ": no host" + refusal.substr(group_prefix.size());
     Error e = placed.status.error();
     e.message = no_fit->Summary();
     return e;

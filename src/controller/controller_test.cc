@@ -78,6 +78,9 @@ TEST_F(ControllerTest, BadVmsAreRefusedAndNothingChanges) {
            {R"({"name":"b","vcpus":1,"policy":"pinned:0","memory_mib":128})", ErrorCode::kUnprocessable, "pCPU 0 is housekeeping"},
            {R"({"name":"b","vcpus":1,"policy":"pinned:99","memory_mib":128})", ErrorCode::kUnprocessable, "pCPU 99 does not exist"},
            {R"({"name":"b","vcpus":9,"memory_mib":128})", ErrorCode::kUnprocessable, "host t1 node1: 7 free pCPUs, needs 9"},
+           // A standalone VM is named a VM, not a group's member with a role (issue 24).
+           {R"({"name":"b","vcpus":9,"memory_mib":128})", ErrorCode::kUnprocessable, "VM b: no host (9 vCPUs"},
+           {R"({"name":"b","vcpus":9,"memory_mib":128})", ErrorCode::kUnprocessable, "b (place VM): 1 hosts"},
            {R"({"name":"b","vcpus":1,"memory_mib":128,"host":"nope"})", ErrorCode::kNotFound, "host nope is not known"},
        }) {
     NoFit no_fit;
