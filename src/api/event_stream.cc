@@ -1,6 +1,12 @@
 #include "api/event_stream.h"
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <sys/socket.h>
+
 #include <algorithm>
+#include <filesystem>
 #include <memory>
 #include <thread>
 
@@ -15,6 +21,44 @@ std::string SseEvent(const json& e) {
   // dump() escapes newlines inside strings, so the data is one line.
   return "id: " + std::to_string(e.value("id", int64_t{0})) + "\nevent: " + e.value("kind", "") + "\ndata: " + e.dump() + "\n\n";
 }
+
+namespace {
+
+// The port of a socket address (IPv4 or IPv6), or -1.
+int PortOf(const sockaddr_storage& a) {
+  if (a.ss_family == AF_INET) return ntohs(reinterpret_cast<const sockaddr_in&>(a).sin_port);
+  if (a.ss_family == AF_INET6) return ntohs(reinterpret_cast<const sockaddr_in6&>(a).sin6_port);
+  return -1;
+}
+
+// The socket of the request's connection, or -1: httplib 0.11 does not give it to a content
+// provider, so it is the descriptor of this process whose local port is the request's local
+// port and whose peer port is the client's (a client socket of this process has them swapped).
+// It stays this connection's while the stream's provider runs: httplib closes it after.
+int ConnectionSocket(const httplib::Request& req) {
+  std::error_code ec;
+  for (const auto& entry : std::filesystem::directory_iterator("/proc/self/fd", ec)) {
+    const std::string name = entry.path().filename();
+    if (name.find_first_not_of("0123456789") != std::string::npos) continue;
+    const int fd = std::stoi(name);
+    sockaddr_storage local{}, peer{};
+    socklen_t local_len = sizeof local, peer_len = sizeof peer;
+    if (getsockname(fd, reinterpret_cast<sockaddr*>(&local), &local_len) != 0 ||
+        getpeername(fd, reinterpret_cast<sockaddr*>(&peer), &peer_len) != 0)
+      continue;
+    if (PortOf(local) == req.local_port && PortOf(peer) == req.remote_port) return fd;
+  }
+  return -1;
+}
+
+// The client closed its end or reset the connection (a killed client): nothing to wait for.
+bool PeerGone(int fd) {
+  if (fd < 0) return false;
+  pollfd p{.fd = fd, .events = POLLRDHUP, .revents = 0};
+  return poll(&p, 1, 0) > 0 && (p.revents & (POLLRDHUP | POLLHUP | POLLERR));
+}
+
+}  // namespace
 
 void EventStreams::Register(httplib::Server& server) {
   server.Get("/v1/events/stream", [this](const httplib::Request& req, httplib::Response& res) { Serve(req, res); });
@@ -46,6 +90,13 @@ void EventStreams::Serve(const httplib::Request& req, httplib::Response& res) {
     }
   }
   if (stopping_) return ReplyError(res, Unavailable("corepind is stopping"));
+  if (open_ >= kMaxStreams) {
+    // Holders whose client died keep their slot until they notice: wake them to look now, and
+    // give them a moment to end (each checks its own socket, at once).
+    controller_.event_feed().Interrupt();
+    const auto deadline = Clock::now() + std::chrono::seconds(2);
+    while (open_ >= kMaxStreams && Clock::now() < deadline) std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
   if (++open_ > kMaxStreams) {
     --open_;
     return ReplyError(res, Unavailable("too many event streams open (" + std::to_string(kMaxStreams) +
@@ -56,11 +107,12 @@ void EventStreams::Serve(const httplib::Request& req, httplib::Response& res) {
   struct State {
     std::atomic<int>* open;
     int64_t cursor;
+    int socket = -1;  // the connection's, to notice a client gone without writing to it
     bool opened = false;
     Clock::time_point last_write = Clock::now();
     ~State() { --*open; }
   };
-  auto state = std::make_shared<State>(&open_, cursor);
+  auto state = std::make_shared<State>(&open_, cursor, ConnectionSocket(req));
   res.set_header("Cache-Control", "no-cache");
   res.set_header("X-Accel-Buffering", "no");  // tell a proxy in front not to buffer the stream
   res.set_chunked_content_provider(
@@ -74,6 +126,7 @@ void EventStreams::Serve(const httplib::Request& req, httplib::Response& res) {
           sink.done();  // the terminating chunk: a clean end of the response
           return true;
         }
+        if (PeerGone(state->socket)) return false;  // its slot is freed now, not at the next heartbeat
         if (!state->opened) {
           state->opened = true;
           if (!write("id: " + std::to_string(state->cursor) + "\n\n")) return false;
@@ -94,7 +147,7 @@ void EventStreams::Serve(const httplib::Request& req, httplib::Response& res) {
         // also catches events appended without the controller's Event().
         const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(kHeartbeat - (Clock::now() - state->last_write));
         controller_.event_feed().WaitNewer(state->cursor, std::clamp(left, std::chrono::milliseconds(1), std::chrono::milliseconds(1000)),
-                                           [this] { return stopping_.load(); });
+                                           [this, state] { return stopping_.load() || PeerGone(state->socket); });
         return true;
       });
 }
