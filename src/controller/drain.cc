@@ -343,7 +343,7 @@ Result<json> Controller::Operations() {
 
 Result<json> Controller::ShowOperation(const std::string& name) {
   auto op = store_->GetOperation(name);
-  if (!op) return NotFound("operation " + name + " does not exist; list them with GET /v1/operations");
+  if (!op) return NotFound("operation " + name + " does not exist; list them with corepin operation list (GET /v1/operations)");
   return OperationView(*op);
 }
 

@@ -12,7 +12,8 @@ Result<GroupRequest> GroupRequestFromJson(const json& j) {
   static const std::set<std::string> kFields = {"name", "vm", "members", "act", "sby", "domains", "protect"};
   if (!j.is_object()) return Invalid("group request must be a JSON object, got " + std::string(j.type_name()));
   for (const auto& [k, v] : j.items())
-    if (!kFields.count(k)) return Invalid("unknown field \"" + k + "\"; group fields are name, vm, members, act, sby, domains, protect");
+    // "service" is a field of the API's request too, taken off by the controller before this.
+    if (!kFields.count(k)) return Invalid("unknown field \"" + k + "\"; group fields are name, vm, members, act, sby, domains, protect, service");
   GroupRequest r;
   if (!j.contains("name") || !j["name"].is_string()) return Invalid("name: missing or not a string; every group needs a name");
   r.name = j["name"].get<std::string>();
