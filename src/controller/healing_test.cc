@@ -274,6 +274,13 @@ TEST_F(HealingTest, DrainSwitchesOverThenMovesEveryVmAndUndrainReturnsTheHost) {
   }
   ASSERT_EQ(seen["step"], "done") << seen.dump(2);
   EXPECT_EQ(seen["detail"]["progress"]["done"], 2);
+  // The plan names a standalone VM's move without a role (issue 24), a member's with its role.
+  std::string started;
+  const json log = *controller_->Events(0, 1000);
+  for (const auto& e : log)
+    if (e["kind"] == "drain.started") started = e["message"];
+  EXPECT_NE(started.find(", sby, reserved)"), std::string::npos) << started;
+  EXPECT_EQ(started.find(", act, "), std::string::npos) << started;
   EXPECT_EQ((*controller_->ShowHost(host))["state"], "drained");
   EXPECT_EQ(Member("fw", "fw-b")["role"], "act");
   EXPECT_EQ(Member("fw", "fw-a")["role"], "sby");
