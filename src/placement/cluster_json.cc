@@ -84,9 +84,17 @@ json GroupToJson(const RedundancyGroup& g) {
   return {{"name", g.name}, {"vm", VmSpecToJson(g.vm)}, {"members", members}, {"domains", g.domains}, {"protect", g.protect}};
 }
 
+// pcpus are the target's vCPU pCPUs, as in every other view (members, what-if, VMs); what the
+// reserve holds for it besides (siblings held empty, an isolated emulator) is apart.
 json HealTargetToJson(const HealTarget& t) {
-  return {{"vm", t.vm}, {"from", t.from}, {"host", t.host}, {"assignment", AssignmentToJson(t.assignment)},
-          {"pcpus", t.pcpus.ToString()}, {"seq", t.seq}};
+  return {{"vm", t.vm},
+          {"from", t.from},
+          {"host", t.host},
+          {"assignment", AssignmentToJson(t.assignment)},
+          {"pcpus", t.assignment.VcpuPcpus().ToString()},
+          {"held_empty", t.assignment.reserved_siblings.ToString()},
+          {"reserved_pcpus", t.pcpus.ToString()},
+          {"seq", t.seq}};
 }
 
 json GroupOutcomeToJson(const GroupOutcome& o) {

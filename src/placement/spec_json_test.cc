@@ -1,5 +1,6 @@
 #include <gtest/gtest.h>
 
+#include "placement/cluster_json.h"
 #include "placement/placement_json.h"
 
 namespace corepin {
@@ -186,6 +187,25 @@ TEST(SpecJson, NullIsTheDefault) {
   auto missing = VmSpecFromJson(json::parse(R"({"name":"fw1","vcpus":null,"memory_mib":512})"));
   ASSERT_FALSE(missing.ok());
   EXPECT_NE(missing.error().message.find("vcpus: missing"), std::string::npos) << missing.error().message;
+}
+
+// Issue 24: a healing target's pcpus are its vCPUs' pCPUs, as in every other view; the siblings
+// it keeps empty and all the reserve holds for it are named apart.
+TEST(HealTargetJson, PcpusAreTheVcpusAndHeldEmptyIsApart) {
+  HealTarget t;
+  t.vm = "fw-act1";
+  t.from = "h1";
+  t.host = "h2";
+  t.assignment.host = "h2";
+  t.assignment.vcpu_pcpus = {1, 2};
+  t.assignment.exclusive = {1, 2};
+  t.assignment.reserved_siblings = {65, 66};
+  t.assignment.emulator = {0, 64};
+  t.pcpus = {1, 2, 65, 66};
+  const json j = HealTargetToJson(t);
+  EXPECT_EQ(j["pcpus"], "1-2");
+  EXPECT_EQ(j["held_empty"], "65-66");
+  EXPECT_EQ(j["reserved_pcpus"], "1-2,65-66");
 }
 
 TEST(SpecJson, ExtraFieldsAllowedWhenDeclared) {
