@@ -96,9 +96,14 @@ def start_corepind(build, work):
     # Fixture hosts keep their domains next to the --db file by default: a fresh session sees none.
     env = {k: v for k, v in os.environ.items() if k != "COREPIN_FIXTURE_STATE_DIR"}
     log = open(os.path.join(work, "corepind.log"), "w")
-    proc = subprocess.Popen([os.path.join(build, "src/daemon/corepind"), "--db", os.path.join(work, "state/corepin.db"),
-                             "--listen", "127.0.0.1:%d" % port, "--probe-interval-ms", "0", "--reconcile-interval", "0"],
-                            stdout=log, stderr=subprocess.STDOUT, env=env)
+    corepind = os.path.join(build, "src/daemon/corepind")
+    args = [corepind, "--db", os.path.join(work, "state/corepin.db"), "--listen", "127.0.0.1:%d" % port,
+            "--probe-interval-ms", "0", "--reconcile-interval", "0"]
+    # The sessions use simulated hosts (fixture:, test:///), which a corepind that can refuse
+    # them takes only when told.
+    if "--allow-simulated-hosts" in subprocess.run([corepind, "--help"], capture_output=True, text=True).stdout:
+        args.append("--allow-simulated-hosts")
+    proc = subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT, env=env)
     url = "http://127.0.0.1:%d" % port
     for _ in range(200):  # until it answers (a few seconds at most), or it died
         if proc.poll() is not None:
