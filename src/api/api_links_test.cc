@@ -150,7 +150,7 @@ TEST_F(ApiLinksTest, BadDependsQueriesSayWhatToFix) {
                                          {"?host=h1&pcpu=-1", 400, "not a number"},
                                          {"?host=nope", 404, "host nope is not in the cluster"},
                                          {"?host=h1&pcpu=128", 404, "0-127"},
-                                         {"?host=h1&core=3", 400, "socket=0 or socket=1"},
+                                         {"?host=h1&core=3", 400, "--socket 0 or --socket 1"},
                                          {"?host=h1&nic=eth7", 404, "ens1f0"},
                                          {"?rack=r9", 404, "r1, r2, r3, r4"}}) {
     Reply r = Call("GET", "/v1/depends" + c.query);
@@ -181,6 +181,10 @@ TEST_F(ApiLinksTest, DefragPlanIsADryRunAndApplyMakesIt) {
   Reply unknown = Call("POST", "/v1/defrag", R"({"dry": true})");
   EXPECT_EQ(unknown.status, 400);
   EXPECT_NE(unknown.error().find("apply, max_moves"), std::string::npos);
+  // A mode without apply is a mistake (defrag --cold without --apply): said, not ignored.
+  Reply cold_dry = Call("POST", "/v1/defrag", R"({"mode": "cold"})");
+  EXPECT_EQ(cold_dry.status, 400);
+  EXPECT_NE(cold_dry.error().find("corepin defrag --apply --cold"), std::string::npos) << cold_dry.error();
   EXPECT_EQ(Call("GET", "/v1/hosts").body, hosts);
   EXPECT_EQ(Call("GET", "/v1/vms").body, vms);
 

@@ -651,6 +651,22 @@ TEST_F(ApiTest, EventStreamEndsCleanlyWhenTheServerStops) {
   EXPECT_TRUE(stream.ended_ok()) << "the stream was cut instead of ended";
 }
 
+// Issue 24: a client that went away (its socket closed, as when it is killed) gives its slot
+// back at once when another stream needs it, not at the next heartbeat 15 s later; while every
+// holder is alive the limit stands.
+TEST_F(ApiTest, EventStreamSlotsOfClientsGoneAreFreedForNewStreams) {
+  std::vector<std::unique_ptr<StreamReader>> holders;
+  for (int i = 0; i < EventStreams::kMaxStreams; ++i) {
+    holders.push_back(std::make_unique<StreamReader>(port_, "/v1/events/stream"));
+    ASSERT_TRUE(holders.back()->WaitFor("id: ")) << "stream " << i << ": " << holders.back()->text();
+  }
+  EXPECT_EQ(Call("GET", "/v1/events/stream").status, 503) << "every holder is alive";
+  holders.clear();  // every client closes its socket
+  StreamReader next(port_, "/v1/events/stream");
+  ASSERT_TRUE(next.WaitFor("id: ")) << next.text();
+  EXPECT_EQ(next.status(), 200);
+}
+
 TEST_F(ApiTest, EventStreamRefusesABadCursor) {
   for (const char* path : {"/v1/events/stream?after=abc", "/v1/events/stream?after=-1"}) {
     Reply r = Call("GET", path);

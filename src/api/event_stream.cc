@@ -1,9 +1,12 @@
 #include "api/event_stream.h"
 
+#include <poll.h>
+
 #include <algorithm>
 #include <memory>
 #include <thread>
 
+#include "api/guarded_server.h"
 #include "api/http_mapping.h"
 
 namespace corepin {
@@ -15,6 +18,17 @@ std::string SseEvent(const json& e) {
   // dump() escapes newlines inside strings, so the data is one line.
   return "id: " + std::to_string(e.value("id", int64_t{0})) + "\nevent: " + e.value("kind", "") + "\ndata: " + e.dump() + "\n\n";
 }
+
+namespace {
+
+// The client closed its end or reset the connection (a killed client): nothing to wait for.
+bool PeerGone(int fd) {
+  if (fd < 0) return false;
+  pollfd p{.fd = fd, .events = POLLRDHUP, .revents = 0};
+  return poll(&p, 1, 0) > 0 && (p.revents & (POLLRDHUP | POLLHUP | POLLERR));
+}
+
+}  // namespace
 
 void EventStreams::Register(Router& server) {
   server.Get("/v1/events/stream", [this](const httplib::Request& req, httplib::Response& res) { Serve(req, res); });
@@ -46,6 +60,13 @@ void EventStreams::Serve(const httplib::Request& req, httplib::Response& res) {
     }
   }
   if (stopping_) return ReplyError(res, Unavailable("corepind is stopping"));
+  if (open_ >= kMaxStreams) {
+    // Holders whose client died keep their slot until they notice: wake them to look now, and
+    // give them a moment to end (each checks its own socket, at once).
+    controller_.event_feed().Interrupt();
+    const auto deadline = Clock::now() + std::chrono::seconds(2);
+    while (open_ >= kMaxStreams && Clock::now() < deadline) std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
   if (++open_ > kMaxStreams) {
     --open_;
     return ReplyError(res, Unavailable("too many event streams open (" + std::to_string(kMaxStreams) +
@@ -56,11 +77,14 @@ void EventStreams::Serve(const httplib::Request& req, httplib::Response& res) {
   struct State {
     std::atomic<int>* open;
     int64_t cursor;
+    int socket = -1;  // the connection's, to notice a client gone without writing to it
     bool opened = false;
     Clock::time_point last_write = Clock::now();
     ~State() { --*open; }
   };
-  auto state = std::make_shared<State>(&open_, cursor);
+  // The connection's socket, to notice a client that went away (guarded_server.h knows it).
+  const RequestContext* request = CurrentRequest();
+  auto state = std::make_shared<State>(&open_, cursor, request ? request->fd : -1);
   res.set_header("Cache-Control", "no-cache");
   res.set_header("X-Accel-Buffering", "no");  // tell a proxy in front not to buffer the stream
   res.set_chunked_content_provider(
@@ -74,6 +98,7 @@ void EventStreams::Serve(const httplib::Request& req, httplib::Response& res) {
           sink.done();  // the terminating chunk: a clean end of the response
           return true;
         }
+        if (PeerGone(state->socket)) return false;  // its slot is freed now, not at the next heartbeat
         if (!state->opened) {
           state->opened = true;
           if (!write("id: " + std::to_string(state->cursor) + "\n\n")) return false;
@@ -94,7 +119,7 @@ void EventStreams::Serve(const httplib::Request& req, httplib::Response& res) {
         // also catches events appended without the controller's Event().
         const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(kHeartbeat - (Clock::now() - state->last_write));
         controller_.event_feed().WaitNewer(state->cursor, std::clamp(left, std::chrono::milliseconds(1), std::chrono::milliseconds(1000)),
-                                           [this] { return stopping_.load(); });
+                                           [this, state] { return stopping_.load() || PeerGone(state->socket); });
         return true;
       });
 }

@@ -9,9 +9,11 @@
 //   data: {"id":42,"unix_ms":...,"kind":"vm.created","subject":"fw1","message":"..."}
 //
 // The cursor is ?after=ID, else the Last-Event-ID header, else the newest event (only new
-// ones). A comment line (": heartbeat") goes out every kHeartbeat, which is also how a client
-// that went away is noticed (the write fails). Each stream holds one of httplib's threads, so
-// at most kMaxStreams are open at once (503 beyond). Stop() ends every stream at once.
+// ones). A comment line (": heartbeat") goes out every kHeartbeat. A client that went away is
+// noticed by its connection's socket hanging up, within a second (each stream looks whenever it
+// wakes, at least once a second), and at once when a new stream finds every slot taken (it
+// wakes them all to look). Each stream holds one of httplib's threads, so at most kMaxStreams
+// are open at once (503 beyond, when every holder is alive). Stop() ends every stream at once.
 #pragma once
 
 #include <httplib.h>

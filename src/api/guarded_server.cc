@@ -267,7 +267,7 @@ bool GuardedServer::process_and_close_socket(socket_t sock) {
   table_->Add(&conn);
   bool ok = false;
   for (size_t left = keep_alive_max_count_; left > 0 && WaitForRequest(conn); --left) {
-    conn.request = RequestContext{.id = next_request_id_++, .start = Clock::now()};
+    conn.request = RequestContext{.id = next_request_id_++, .fd = sock, .start = Clock::now()};
     current_request = &conn.request;
     mark_handling = [this, &conn] { table_->Set(&conn, Connection::State::kHandling); };
     DeadlineStream stream(conn, limits_.write_timeout_ms, timed_out_);

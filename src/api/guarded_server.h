@@ -37,6 +37,7 @@ struct ConnectionLimits {
 // What the thread serving a request knows about it (see CurrentRequest()).
 struct RequestContext {
   uint64_t id = 0;
+  int fd = -1;  // the connection's socket (valid while its request is served)
   std::chrono::steady_clock::time_point start;
   bool close_after = false;  // close the connection after this response (its body may be unread)
 };

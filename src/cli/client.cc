@@ -21,6 +21,7 @@ Result<json> ApiClient::Post(const std::string& path, const json& body) {
 Result<json> ApiClient::Delete(const std::string& path) { return Finish(http_->Delete(path.c_str())); }
 
 Result<json> ApiClient::Finish(const httplib::Result& r) {
+  error_body_ = nullptr;
   if (!r) {
     if (r.error() == httplib::Error::Connection || r.error() == httplib::Error::ConnectionTimeout)
       return Unavailable("cannot connect to corepind at " + url_ +
@@ -30,6 +31,7 @@ Result<json> ApiClient::Finish(const httplib::Result& r) {
   }
   json body = json::parse(r->body, nullptr, false);
   if (r->status >= 400) {
+    if (!body.is_discarded()) error_body_ = body;
     // The Error code is only for the exit path; the message is what the user reads.
     return Error{static_cast<ErrorCode>(r->status), RenderApiError(r->status, body.is_discarded() ? json(r->body) : body)};
   }

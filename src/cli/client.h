@@ -24,10 +24,15 @@ class ApiClient {
   Result<nlohmann::json> Post(const std::string& path, const nlohmann::json& body);
   Result<nlohmann::json> Delete(const std::string& path);
 
+  // The JSON body of the last reply that was an error (4xx/5xx), as the server sent it (for
+  // `--json`: a 422's rejections and explanation); null after a success or a transport failure.
+  const nlohmann::json& error_body() const { return error_body_; }
+
  private:
   Result<nlohmann::json> Finish(const httplib::Result& r);
   std::string url_;
   std::unique_ptr<httplib::Client> http_;
+  nlohmann::json error_body_;
 };
 
 // A name as one URL path segment (percent-encoded beyond [A-Za-z0-9_.~-]).

@@ -1,5 +1,7 @@
 #include "cli/core_map.h"
 
+#include "cli/views.h"
+
 #include <algorithm>
 #include <map>
 #include <set>
@@ -83,7 +85,8 @@ std::string RenderCoreMap(const json& h) {
       }
     }
   const bool connected = h.value("connected", false);
-  out += "host " + Str(h, "name") + "  " + Str(h, "uri") + "  " + (connected ? "connected" : "NOT CONNECTED") + "\n";
+  out += "host " + Str(h, "name") + "  " + Str(h, "uri") + "  " + (connected ? "connected" : "NOT CONNECTED") + "  " +
+         HostStateText(h) + "\n";
   if (!Str(h, "error").empty()) out += "  error: " + Str(h, "error") + "\n";
   const int sockets = Int(topo, "sockets", 0), tpc = std::max(1, Int(topo, "threads_per_core", 1));
   out += "  " + std::to_string(sockets) + (sockets == 1 ? " socket, " : " sockets, ") + std::to_string(nodes.size()) +

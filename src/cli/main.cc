@@ -446,7 +446,9 @@ int Main(int argc, char** argv) {
   ApiClient client(server);
   auto reply = action.call(client);
   if (!reply) {
-    std::cerr << "error: " << reply.error().message << "\n";
+    // With --json the server's error body as is (a 422's rejections and explanation), for scripts.
+    if (as_json && client.error_body().is_object()) std::cout << raw(client.error_body()) << std::flush;
+    else std::cerr << "error: " << reply.error().message << "\n";
     return 1;
   }
   std::cout << (as_json ? raw(*reply) : action.render(*reply)) << std::flush;

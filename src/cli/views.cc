@@ -79,19 +79,21 @@ std::vector<std::string> RejectionLines(const json& r) {
 
 }  // namespace
 
+std::string HostStateText(const json& h) {
+  std::string state = Text(h, "state");
+  if (Field(h, "suspected").is_boolean() && h["suspected"].get<bool>()) state += " (suspected)";
+  return state;
+}
+
 std::string RenderHostList(const json& hosts) {
   if (!hosts.is_array() || hosts.empty()) return "no hosts; add one with: corepin host add NAME --uri URI --housekeeping LIST\n";
-  TextTable t({"NAME", "URI", "CONNECTED", "PCPUS", "ALLOCATABLE", "FREE", "RESERVE", "VMS", "NODES", "LABELS"});
+  TextTable t({"NAME", "STATE", "URI", "CONNECTED", "PCPUS", "ALLOCATABLE", "FREE", "RESERVE", "HELD EMPTY", "VMS", "NODES", "LABELS"});
   for (const auto& h : hosts) {
     std::string labels;
     if (Field(h, "labels").is_object())
       for (const auto& [k, v] : h["labels"].items()) labels += (labels.empty() ? "" : ",") + k + "=" + Str(v);
-    // The API's free pCPUs include those the reserve holds; FREE is what a new VM may take.
-    std::string free = Text(h, "free");
-    if (Field(h, "free").is_number_integer() && Field(h, "reserve").is_number_integer())
-      free = std::to_string(h["free"].get<int64_t>() - h["reserve"].get<int64_t>());
-    t.Add({Text(h, "name"), Text(h, "uri"), Text(h, "connected"), Text(h, "pcpus"), Text(h, "allocatable"), free, Text(h, "reserve"),
-           Text(h, "vms"), Text(h, "nodes"), labels.empty() ? "-" : labels});
+    t.Add({Text(h, "name"), HostStateText(h), Text(h, "uri"), Text(h, "connected"), Text(h, "pcpus"), Text(h, "allocatable"),
+           Text(h, "free"), Text(h, "reserve"), Text(h, "held_empty"), Text(h, "vms"), Text(h, "nodes"), labels.empty() ? "-" : labels});
   }
   return t.Render();
 }

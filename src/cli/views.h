@@ -8,6 +8,8 @@
 namespace corepin {
 
 std::string RenderHostList(const nlohmann::json& hosts);    // GET /v1/hosts
+// A host's state as text: active, draining, drained or failed, "(suspected)" while it is.
+std::string HostStateText(const nlohmann::json& host);
 std::string RenderVmList(const nlohmann::json& vms);        // GET /v1/vms
 std::string RenderVm(const nlohmann::json& vm);             // GET /v1/vms/{name}
 std::string RenderRepin(const nlohmann::json& reply);       // POST /v1/vms/{name}/repin

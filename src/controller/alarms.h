@@ -19,6 +19,7 @@ namespace corepin {
 
 inline constexpr char kAlarmPrefix[] = "alarm.";
 inline constexpr char kAlarmCleared[] = "alarm.cleared";
+inline constexpr char kReserveAlarm[] = "alarm.reserve-degraded";  // subject "cluster"
 
 // True for the kinds that raise an alarm ("alarm.vm-crash-loop"), not for "alarm.cleared".
 bool IsAlarmKind(const std::string& kind);

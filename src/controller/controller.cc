@@ -211,7 +211,9 @@ void Controller::UpdateSchedulable(ManagedHost& h) {
   const ClusterHost* ch = cluster_.FindHost(h.name);
   if (!ch || ch->schedulable == h.usable()) return;
   if (auto s = cluster_.SetSchedulable(h.name, h.usable()); !s)
-    Event("alarm.reserve-degraded", "cluster", "host " + h.name + (h.usable() ? " back" : " out of use") + ": " + s.error().message);
+    Event(kReserveAlarm, "cluster", "host " + h.name + (h.usable() ? " back" : " out of use") + ": " + s.error().message);
+  else if (h.usable())
+    ClearReserveAlarmIfWhole("host " + h.name + " is back");
 }
 
 // A host's configuration as stored: the BMC URI (it holds a password) sealed when corepind has
@@ -514,13 +516,13 @@ Result<json> Controller::CreateVm(const json& req, NoFit* no_fit) {
   GroupOutcome placed = cluster_.PlaceGroup(GroupRequest{spec->name, *spec, {{spec->name, Role::kAct, wanted_host}}, {}, false});
   if (!placed.ok()) {
     no_fit->Fill(placed);
-    // Inside the cluster a standalone VM is a group of one; say "VM" to the operator.
-    std::string& refusal = no_fit->explanation["refusal"].get_ref<std::string&>();
-    const std::string group_prefix = "group " + spec->name + ": no host for member " + spec->name;
-    if (refusal.rfind(group_prefix, 0) == 0) refusal = "VM " + spec->name + ": no host" + refusal.substr(group_prefix.size());
     Error e = placed.status.error();
     e.message = no_fit->Summary();
     return e;
+  }
+  if (auto s = CheckBridges(*spec, placed.placed); !s) {
+    (void)cluster_.DeleteGroup(spec->name);
+    return s.error();
   }
   const Assignment& assignment = placed.placed[0].assignment;
   ManagedHost& host = **FindHost(assignment.host);
@@ -545,6 +547,19 @@ Result<json> Controller::CreateVm(const json& req, NoFit* no_fit) {
   MergeActualPinning(ActualPinning(host, *Placed(spec->name), &diffs), &view);
   view["explanation"] = ToJson(placed.explanation);
   return view;
+}
+
+Status Controller::CheckBridges(const VmSpec& spec, const std::vector<MemberPlacement>& placed) {
+  if (spec.interfaces.empty()) return Status::Ok();
+  for (const auto& m : placed) {
+    const std::string& host = m.assignment.host;
+    if (!hosts_.at(host)->vm_options.bridge.empty()) continue;
+    return Unprocessable("VM " + m.vm + " has " +
+                         std::to_string(spec.interfaces.size()) + " interface(s) and would go on host " + host +
+                         ", which has no bridge for VM interfaces; nothing was changed. Add the host with a bridge "
+                         "(corepin host add ... --bridge NAME), or name a host that has one");
+  }
+  return Status::Ok();
 }
 
 Status Controller::StartMembers(const std::vector<Member>& members) {
@@ -675,6 +690,11 @@ json Controller::ActualPinning(ManagedHost& host, const PlacedVm& vm, std::vecto
   if (dom->vcpu_pins.size() != a.vcpu_pcpus.size()) diffs->push_back("libvirt reports " + std::to_string(dom->vcpu_pins.size()) + " vCPUs");
   emulator["libvirt"] = dom->emulator_pin.ToString();
   check("libvirt", "emulator threads", a.emulator, dom->emulator_pin);
+  // Where the memory is: the record's nodes against the domain's numatune.
+  const CpuSet nodes = a.MemoryNodes();
+  out["memory_nodes"] = {{"intended", nodes.ToString()}, {"libvirt", dom->memory_nodes.ToString()}};
+  if (nodes != dom->memory_nodes)
+    diffs->push_back("libvirt: memory is on NUMA nodes " + dom->memory_nodes.ToString() + " (numatune), expected " + nodes.ToString());
   if (!dom->active) diffs->push_back("domain is not running");
   // The kernel's view, where this machine can see the QEMU process.
   if (const std::string run_dir = LocalQemuRunDir(host.uri); !run_dir.empty() && dom->active) {
@@ -746,9 +766,9 @@ json Controller::ReconcileLocked() {
         continue;
       }
       std::vector<std::string> vm_diffs;
-      ActualPinning(*h, placed->second, &vm_diffs);
+      const json actual = ActualPinning(*h, placed->second, &vm_diffs);
       for (const auto& msg : vm_diffs) note(name, d.name, "pinning", "VM " + d.name + " on " + name + ": " + msg);
-      if (!vm_diffs.empty()) HandleDrift(*h, placed->second, vm_diffs, &diffs);
+      if (!vm_diffs.empty()) HandleDrift(*h, placed->second, actual, vm_diffs, &diffs);
     }
     for (const auto& [vm, placed] : state.vms())
       if (!seen.count(vm)) note(name, vm, "missing", "VM " + vm + " is in the store but host " + name + " has no such domain");
@@ -768,6 +788,7 @@ json Controller::ReconcileLocked() {
                                            "; it is left down: look at its console log, then delete it or free a host");
     }
   }
+  ClearReserveAlarmIfWhole("the reserve covers any " + std::to_string(cluster_.failures_tolerated()) + " host failures (reconcile)");
   // The switch: service ports as the store says, ports changed by hand put back.
   if (switch_ && switch_->managed()) {
     auto desired = DesiredPorts();

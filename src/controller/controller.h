@@ -228,11 +228,20 @@ class Controller {
   // A live re-pin of a running VM to `next` (on its host), placement's fit already done: the
   // model, the intent stored, libvirt, verified; everything put back on a failure.
   Result<nlohmann::json> RepinLocked(const VmRecord& record, const Assignment& next);
-  // A running VM whose pinning differs from its assignment: repaired live under
-  // options_.repair_drift, an alarm otherwise; noted in *report.
-  void HandleDrift(ManagedHost& host, const PlacedVm& vm, const std::vector<std::string>& differences, nlohmann::json* report);
+  // A running VM whose pinning differs from its assignment (`actual`: ActualPinning's view):
+  // repaired live under options_.repair_drift, an alarm otherwise; noted in *report. Memory on
+  // other NUMA nodes than its record's is never repaired live (a re-pin does not move memory):
+  // an alarm says how.
+  void HandleDrift(ManagedHost& host, const PlacedVm& vm, const nlohmann::json& actual, const std::vector<std::string>& differences,
+                   nlohmann::json* report);
   // Clears the VM's alarm.pinning-drift, if active, once its pinning was applied and verified.
   void ClearDriftAlarm(const std::string& vm, const std::string& why);
+  // Clears alarm `kind` of `subject`, if active (an alarm.cleared event saying `why`).
+  void ClearAlarm(const std::string& kind, const std::string& subject, const std::string& why);
+  // The reserve's alarm follows its plan, as the metric corepin_reserve_degraded does: cleared
+  // once the reserve covers k failures again (after an undrain, a return, a healing, a
+  // reconcile).
+  void ClearReserveAlarmIfWhole(const std::string& why);
   Status ResumeGroup(const GroupRecord& group);
   // The group (as given) and every member still creating become running, in one transaction.
   // A host's configuration as stored (the BMC URI sealed), and back.
@@ -242,6 +251,9 @@ class Controller {
   // and takes the host out of placement while any is there.
   void SetUnknownDomains(ManagedHost& host, std::map<std::string, std::string> unknown);
   Status MarkGroupRunning(const GroupRecord& group, const std::vector<std::string>& members);
+  // VMs with interfaces need their host's bridge (domain_xml.h): checked once placed, before
+  // anything is stored or started, so that the refusal is a 422 that changed nothing.
+  Status CheckBridges(const VmSpec& spec, const std::vector<MemberPlacement>& placed);
   // Starts the domains of placed VMs one by one, each verified; on a failure destroys the ones
   // it started and returns the error (the caller undoes placement and records).
   Status StartMembers(const std::vector<Member>& members);

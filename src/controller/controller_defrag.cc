@@ -46,6 +46,9 @@ Result<json> Controller::Defrag(const json& request) {
     options.max_moves = m.get<int>();
   }
   const bool apply = request.value("apply", false);
+  // A dry run moves nothing, so a mode there is a mistake (the operator meant to apply).
+  if (request.contains("mode") && !apply)
+    return Invalid("mode: only moves that are made have a mode; give \"apply\": true too (corepin defrag --apply --cold)");
   const bool live = request.value("mode", std::string("live")) == "live";
   std::lock_guard lock(mu_);
   auto plan = PlanDefrag(cluster_, options);

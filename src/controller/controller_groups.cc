@@ -77,14 +77,10 @@ Result<json> Controller::CreateGroup(const json& request, NoFit* no_fit) {
     return e;
   }
   const RedundancyGroup& g = *cluster_.FindGroup(req->name);
-  if (*service)
-    for (const auto& m : g.members)
-      if (hosts_.at(m.host)->vm_options.bridge.empty()) {
-        Error e = Unprocessable("group " + req->name + ": member " + m.vm + " was placed on host " + m.host +
-                                ", which has no bridge for VM interfaces; set the host's \"bridge\" or use hosts that have one");
-        (void)cluster_.DeleteGroup(req->name);
-        return e;
-      }
+  if (auto s = CheckBridges(req->vm, placed.placed); !s) {
+    (void)cluster_.DeleteGroup(req->name);
+    return s.error();
+  }
   StoredGroup stored{*req, g.members, *service};
   GroupRecord rec{.name = req->name, .config_json = StoredGroupToJson(stored).dump(), .state = std::string(kGroupCreating)};
   std::vector<Member> members;

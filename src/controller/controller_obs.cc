@@ -72,4 +72,17 @@ Result<json> Controller::VmStats(const std::string& name) {
               {"vcpus", vcpus}};
 }
 
+void Controller::ClearAlarm(const std::string& kind, const std::string& subject, const std::string& why) {
+  bool active = false;
+  {
+    std::lock_guard lock(alarms_mu_);  // after mu_, as everywhere
+    active = CatchUpAlarms().ok() && alarms_.Find(kind, subject);
+  }
+  if (active) Event(kAlarmCleared, subject, ClearedMessage(kind, why));
+}
+
+void Controller::ClearReserveAlarmIfWhole(const std::string& why) {
+  if (cluster_.reserve().UnhealableCount() == 0) ClearAlarm(kReserveAlarm, "cluster", why);
+}
+
 }  // namespace corepin

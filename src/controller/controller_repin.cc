@@ -136,6 +136,12 @@ Result<json> Controller::RepinLocked(const VmRecord& record, const Assignment& n
   const std::string& name = record.name;
   ManagedHost& host = **FindHost(record.host);
   const PlacedVm placed = *Placed(name);
+  // QEMU keeps the guest's pages where they are: a layout with its memory elsewhere would be
+  // recorded but never made (repin.h).
+  if (next.MemoryNodes() != placed.assignment.MemoryNodes())
+    return Unprocessable("VM " + name + ": a live re-pin does not move memory, which is on NUMA nodes " +
+                         placed.assignment.MemoryNodes().ToString() + ", not " + next.MemoryNodes().ToString() +
+                         "; nothing was changed");
   std::vector<std::string> drifted;  // where the threads were allowed to run before, if not as intended
   const json before = ActualPinning(host, placed, &drifted);
   if (auto s = cluster_.Reassign(name, placed.spec, next); !s) return Error{s.error().code, s.error().message + "; nothing was changed"};
@@ -282,7 +288,8 @@ Status Controller::ResumeResize(const VmRecord& vm) {
   return Status::Ok();
 }
 
-void Controller::HandleDrift(ManagedHost& host, const PlacedVm& vm, const std::vector<std::string>& found, json* report) {
+void Controller::HandleDrift(ManagedHost& host, const PlacedVm& vm, const json& actual, const std::vector<std::string>& found,
+                             json* report) {
   const std::string& name = vm.spec.name;
   auto note = [&](const std::string& kind, const std::string& event, const std::string& msg) {
     report->push_back({{"host", host.name}, {"vm", name}, {"kind", kind}, {"message", msg}});
@@ -292,14 +299,21 @@ void Controller::HandleDrift(ManagedHost& host, const PlacedVm& vm, const std::v
                            PinningText(vm.assignment) + ")" + Joined(found);
   auto rec = store_->GetVm(name);
   if (!rec || (rec->state != kVmRunning && rec->state != kVmRepinning)) return;  // another operation owns it
+  const json& memory = actual.value("memory_nodes", json::object());
+  if (memory.value("intended", "") != memory.value("libvirt", "")) {
+    note("memory-misplaced", kDriftAlarm,
+         what + "; a live re-pin does not move memory: start it again where corepin places it with corepin vm move " + name +
+             " --cold");
+    return;
+  }
   if (!options_.repair_drift) {
     note("pinning-drift", kDriftAlarm,
          what + "; repair: corepin vm repin " + name + " --auto, or run corepind with --repair-drift");
     return;
   }
-  auto actual = ApplyPinning(host, *rec);
-  if (!actual) {
-    note("pinning-drift", kDriftAlarm, what + "; the repair failed: " + actual.error().message);
+  auto repaired = ApplyPinning(host, *rec);
+  if (!repaired) {
+    note("pinning-drift", kDriftAlarm, what + "; the repair failed: " + repaired.error().message);
     return;
   }
   if (rec->state == kVmRepinning) {
@@ -310,13 +324,6 @@ void Controller::HandleDrift(ManagedHost& host, const PlacedVm& vm, const std::v
   ClearDriftAlarm(name, "repaired by the reconcile (vm.drift-repaired)");
 }
 
-void Controller::ClearDriftAlarm(const std::string& vm, const std::string& why) {
-  bool active = false;
-  {
-    std::lock_guard lock(alarms_mu_);  // after mu_, as everywhere
-    active = CatchUpAlarms().ok() && alarms_.Find(kDriftAlarm, vm);
-  }
-  if (active) Event(kAlarmCleared, vm, ClearedMessage(kDriftAlarm, why));
-}
+void Controller::ClearDriftAlarm(const std::string& vm, const std::string& why) { ClearAlarm(kDriftAlarm, vm, why); }
 
 }  // namespace corepin

@@ -5,6 +5,7 @@
 #include <libvirt/libvirt.h>
 
 #include <cstdlib>
+#include <set>
 
 #include "controller/controller_test_fixture.h"
 #include "controller/failing_hypervisor.h"
@@ -44,6 +45,29 @@ class RepinTest : public ControllerTest {
     for (const auto& e : *events)
       if (e["kind"] == kind && e["message"].get<std::string>().find(text) != std::string::npos) return true;
     return false;
+  }
+  // The NUMA nodes of the domain's numatune, as libvirt reports them (virDomainGetNumaParameters).
+  std::string LibvirtMemoryNodes(const std::string& vm) { return keeper_->GetDomain(vm)->memory_nodes.ToString(); }
+  // The NUMA nodes of the VM's memory as its record says.
+  std::string RecordedMemoryNodes(const std::string& vm) {
+    const json view = *controller_->ShowVm(vm);
+    std::string out;
+    for (const auto& [node, mib] : view["assignment"]["memory_mib"].items()) out += (out.empty() ? "" : ",") + node;
+    return out;
+  }
+  // Moves the memory of `vm` to `nodeset` in its numatune behind corepin's back, with libvirt's API.
+  void SetNumatuneBehindTheBack(const std::string& vm, const char* nodeset) {
+    virConnectPtr conn = virConnectOpen("test:///default");
+    ASSERT_NE(conn, nullptr);
+    virDomainPtr dom = virDomainLookupByName(conn, vm.c_str());
+    ASSERT_NE(dom, nullptr);
+    virTypedParameterPtr params = nullptr;
+    int n = 0, max = 0;
+    ASSERT_EQ(virTypedParamsAddString(&params, &n, &max, VIR_DOMAIN_NUMA_NODESET, nodeset), 0);
+    EXPECT_EQ(virDomainSetNumaParameters(dom, params, n, VIR_DOMAIN_AFFECT_CURRENT), 0);
+    virTypedParamsFree(params, n);
+    virDomainFree(dom);
+    virConnectClose(conn);
   }
   // Pins vCPU 0 of `vm` to `pcpu` behind corepin's back, with libvirt's API.
   void PinBehindTheBack(const std::string& vm, int pcpu) {
@@ -168,6 +192,45 @@ TEST_F(RepinTest, DriftIsAlarmedOrRepaired) {
   EXPECT_EQ(LibvirtPins("fw")[0], "1");
   EXPECT_TRUE(HasEvent("vm.drift-repaired", "vCPU 0 may run on 7, expected 1"));
   EXPECT_TRUE((*controller_->Reconcile())["differences"].empty());
+}
+
+// Issue 24: fw's memory is on node0 (pCPUs 1,2); a VM pinned on node1 leaves room there for fw
+// only. Moving fw to node1 would free node0 whole, but on its own host that is a live re-pin,
+// which cannot move memory: the plan must not record fw on node1 while its domain's numatune
+// still says node0. Whatever is applied, every domain's numatune is its record's.
+TEST_F(RepinTest, DefragOnOneHostKeepsTheDomainsMemoryWhereTheRecordSays) {
+  auto filler = Create(R"({"name":"pinned","vcpus":5,"memory_mib":64,
+                           "vcpu_policies":["pinned:9","pinned:10","pinned:11","pinned:12","pinned:13"]})");
+  ASSERT_TRUE(filler.ok()) << filler.error().message;
+  ASSERT_EQ(LibvirtMemoryNodes("fw"), "0");
+  auto applied = controller_->Defrag(json{{"apply", true}});
+  ASSERT_TRUE(applied.ok()) << applied.error().message;
+  EXPECT_FALSE(applied->contains("stopped")) << applied->dump(2);
+  for (const char* vm : {"fw", "pinned"}) {
+    EXPECT_EQ(LibvirtMemoryNodes(vm), RecordedMemoryNodes(vm)) << vm << "; " << applied->dump(2);
+    EXPECT_EQ((*controller_->ShowVm(vm))["pinning_verified"], true) << vm;
+  }
+  EXPECT_EQ(LibvirtMemoryNodes("fw"), "0");
+  EXPECT_TRUE((*controller_->Reconcile())["differences"].empty());
+}
+
+// The reconcile compares the domain's numatune with the record, as it does vCPU pins; a live
+// re-pin cannot repair it, so even with repair_drift it is an alarm that says how.
+TEST_F(RepinTest, MemoryOnAnotherNodeIsFoundAndNotRepinned) {
+  SetNumatuneBehindTheBack("fw", "1");
+  auto report = controller_->Reconcile();
+  ASSERT_TRUE(report.ok());
+  std::set<std::string> kinds;
+  for (const auto& d : (*report)["differences"]) kinds.insert(d["kind"].get<std::string>());
+  EXPECT_TRUE(kinds.count("pinning") && kinds.count("memory-misplaced")) << report->dump(2);
+  EXPECT_TRUE(HasEvent("alarm.pinning-drift", "memory is on NUMA nodes 1 (numatune), expected 0"));
+  EXPECT_TRUE(HasEvent("alarm.pinning-drift", "corepin vm move fw --cold"));
+  EXPECT_EQ((*controller_->ShowVm("fw"))["pinning_verified"], false);
+  ControllerOptions repair;
+  repair.repair_drift = true;
+  Open(repair);
+  EXPECT_FALSE(HasEvent("vm.drift-repaired"));
+  EXPECT_EQ(LibvirtMemoryNodes("fw"), "1");
 }
 
 TEST_F(RepinTest, ResizeUpAndDown) {

@@ -78,6 +78,9 @@ TEST_F(ControllerTest, BadVmsAreRefusedAndNothingChanges) {
            {R"({"name":"b","vcpus":1,"policy":"pinned:0","memory_mib":128})", ErrorCode::kUnprocessable, "pCPU 0 is housekeeping"},
            {R"({"name":"b","vcpus":1,"policy":"pinned:99","memory_mib":128})", ErrorCode::kUnprocessable, "pCPU 99 does not exist"},
            {R"({"name":"b","vcpus":9,"memory_mib":128})", ErrorCode::kUnprocessable, "host t1 node1: 7 free pCPUs, needs 9"},
+           // A standalone VM is named a VM, not a group's member with a role (issue 24).
+           {R"({"name":"b","vcpus":9,"memory_mib":128})", ErrorCode::kUnprocessable, "VM b: no host (9 vCPUs"},
+           {R"({"name":"b","vcpus":9,"memory_mib":128})", ErrorCode::kUnprocessable, "b (place VM): 1 hosts"},
            {R"({"name":"b","vcpus":1,"memory_mib":128,"host":"nope"})", ErrorCode::kNotFound, "host nope is not known"},
        }) {
     NoFit no_fit;
@@ -88,6 +91,28 @@ TEST_F(ControllerTest, BadVmsAreRefusedAndNothingChanges) {
   }
   EXPECT_EQ(controller_->ListVms()->size(), 1u);
   EXPECT_EQ((*controller_->ListHosts())[0]["free"], 13);
+}
+
+// Issue 24: a VM with interfaces on a host without a bridge gets the same answer standalone
+// and in a group: 422 once placed, before anything is stored or started.
+TEST_F(ControllerTest, InterfacesWithoutABridgeAreRefusedUpFrontForVmsAndGroups) {
+  AddTestHost();
+  NoFit no_fit;
+  auto vm = controller_->CreateVm(json::parse(R"({"name":"b","vcpus":1,"memory_mib":128,"interfaces":[{"name":"svc"}]})"), &no_fit);
+  ASSERT_FALSE(vm.ok());
+  EXPECT_EQ(vm.error().code, ErrorCode::kUnprocessable) << vm.error().message;
+  EXPECT_NE(vm.error().message.find("VM b has 1 interface(s) and would go on host t1, which has no bridge"), std::string::npos)
+      << vm.error().message;
+  auto group = controller_->CreateGroup(
+      json::parse(R"({"name":"g","vm":{"vcpus":1,"memory_mib":128,"interfaces":[{"name":"svc"}]},"act":1,"protect":false})"), &no_fit);
+  ASSERT_FALSE(group.ok());
+  EXPECT_EQ(group.error().code, ErrorCode::kUnprocessable) << group.error().message;
+  EXPECT_NE(group.error().message.find("has 1 interface(s) and would go on host t1, which has no bridge"), std::string::npos)
+      << group.error().message;
+  EXPECT_TRUE(controller_->ListVms()->empty());
+  EXPECT_TRUE(controller_->ListGroups()->empty());
+  EXPECT_TRUE(keeper_->ListCorepinDomains()->empty());
+  EXPECT_EQ((*controller_->ListHosts())[0]["free"], 14);
 }
 
 TEST_F(ControllerTest, RestartLosesNothing) {

@@ -218,9 +218,9 @@ Result<CpuSet> SelectedPcpus(const ClusterHost& h, const DependsQuery& q, json* 
                       " has no such core (core ids per socket, as `corepin host show` prints them)");
     if (found.size() > 1) {
       std::vector<std::string> s;
-      for (const Core* f : found) s.push_back("socket=" + std::to_string(f->socket));
+      for (const Core* f : found) s.push_back("--socket " + std::to_string(f->socket));
       return Invalid("core " + std::to_string(*q.core) + " is on " + std::to_string(found.size()) + " sockets of " + host +
-                     " (core ids repeat per socket); add " + Join(s, " or "));
+                     " (core ids repeat per socket); add " + Join(s, " or ") + " (socket=N in the API)");
     }
     const Core& core = *found.front();
     *hardware = {{"kind", "core"}, {"core", *q.core}, {"core_index", core.index}, {"socket", core.socket}, {"node", core.node},

@@ -240,7 +240,7 @@ bool Controller::DrainStep(const std::string& op_name) {
                                 (failed ? " ms; the host failed meanwhile and stays failed (corepin host return " + host + ")" : " ms; host drained") + (gaps == 0 ? "; the reserve still covers any " + std::to_string(cluster_.failures_tolerated()) + " host failures"
                                                                  : ""));
   if (gaps > 0)
-    Event("alarm.reserve-degraded", "cluster", "after draining " + host + ", " + std::to_string(gaps) +
+    Event(kReserveAlarm, "cluster", "after draining " + host + ", " + std::to_string(gaps) +
                                                    " VM(s) would not be healed by a further failure; undrain it or add a host");
   return false;
 }
@@ -326,8 +326,10 @@ Result<json> Controller::Undrain(const std::string& name) {
   if (auto s = store_->SetHostState(name, kHostActive); !s) return s.error();
   h.state = std::string(kHostActive);
   UpdateSchedulable(h);
-  if (auto s = cluster_.Replan(); !s) Event("alarm.reserve-degraded", "cluster", s.error().message);
+  if (auto s = cluster_.Replan(); !s) Event(kReserveAlarm, "cluster", s.error().message);
   Event("host.undrained", name, "takes work again");
+  ClearReserveAlarmIfWhole("host " + name + " undrained; the reserve covers any " + std::to_string(cluster_.failures_tolerated()) +
+                           " host failures again");
   return json{{"host", name}, {"state", h.state}};
 }
 
@@ -341,7 +343,7 @@ Result<json> Controller::Operations() {
 
 Result<json> Controller::ShowOperation(const std::string& name) {
   auto op = store_->GetOperation(name);
-  if (!op) return NotFound("operation " + name + " does not exist; list them with GET /v1/operations");
+  if (!op) return NotFound("operation " + name + " does not exist; list them with corepin operation list (GET /v1/operations)");
   return OperationView(*op);
 }
 

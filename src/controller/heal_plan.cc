@@ -19,9 +19,12 @@ std::string HealPlan::Summary() const {
   std::string out;
   auto add = [&](const std::string& s) { out += (out.empty() ? "" : "; ") + s; };
   for (const auto& p : promotions) add(p.promoted + " becomes ACT of " + p.group + (p.note.empty() ? "" : " (" + p.note + ")"));
-  for (const auto& m : moves)
-    add(m.vm + " to " + m.to + " (vCPUs on " + m.assignment.VcpuPcpus().ToString() + ", " + ToString(m.role) +
-        (m.precomputed ? ", reserved)" : ", found in free capacity)"));
+  for (const auto& m : moves) {
+    // A standalone VM (a group of one named after it) has no role to tell.
+    const std::string role = m.group == m.vm ? "" : std::string(ToString(m.role)) + ", ";
+    add(m.vm + " to " + m.to + " (vCPUs on " + m.assignment.VcpuPcpus().ToString() + ", " + role +
+        (m.precomputed ? "reserved)" : "found in free capacity)"));
+  }
   for (const auto& l : lost) add(l.vm + " lost: " + l.reason);
   for (const auto& g : headless) add("group " + g + " has no member left running");
   return out.empty() ? "nothing ran on the failed hosts" : out;

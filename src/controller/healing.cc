@@ -547,6 +547,7 @@ void Controller::FinishStep(OperationRecord& op, json& body) {
     Event("heal.done", Join(body["hosts"].get<std::vector<std::string>>()),
           op.name + ": redundancy restored (the reserve covers any " + std::to_string(cluster_.failures_tolerated()) +
               " host failures again); " + timeline);
+    ClearReserveAlarmIfWhole(op.name + ": redundancy restored (heal.done)");
   } else {
     std::string missing;
     for (const auto& [key, sc] : cluster_.reserve().scenarios())
@@ -554,7 +555,7 @@ void Controller::FinishStep(OperationRecord& op, json& body) {
         missing += "; if " + Join(cluster_.NamesOf(key)) + " failed, " + vm + " could not be healed: " + why;
     body["redundancy"] = "degraded";
     Event("heal.done", Join(body["hosts"].get<std::vector<std::string>>()), op.name + ": service restored, redundancy degraded; " + timeline);
-    Event("alarm.reserve-degraded", "cluster",
+    Event(kReserveAlarm, "cluster",
           std::to_string(gaps) + " VM(s) would not be healed by a further failure" + missing +
               ". Add a host, or return the failed one (corepin host return ...)");
   }

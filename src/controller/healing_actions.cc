@@ -103,7 +103,8 @@ Result<json> Controller::ReturnHost(const std::string& name) {
       (void)store_->UpdateVm(vm);
       restarted.push_back(vm.name);
     }
-  if (auto s = cluster_.Replan(); !s) Event("alarm.reserve-degraded", "cluster", s.error().message);
+  if (auto s = cluster_.Replan(); !s) Event(kReserveAlarm, "cluster", s.error().message);
+  ClearReserveAlarmIfWhole("host " + name + " returned");
   Event("host.returned", name, "back in service; stale domains removed: " + std::to_string(removed.size()) +
                                    ", lost VMs started again: " + std::to_string(restarted.size()));
   ReconcileLocked();

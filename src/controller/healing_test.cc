@@ -213,6 +213,40 @@ namespace {
 
 // Drain on fixture hosts: the group whose ACT is on the drained host switches over first, then
 // its VMs move to the what-if's targets, the host ends drained; undrain returns it.
+// Issue 24: the reserve's alarm follows its plan, as the metric corepin_reserve_degraded does:
+// raised when a drain leaves a VM without a healing target (three hosts, one rack each: with
+// one drained, the SBY's host failing would leave fw-b nowhere), cleared by the undrain.
+TEST_F(HealingTest, UndrainClearsTheReserveAlarm) {
+  Open();
+  for (int i = 1; i <= 3; ++i) {
+    const std::string name = "h" + std::to_string(i);
+    ASSERT_TRUE(controller_->AddHost({{"name", name}, {"uri", Uri(name)}, {"housekeeping", "0,64"}, {"labels", {{"rack", "r" + std::to_string(i)}}}}).ok());
+  }
+  NoFit no_fit;
+  ASSERT_TRUE(controller_->CreateGroup(json::parse(R"({"name":"fw","members":[{"name":"fw-a","role":"act"},{"name":"fw-b","role":"sby"}],)"
+                                                   R"("domains":["rack"],"vm":{"vcpus":2,"memory_mib":1024}})"),
+                                       &no_fit).ok());
+  auto active = [&] {
+    const json alarms = *controller_->Alarms();
+    for (const auto& a : alarms)
+      if (a["kind"] == "alarm.reserve-degraded") return true;
+    return false;
+  };
+  const std::string host = Member("fw", "fw-a")["host"];
+  auto op = controller_->Drain(host, json::object());
+  ASSERT_TRUE(op.ok()) << op.error().message;
+  json seen;
+  for (int i = 0; i < 200; ++i) {  // the alarm follows the step "done"
+    seen = *controller_->ShowOperation((*op)["name"]);
+    if ((seen["step"] == "done" && active()) || seen["step"] == "stopped") break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  ASSERT_EQ(seen["step"], "done") << seen.dump(2);
+  ASSERT_TRUE(active()) << controller_->Alarms()->dump(2);
+  ASSERT_TRUE(controller_->Undrain(host).ok());
+  EXPECT_FALSE(active()) << controller_->Alarms()->dump(2);
+}
+
 TEST_F(HealingTest, DrainSwitchesOverThenMovesEveryVmAndUndrainReturnsTheHost) {
   Open();
   AddHosts();
@@ -240,6 +274,13 @@ TEST_F(HealingTest, DrainSwitchesOverThenMovesEveryVmAndUndrainReturnsTheHost) {
   }
   ASSERT_EQ(seen["step"], "done") << seen.dump(2);
   EXPECT_EQ(seen["detail"]["progress"]["done"], 2);
+  // The plan names a standalone VM's move without a role (issue 24), a member's with its role.
+  std::string started;
+  const json log = *controller_->Events(0, 1000);
+  for (const auto& e : log)
+    if (e["kind"] == "drain.started") started = e["message"];
+  EXPECT_NE(started.find(", sby, reserved)"), std::string::npos) << started;
+  EXPECT_EQ(started.find(", act, "), std::string::npos) << started;
   EXPECT_EQ((*controller_->ShowHost(host))["state"], "drained");
   EXPECT_EQ(Member("fw", "fw-b")["role"], "act");
   EXPECT_EQ(Member("fw", "fw-a")["role"], "sby");

@@ -249,7 +249,7 @@ TEST_F(LinksTest, BadQueriesSayWhatToFix) {
   EXPECT_NE(msg({{"label", "rack"}}, ErrorCode::kInvalid).find("KEY=VALUE"), std::string::npos);
   EXPECT_NE(msg({{"host", "nope"}}, ErrorCode::kNotFound).find("host nope is not in the cluster"), std::string::npos);
   EXPECT_NE(msg({{"host", "h1"}, {"pcpu", "128"}}, ErrorCode::kNotFound).find("0-127"), std::string::npos);
-  EXPECT_NE(msg({{"host", "h1"}, {"core", "5"}}, ErrorCode::kInvalid).find("socket=0 or socket=1"), std::string::npos);
+  EXPECT_NE(msg({{"host", "h1"}, {"core", "5"}}, ErrorCode::kInvalid).find("add --socket 0 or --socket 1 (socket=N in the API)"), std::string::npos);
   EXPECT_NE(msg({{"host", "h1"}, {"node", "2"}}, ErrorCode::kNotFound).find("NUMA nodes 0, 1"), std::string::npos);
   EXPECT_NE(msg({{"host", "h1"}, {"nic", "eth9"}}, ErrorCode::kNotFound).find("ens1f0"), std::string::npos);
   EXPECT_NE(msg({{"rack", "r9"}}, ErrorCode::kNotFound).find("r1, r2, r3, r4"), std::string::npos);

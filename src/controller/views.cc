@@ -25,7 +25,16 @@ const char* UseName(PcpuUse::Kind k) {
 
 }  // namespace
 
+// SMT siblings held empty for VMs (their smt isolate or require): neither free nor a VM's vCPUs.
+int HeldEmpty(const HostState& s) {
+  int n = 0;
+  for (int p : s.partition().allocatable.ToVector()) n += s.Use(p).kind == PcpuUse::Kind::kReservedSibling;
+  return n;
+}
+
 json HostSummaryView(const ManagedHost& h, const HostState& s) {
+  // One meaning per word, as in the core map, `top` and the metrics: `free` is what a new VM
+  // may take, the healing reserve and the siblings held empty are counted apart.
   return {{"name", h.name},
           {"uri", h.uri},
           {"connected", h.hypervisor != nullptr},
@@ -34,10 +43,11 @@ json HostSummaryView(const ManagedHost& h, const HostState& s) {
           {"error", h.connect_error},
           {"pcpus", s.topology().pcpus.size()},
           {"allocatable", s.partition().allocatable.Size()},
-          {"free", s.free().Size()},
+          {"free", s.free().Minus(s.reserve().pcpus).Size()},
+          {"reserve", s.reserve().pcpus.Size()},
+          {"held_empty", HeldEmpty(s)},
           {"vms", s.vms().size()},
           {"nodes", s.topology().nodes.size()},
-          {"reserve", s.reserve().pcpus.Size()},
           {"labels", h.labels}};
 }
 

@@ -225,7 +225,8 @@ Result<DaemonSettings> ParseDaemonOptions(int argc, char** argv, int* exit_statu
   try {
     app.parse(static_cast<int>(ptrs.size()), ptrs.data());
   } catch (const CLI::ParseError& e) {
-    *exit_status = app.exit(e);
+    const int code = app.exit(e);        // prints the message (or the help)
+    *exit_status = code == 0 ? 0 : 2;    // an unknown option is a bad invocation, as a bad value is
     return Invalid(e.what());
   }
   DaemonSettings settings;

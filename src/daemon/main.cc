@@ -96,6 +96,9 @@ int Main(int argc, char** argv) {
     return 1;
   }
   Log("state store " + db);
+  // Fixture hosts' domains belong with this state, not with another corepind's (unless told).
+  const auto fixture_dir = std::filesystem::absolute(db_path).parent_path() / "fixture-hosts";
+  setenv("COREPIN_FIXTURE_STATE_DIR", fixture_dir.c_str(), /*overwrite=*/0);
 
   // The Controller itself logs each event it records, and Start's summary, to stderr.
   Controller controller(store->get(), [](const std::string& uri) { return ConnectHypervisor(uri); }, options);

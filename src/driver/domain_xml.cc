@@ -302,6 +302,12 @@ Result<std::string> RepinDomainXml(const std::string& xml, const std::vector<Cpu
   return out.str();
 }
 
+Result<CpuSet> NumatuneNodeset(const std::string& xml) {
+  pugi::xml_document doc;
+  if (!doc.load_string(xml.c_str()) || !doc.child("domain")) return Invalid("domain XML does not parse");
+  return CpuSet::Parse(doc.child("domain").child("numatune").child("memory").attribute("nodeset").as_string());
+}
+
 Result<std::string> MigrationDomainXml(const std::string& source_xml, const std::string& dest_xml,
                                        const std::map<std::string, int>& vlans) {
   pugi::xml_document src, dst;

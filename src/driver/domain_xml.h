@@ -69,6 +69,10 @@ Result<std::string> BuildDomainXml(const VmSpec& spec, const Assignment& assignm
 Result<std::string> RepinDomainXml(const std::string& xml, const std::vector<CpuSet>& vcpu_pins, const CpuSet& emulator_pin,
                                    const std::string& metadata_json);
 
+// The NUMA nodes a domain XML lets its memory use: <numatune><memory nodeset=...>; empty when
+// it has none. What a fixture host reports where libvirt answers virDomainGetNumaParameters.
+Result<CpuSet> NumatuneNodeset(const std::string& xml);
+
 // Live migration: the definition the destination runs. From the source's migratable XML
 // (virDomainGetXMLDesc with VIR_DOMAIN_XML_MIGRATABLE: its devices and their addresses, which
 // the guest's ABI needs unchanged) with every host-specific part taken from `dest_xml`

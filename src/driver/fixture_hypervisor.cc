@@ -161,6 +161,8 @@ class FixtureHypervisor : public Hypervisor {
     info.metadata_json = d.value("metadata", "");
     for (const auto& p : d["vcpu_pins"]) info.vcpu_pins.push_back(*CpuSet::Parse(p.get<std::string>()));
     info.emulator_pin = *CpuSet::Parse(d.value("emulator_pin", ""));
+    // Its stored definition is the domain's truth, as libvirt's would be.
+    if (auto nodes = NumatuneNodeset(d.value("xml", ""))) info.memory_nodes = *nodes;
     return info;
   }
 

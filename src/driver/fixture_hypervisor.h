@@ -5,8 +5,10 @@
 //
 // URIs: "fixture:NAME" (a fixture of the source tree) or "fixture:///abs/path.xml", with an
 // optional "#ID" suffix so several hosts can share one shape ("fixture:2s32c-smt2#h7").
-// Domains are kept in a JSON file per URI under $COREPIN_FIXTURE_STATE_DIR (default
-// /var/lib/corepin/fixture-hosts), so they outlive a corepind restart like a real host's.
+// Domains are kept in a JSON file per URI under $COREPIN_FIXTURE_STATE_DIR (corepind sets it,
+// unless set, to "fixture-hosts" next to its state file; /var/lib/corepin/fixture-hosts
+// otherwise), so they outlive a corepind restart like a real host's and a fresh state file
+// starts with empty fixture hosts.
 //
 // Used for scheduling at scale (issue 4); never for checking enforcement, which needs real
 // libvirtd and QEMU.

@@ -46,6 +46,7 @@ struct DomainInfo {
   std::string metadata_json;      // empty when the domain has no corepin metadata
   std::vector<CpuSet> vcpu_pins;  // vCPU i -> pCPUs it may run on
   CpuSet emulator_pin;
+  CpuSet memory_nodes;            // NUMA nodes its memory may use (numatune's nodeset); empty: any
 };
 
 class Hypervisor {

@@ -111,6 +111,9 @@ class LibvirtE2E : public ::testing::Test {
     for (size_t i = 0; i < d->vcpu_pins.size(); ++i)
       EXPECT_EQ(d->vcpu_pins[i].ToString(), std::to_string(s.assignment.vcpu_pcpus[i])) << "vCPU " << i;
     EXPECT_EQ(d->emulator_pin.ToString(), s.assignment.emulator.ToString());
+    // The running QEMU domain's numatune, read with virDomainGetNumaParameters.
+    EXPECT_EQ(d->memory_nodes.ToString(), s.assignment.MemoryNodes().ToString());
+    EXPECT_FALSE(d->memory_nodes.Empty());
   }
 
   std::unique_ptr<Hypervisor> hv_;

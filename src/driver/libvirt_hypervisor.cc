@@ -390,7 +390,22 @@ class LibvirtHypervisor : public Hypervisor {
       info.active = false;
       if (!ReadPins(dom, VIR_DOMAIN_AFFECT_CONFIG, &info, &what)) return fail(what);
     }
+    if (!ReadMemoryNodes(dom, info.active ? VIR_DOMAIN_AFFECT_LIVE : VIR_DOMAIN_AFFECT_CONFIG, &info)) return fail("its NUMA memory nodes");
     return info;
+  }
+
+  // The nodeset of the domain's <numatune> (live or persistent, by `flags`) into
+  // info->memory_nodes: where libvirt keeps its memory. False on failure (libvirt's error is set).
+  bool ReadMemoryNodes(virDomainPtr dom, unsigned flags, DomainInfo* info) {
+    virTypedParameter params[8];
+    int n = 8;
+    if (virDomainGetNumaParameters(dom, params, &n, flags) < 0) return false;
+    const char* nodeset = nullptr;
+    (void)virTypedParamsGetString(params, n, VIR_DOMAIN_NUMA_NODESET, &nodeset);
+    auto nodes = CpuSet::Parse(nodeset ? nodeset : "");
+    virTypedParamsClear(params, n);
+    info->memory_nodes = nodes ? *nodes : CpuSet{};
+    return true;
   }
 
   // libvirt's vCPU and emulator pinning of `dom` (live or persistent, by `flags`) into *info;

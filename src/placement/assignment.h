@@ -26,6 +26,12 @@ struct Assignment {
     for (int p : vcpu_pcpus) s.Add(p);
     return s;
   }
+  // The NUMA nodes holding its memory (as a set of node ids, like numatune's nodeset).
+  CpuSet MemoryNodes() const {
+    CpuSet s;
+    for (const auto& [node, mib] : memory_mib) s.Add(node);
+    return s;
+  }
   bool operator==(const Assignment& o) const {
     return host == o.host && vcpu_pcpus == o.vcpu_pcpus && emulator == o.emulator && exclusive == o.exclusive &&
            reserved_siblings == o.reserved_siblings && groups == o.groups && memory_mib == o.memory_mib &&

@@ -221,6 +221,8 @@ GroupOutcome Cluster::PlaceGroup(const GroupRequest& req) {
     reserve_.Commit();
   };
 
+  // A standalone VM is a group of one named after it: explanations say "VM", not group and role.
+  const bool standalone = req.members.size() == 1 && req.members[0].name == req.name;
   for (const auto& m : order) {
     const VmSpec spec = MemberSpec(req.vm, m.name);
     HostFilter filter;
@@ -232,7 +234,7 @@ GroupOutcome Cluster::PlaceGroup(const GroupRequest& req) {
       for (const auto& key : req.domains) filter.avoid_values[key].insert(ph->labels.at(key));
     }
     SearchExplanation ex;
-    ex.purpose = std::string("place ") + ToString(m.role);
+    ex.purpose = standalone ? std::string("place VM") : std::string("place ") + ToString(m.role);
     std::vector<Candidate> cands = RankHosts(*this, spec, m.role, filter, &ex);
     // The best candidate whose placement keeps every protected VM healable.
     std::vector<SearchExplanation> heal_searches;
@@ -267,8 +269,9 @@ GroupOutcome Cluster::PlaceGroup(const GroupRequest& req) {
     out.explanation.searches.push_back(ex);
     for (auto& se : heal_searches) out.explanation.searches.push_back(std::move(se));
     if (ex.chosen.empty()) {
-      std::string why = "group " + req.name + ": no host for member " + m.name + " (" + ToString(m.role) + ", " +
-                        DescribeSpec(spec) + "): " + ex.Summary();
+      const std::string who = standalone ? "VM " + m.name + ": no host ("
+                                         : "group " + req.name + ": no host for member " + m.name + " (" + ToString(m.role) + ", ";
+      std::string why = who + DescribeSpec(spec) + "): " + ex.Summary();
       if (!heal_refusal.empty())
         why += "; on the best " + std::to_string(std::min<int>(tries, static_cast<int>(cands.size()))) +
                " feasible hosts it would leave a protected VM without a healing target, e.g.: " + heal_refusal;

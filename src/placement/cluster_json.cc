@@ -12,7 +12,8 @@ Result<GroupRequest> GroupRequestFromJson(const json& j) {
   static const std::set<std::string> kFields = {"name", "vm", "members", "act", "sby", "domains", "protect"};
   if (!j.is_object()) return Invalid("group request must be a JSON object, got " + std::string(j.type_name()));
   for (const auto& [k, v] : j.items())
-    if (!kFields.count(k)) return Invalid("unknown field \"" + k + "\"; group fields are name, vm, members, act, sby, domains, protect");
+    // "service" is a field of the API's request too, taken off by the controller before this.
+    if (!kFields.count(k)) return Invalid("unknown field \"" + k + "\"; group fields are name, vm, members, act, sby, domains, protect, service");
   GroupRequest r;
   if (!j.contains("name") || !j["name"].is_string()) return Invalid("name: missing or not a string; every group needs a name");
   r.name = j["name"].get<std::string>();
@@ -83,9 +84,17 @@ json GroupToJson(const RedundancyGroup& g) {
   return {{"name", g.name}, {"vm", VmSpecToJson(g.vm)}, {"members", members}, {"domains", g.domains}, {"protect", g.protect}};
 }
 
+// pcpus are the target's vCPU pCPUs, as in every other view (members, what-if, VMs); what the
+// reserve holds for it besides (siblings held empty, an isolated emulator) is apart.
 json HealTargetToJson(const HealTarget& t) {
-  return {{"vm", t.vm}, {"from", t.from}, {"host", t.host}, {"assignment", AssignmentToJson(t.assignment)},
-          {"pcpus", t.pcpus.ToString()}, {"seq", t.seq}};
+  return {{"vm", t.vm},
+          {"from", t.from},
+          {"host", t.host},
+          {"assignment", AssignmentToJson(t.assignment)},
+          {"pcpus", t.assignment.VcpuPcpus().ToString()},
+          {"held_empty", t.assignment.reserved_siblings.ToString()},
+          {"reserved_pcpus", t.pcpus.ToString()},
+          {"seq", t.seq}};
 }
 
 json GroupOutcomeToJson(const GroupOutcome& o) {

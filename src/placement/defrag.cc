@@ -5,6 +5,7 @@
 
 #include "placement/cluster_rebuild.h"
 #include "placement/fit.h"
+#include "placement/repin.h"
 #include "placement/scheduler.h"
 
 namespace corepin {
@@ -155,6 +156,9 @@ class Planner {
     HostState& from = Mut(where_.at(vm));
     const PlacedVm orig = from.vms().at(vm);
     const Shape from_before = ShapeOf(from);
+    // On its own host the move is a live re-pin, which keeps the memory's NUMA nodes: the
+    // re-pin's own automatic fit (its current layout when a better one needs the memory elsewhere).
+    const FitResult own = FitRepin(from, vm, {.automatic = true});
     (void)from.Release(vm);
     const Shape from_released = ShapeOf(from);
     std::vector<std::string> targets = {from.name()};
@@ -162,7 +166,7 @@ class Planner {
     for (const auto& t : targets) {
       const HostState& to = View(t);
       const bool same = &to == &from;
-      FitResult fit = Fit(to, orig.spec);
+      const FitResult fit = same ? own : Fit(to, orig.spec);
       if (!fit.ok() || *fit.assignment == orig.assignment) continue;
       const CpuSet held = NewlyHeld(to, *fit.assignment);
       const Shape to_before = same ? from_before : ShapeOf(to), to_after = ShapeOf(to, held);

@@ -14,7 +14,10 @@
 //   2. each candidate is taken off its host and fitted again with the ordinary Fit (fit.h: best
 //      fit per node, partly used cores first), on its own host first, then on the fullest other
 //      hosts (at most `max_target_hosts`) its group's anti-affinity and failure domains allow.
-//      Fit leaves the healing reserve alone;
+//      Fit leaves the healing reserve alone. On its own host the move is made as a live re-pin,
+//      which does not move memory: only a fit that keeps the memory's NUMA nodes is taken there
+//      (FitRepin's automatic fit, repin.h); a VM whose memory should go to another node moves
+//      to another host, or stays;
 //   3. the move that gains the most wins: free cores + 8 x free nodes over the two hosts, then
 //      fewer stranded pCPUs; a move must gain a core or a node and lose neither;
 //   4. stop when no move gains.

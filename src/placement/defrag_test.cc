@@ -148,8 +148,33 @@ TEST_F(DefragTest, MaxMovesBoundsThePlan) {
   EXPECT_EQ(two->total_after.free_cores - two->total_before.free_cores, two->moves[0].cores_freed + two->moves[1].cores_freed);
 }
 
-// One host, k = 0: a VM alone on node 1 while node 0 has room: moving it frees the whole node.
+// Two hosts, k = 0: b alone on node 1 of h1 while h2's node 0 has room: moving it there frees
+// the whole node.
 TEST(Defrag, FreesAWholeNode) {
+  ClusterOptions k0;
+  k0.failures_tolerated = 0;
+  Cluster c(k0);
+  for (const char* host : {"h1", "h2"}) ASSERT_TRUE(c.AddHost(CachedFixtureHost("2s32c-smt2", "0,64", host)).ok());
+  Restore(c, "a", "h1", {1, 2, 3});
+  Restore(c, "b", "h1", {40, 41});
+  Restore(c, "c", "h2", {1, 2, 3});
+  ASSERT_TRUE(c.Replan().ok());
+  EXPECT_EQ(MeasureFragmentation(c.FindHost("h1")->state).free_nodes, 0);
+  auto plan = PlanDefrag(c, {});
+  ASSERT_TRUE(plan.ok()) << plan.error().message;
+  const DefragMove* b = nullptr;
+  for (const auto& m : plan->moves)
+    if (m.vm == "b") b = &m;
+  ASSERT_NE(b, nullptr);
+  EXPECT_EQ(b->to.host, "h2");
+  EXPECT_GE(b->nodes_freed, 1);
+  EXPECT_GE(plan->total_after.free_nodes, 2);
+  EXPECT_TRUE(plan->result->Check().ok());
+}
+
+// On its own host a move is a live re-pin, which cannot move memory: b (memory on node 1)
+// would free node 1 by going to node 0 of h1, but that move is not planned.
+TEST(Defrag, OnItsOwnHostKeepsTheMemorysNode) {
   ClusterOptions k0;
   k0.failures_tolerated = 0;
   Cluster c(k0);
@@ -157,13 +182,11 @@ TEST(Defrag, FreesAWholeNode) {
   Restore(c, "a", "h1", {1, 2, 3});
   Restore(c, "b", "h1", {40, 41});
   ASSERT_TRUE(c.Replan().ok());
-  EXPECT_EQ(MeasureFragmentation(c.FindHost("h1")->state).free_nodes, 0);
   auto plan = PlanDefrag(c, {});
   ASSERT_TRUE(plan.ok()) << plan.error().message;
-  ASSERT_FALSE(plan->moves.empty());
-  EXPECT_EQ(plan->total_after.free_nodes, 1);
-  EXPECT_EQ(plan->moves[0].nodes_freed, 1);
-  EXPECT_TRUE(plan->result->Check().ok());
+  for (const auto& m : plan->moves)
+    EXPECT_EQ(m.to.MemoryNodes(), m.from.MemoryNodes()) << m.vm << " to " << m.to.VcpuPcpus().ToString();
+  EXPECT_EQ(plan->total_after.free_nodes, 0);
 }
 
 // fw-a, alone on h1, would gain most by filling a stranded sibling on h2 or h4; but h2 holds its

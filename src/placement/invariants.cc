@@ -60,7 +60,10 @@ Status CheckInvariants(const HostState& hs) {
     }
     switch (spec.emulator.kind) {
       case EmulatorPolicy::Kind::kHousekeeping:
-        if (a.emulator != part.housekeeping) return Internal(where + vm + ": emulator threads are not on housekeeping");
+        // All of housekeeping, or a subset a re-pin chose (docs/api.md).
+        if (a.emulator.Empty() || !a.emulator.IsSubsetOf(part.housekeeping))
+          return Internal(where + vm + ": emulator threads " + a.emulator.ToString() + " are not on housekeeping " +
+                          part.housekeeping.ToString());
         break;
       case EmulatorPolicy::Kind::kIsolate:
         if (a.emulator.Size() != 1 || used.Contains(a.emulator.First()))

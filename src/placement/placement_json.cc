@@ -60,8 +60,11 @@ Result<VmInterface> InterfaceFromJson(const json& j, const std::string& at) {
 
 }  // namespace
 
-Result<VmSpec> VmSpecFromJson(const json& j, const std::set<std::string>& extra) {
-  if (!j.is_object()) return Invalid("VM spec must be a JSON object, got " + TypeName(j));
+Result<VmSpec> VmSpecFromJson(const json& given, const std::set<std::string>& extra) {
+  if (!given.is_object()) return Invalid("VM spec must be a JSON object, got " + TypeName(given));
+  // A field given as null (YAML's ~) is as if absent: its default, or "missing" when required.
+  json j = given;
+  for (auto it = j.begin(); it != j.end();) it = it->is_null() ? j.erase(it) : std::next(it);
   for (const auto& [k, v] : j.items())
     if (!kSpecFields.count(k) && !extra.count(k))
       return Invalid("unknown field \"" + k + "\"; VM spec fields are name, vcpus, policy, vcpu_policies, smt, emulator, numa, nic, physnet, memory_mib, page_size, image, interfaces");

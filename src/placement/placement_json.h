@@ -24,7 +24,8 @@
 
 namespace corepin {
 
-// Parses and validates (ValidateSpec). `extra_fields` are keys the caller handles itself
+// Parses and validates (ValidateSpec). A field given as null (YAML's `~`) is as if absent.
+// `extra_fields` are keys the caller handles itself
 // (e.g. "host" in the API's create request) and are not reported as unknown.
 Result<VmSpec> VmSpecFromJson(const nlohmann::json& j, const std::set<std::string>& extra_fields = {});
 nlohmann::json VmSpecToJson(const VmSpec& spec);

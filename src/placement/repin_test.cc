@@ -63,6 +63,14 @@ TEST_F(RepinTest, ExplicitMoveKeepsUnnamedVcpusAndFreesTheOldPcpu) {
   ExpectApplies(host_, "fw", *r.assignment);
 }
 
+// Issue 24: emulator housekeeping may be moved to a subset of the housekeeping pCPUs.
+TEST_F(RepinTest, EmulatorOnASubsetOfHousekeeping) {
+  FitResult r = FitRepin(host_, "fw", {.emulator = CpuSet{0}});
+  ASSERT_TRUE(r.ok()) << r.rejection.ToString();
+  EXPECT_EQ(r.assignment->emulator.ToString(), "0");
+  ExpectApplies(host_, "fw", *r.assignment);
+}
+
 TEST_F(RepinTest, TheVmsOwnPcpusCountAsFree) {
   FitResult r = FitRepin(host_, "fw", {.vcpus = {{0, 66}, {1, 2}}});  // a swap
   ASSERT_TRUE(r.ok()) << r.rejection.ToString();

@@ -1,5 +1,6 @@
 #include <gtest/gtest.h>
 
+#include "placement/cluster_json.h"
 #include "placement/placement_json.h"
 
 namespace corepin {
@@ -174,6 +175,37 @@ TEST(SpecJson, ValidateSpecChecksImageAndInterfacesBuiltInCode) {
   s.interfaces.pop_back();
   s.image->kernel = "relative";
   EXPECT_FALSE(ValidateSpec(s).ok());
+}
+
+// Issue 24: YAML's ~ (null) is as if the field were absent, as docs/vm-spec.md says.
+TEST(SpecJson, NullIsTheDefault) {
+  auto s = VmSpecFromJson(json::parse(R"({"name":"fw1","vcpus":2,"memory_mib":512,"nic":null,"smt":null,"image":null})"));
+  ASSERT_TRUE(s.ok()) << s.error().message;
+  EXPECT_EQ(s->nic, "");
+  EXPECT_EQ(s->smt, SmtPolicy::kPrefer);
+  EXPECT_EQ(VmSpecToJson(*s), VmSpecToJson(*VmSpecFromJson(json::parse(R"({"name":"fw1","vcpus":2,"memory_mib":512})"))));
+  auto missing = VmSpecFromJson(json::parse(R"({"name":"fw1","vcpus":null,"memory_mib":512})"));
+  ASSERT_FALSE(missing.ok());
+  EXPECT_NE(missing.error().message.find("vcpus: missing"), std::string::npos) << missing.error().message;
+}
+
+// Issue 24: a healing target's pcpus are its vCPUs' pCPUs, as in every other view; the siblings
+// it keeps empty and all the reserve holds for it are named apart.
+TEST(HealTargetJson, PcpusAreTheVcpusAndHeldEmptyIsApart) {
+  HealTarget t;
+  t.vm = "fw-act1";
+  t.from = "h1";
+  t.host = "h2";
+  t.assignment.host = "h2";
+  t.assignment.vcpu_pcpus = {1, 2};
+  t.assignment.exclusive = {1, 2};
+  t.assignment.reserved_siblings = {65, 66};
+  t.assignment.emulator = {0, 64};
+  t.pcpus = {1, 2, 65, 66};
+  const json j = HealTargetToJson(t);
+  EXPECT_EQ(j["pcpus"], "1-2");
+  EXPECT_EQ(j["held_empty"], "65-66");
+  EXPECT_EQ(j["reserved_pcpus"], "1-2,65-66");
 }
 
 TEST(SpecJson, ExtraFieldsAllowedWhenDeclared) {
