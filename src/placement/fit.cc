@@ -2,6 +2,8 @@
 
 #include <algorithm>
 
+#include "placement/explain.h"
+
 namespace corepin {
 namespace {
 
@@ -413,6 +415,172 @@ class Fitter {
   size_t next_group_ = 0;
 };
 
+// ---- The fast path: dedicated vCPUs, NUMA single, on slot masks (host_state.h). ----
+
+enum class Fast { kNotHere, kOk, kPcpus, kMemory, kNic };
+
+constexpr uint64_t kEven = 0x5555555555555555ull;
+
+// The slots of whole free cores, one bit per core (its first slot).
+inline uint64_t WholeCores(uint64_t m, int threads) { return threads == 2 ? m & (m >> 1) & kEven : m; }
+
+// Node indexes (topology order) a VM naming a NIC or physnet may use, as Fitter::CheckHost finds
+// them; all of them when it names neither, or when the physnet's NICs report no node. False
+// when the general path must speak (unknown NIC or physnet, a NIC without a node).
+bool LocalNodes(const HostState& hs, const VmSpec& spec, uint64_t* allowed) {
+  *allowed = ~uint64_t{0};
+  if (spec.nic.empty() && spec.physnet.empty()) return true;
+  const HostTopology& topo = hs.topology();
+  uint64_t nodes = 0;
+  auto add = [&](int id) {
+    for (size_t i = 0; i < hs.slots().node_ids.size(); ++i)
+      if (hs.slots().node_ids[i] == id) nodes |= uint64_t{1} << i;
+  };
+  if (!spec.nic.empty()) {
+    const Nic* nic = topo.FindNic(spec.nic);
+    if (!nic || nic->node < 0) return false;
+    add(nic->node);
+  }
+  if (!spec.physnet.empty()) {
+    auto it = hs.partition().physnets.find(spec.physnet);
+    if (it == hs.partition().physnets.end()) return false;
+    for (const auto& name : it->second)
+      if (const Nic* nic = topo.FindNic(name); nic && nic->node >= 0) add(nic->node);
+  }
+  if (nodes) *allowed = nodes;
+  return true;
+}
+
+Fast FastFit(const HostState& hs, const VmSpec& spec, Assignment* out) {
+  const SlotIndex& x = hs.slots();
+  if (!x.usable || spec.numa != NumaPolicy::kSingle || spec.emulator.kind == EmulatorPolicy::Kind::kGroup) return Fast::kNotHere;
+  for (const auto& v : spec.vcpus)
+    if (v.kind != VcpuPolicy::Kind::kDedicated) return Fast::kNotHere;
+  if (spec.smt == SmtPolicy::kRequire && x.threads < 2) return Fast::kNotHere;
+  const int page = HostState::PageIndex(spec.page_kib);
+  if (page < 0) return Fast::kNotHere;
+  if (page > 0) {
+    bool any = false;
+    for (const auto& n : hs.topology().nodes) any |= n.PoolPages(spec.page_kib) > 0;
+    if (!any) return Fast::kNotHere;
+  }
+  uint64_t allowed;
+  if (!LocalNodes(hs, spec, &allowed)) return Fast::kNotHere;
+  if (hs.vms().count(spec.name)) return Fast::kNotHere;
+
+  const bool emulator = spec.emulator.kind == EmulatorPolicy::Kind::kIsolate;
+  const int need = static_cast<int>(spec.vcpus.size()) + (emulator ? 1 : 0);
+  const int words = x.words;
+  const SlotMask& avail = hs.avail_slots();
+  // NUMA single, as Fitter::FitSingleNode: best fit, the node left with the fewest free pCPUs,
+  // ties to the first. A refused node's class is its first reason's (locality, pCPUs, memory).
+  int best = -1, best_left = 0;
+  bool short_pcpus = false, short_memory = false;
+  const size_t nodes = x.node_mask.size();
+  for (size_t i = 0; i < nodes; ++i) {
+    if (!((allowed >> i) & 1)) continue;
+    const SlotMask& nm = x.node_mask[i];
+    int free = 0, whole = 0;
+    for (int w = 0; w < words; ++w) {
+      const uint64_t m = avail.w[w] & nm.w[w];
+      free += __builtin_popcountll(m);
+      whole += __builtin_popcountll(WholeCores(m, x.threads));
+    }
+    const int cap = spec.smt == SmtPolicy::kPrefer ? free : spec.smt == SmtPolicy::kIsolate ? whole : whole * x.threads;
+    if (cap < need) {
+      short_pcpus = true;
+      continue;
+    }
+    if (hs.MemoryAvailMib(i, page) < spec.memory_mib) {
+      short_memory = true;
+      continue;
+    }
+    if (best < 0 || free - need < best_left) best = static_cast<int>(i), best_left = free - need;
+  }
+  if (best < 0) return short_pcpus ? Fast::kPcpus : short_memory ? Fast::kMemory : nodes ? Fast::kNic : Fast::kPcpus;
+  if (!out) return Fast::kOk;
+
+  // Take `need` slots on the node, as Fitter::Take: prefer takes partly used cores first, then
+  // whole free cores, each in (core, pCPU) order, which is slot order; isolate takes the first
+  // pCPU of each whole free core and holds its sibling empty; require takes whole cores.
+  const SlotMask& nm = x.node_mask[best];
+  uint16_t got[SlotMask::kMaxSlots];
+  int n = 0;
+  CpuSet reserved;
+  auto take_bits = [&](uint64_t bits, int w) {
+    while (bits && n < need) {
+      const int slot = w * 64 + __builtin_ctzll(bits);
+      bits &= bits - 1;
+      got[n++] = x.pcpu_of[slot];
+    }
+  };
+  if (spec.smt == SmtPolicy::kPrefer) {
+    for (int pass = 0; pass < 2 && n < need; ++pass)
+      for (int w = 0; w < words && n < need; ++w) {
+        const uint64_t m = avail.w[w] & nm.w[w];
+        uint64_t whole = WholeCores(m, x.threads);
+        if (x.threads == 2) whole |= whole << 1;
+        else whole = 0;  // one pCPU per core: every free pCPU is "partly used" for the ordering
+        take_bits(pass == 0 ? m & ~whole : m & whole, w);
+      }
+  } else {
+    for (int w = 0; w < words && n < need; ++w) {
+      uint64_t cores = WholeCores(avail.w[w] & nm.w[w], x.threads);
+      while (cores && n < need) {
+        const int slot = w * 64 + __builtin_ctzll(cores);
+        cores &= cores - 1;
+        got[n++] = x.pcpu_of[slot];
+        if (x.threads == 2) {
+          const int sib = x.pcpu_of[slot + 1];
+          if (spec.smt == SmtPolicy::kRequire && n < need) got[n++] = static_cast<uint16_t>(sib);
+          else reserved.Add(sib);
+        }
+      }
+    }
+  }
+
+  Assignment& a = *out;
+  a.host = hs.name();
+  a.page_kib = spec.page_kib;
+  a.vcpu_pcpus.resize(spec.vcpus.size());
+  a.exclusive = CpuSet{};
+  for (int i = 0; i < need; ++i) a.exclusive.Add(got[i]);
+  for (size_t v = 0; v < spec.vcpus.size(); ++v) a.vcpu_pcpus[v] = got[v];
+  a.emulator = emulator ? CpuSet{got[need - 1]} : hs.partition().housekeeping;
+  a.reserved_siblings = reserved;
+  a.groups.clear();
+  const int node_id = x.node_ids[best];
+  if (a.memory_mib.size() == 1) {  // reuse the map's node: no allocation
+    auto nh = a.memory_mib.extract(a.memory_mib.begin());
+    nh.key() = node_id;
+    nh.mapped() = spec.memory_mib;
+    a.memory_mib.insert(std::move(nh));
+  } else {
+    a.memory_mib.clear();
+    a.memory_mib[node_id] = spec.memory_mib;
+  }
+  return Fast::kOk;
+}
+
+FitCode CodeOf(Fast f) {
+  switch (f) {
+    case Fast::kOk: return FitCode::kOk;
+    case Fast::kPcpus: return FitCode::kPcpus;
+    case Fast::kMemory: return FitCode::kMemory;
+    case Fast::kNic: return FitCode::kNic;
+    case Fast::kNotHere: break;
+  }
+  return FitCode::kOther;
+}
+
+FitCode CodeOf(const Rejection& r) {
+  const std::string why = ClassifyRejection(r);
+  if (why == reason::kPcpus) return FitCode::kPcpus;
+  if (why == reason::kMemory) return FitCode::kMemory;
+  if (why == reason::kNic) return FitCode::kNic;
+  return FitCode::kOther;
+}
+
 }  // namespace
 
 std::string Rejection::ToString() const {
@@ -423,7 +591,25 @@ std::string Rejection::ToString() const {
   return out;
 }
 
-FitResult Fit(const HostState& host, const VmSpec& spec) { return Fitter(host, spec, nullptr).Run(); }
+FitResult Fit(const HostState& host, const VmSpec& spec) {
+  FitResult r;
+  Assignment a;
+  if (FastFit(host, spec, &a) == Fast::kOk) {
+    r.rejection.host = host.name();
+    r.assignment = std::move(a);
+    return r;
+  }
+  return Fitter(host, spec, nullptr).Run();  // the general path, and every refusal's reasons
+}
+
+FitCode FitInto(const HostState& host, const VmSpec& spec, Assignment* out) {
+  const Fast f = FastFit(host, spec, out);
+  if (f != Fast::kNotHere) return CodeOf(f);
+  FitResult r = Fitter(host, spec, nullptr).Run();
+  if (!r.ok()) return CodeOf(r.rejection);
+  *out = std::move(*r.assignment);
+  return FitCode::kOk;
+}
 
 FitResult Fit(const HostState& host, const VmSpec& spec, const FitScope& scope) { return Fitter(host, spec, &scope).Run(); }
 

@@ -1,5 +1,7 @@
 #include "placement/host_state.h"
 
+#include <algorithm>
+
 namespace corepin {
 
 std::string PcpuUse::Describe() const {
@@ -28,6 +30,63 @@ HostState::HostState(std::string name, HostTopology topology, CpuPartition parti
   free_ = partition_.allocatable;
   for (const auto& n : topo_.nodes) cores_of_node_[n.id];
   for (const auto& c : topo_.cores) cores_of_node_[c.node].push_back(c.index);
+  slots_ = SlotIndex::Build(topo_);
+  SyncFast();
+}
+
+SlotIndex SlotIndex::Build(const HostTopology& topo) {
+  SlotIndex x;
+  x.threads = topo.threads_per_core;
+  for (const auto& n : topo.nodes) x.node_ids.push_back(n.id);
+  if (x.threads < 1 || x.threads > 2 || topo.cores.empty() || topo.nodes.size() > 64) return x;
+  const int slots = static_cast<int>(topo.cores.size()) * x.threads;
+  if (slots > SlotMask::kMaxSlots) return x;
+  int max_id = 0;
+  for (const auto& p : topo.pcpus) max_id = std::max(max_id, p.id);
+  x.slot_of.assign(static_cast<size_t>(max_id) + 1, -1);
+  x.pcpu_of.assign(static_cast<size_t>(slots), 0);
+  x.node_mask.assign(topo.nodes.size(), SlotMask{});
+  for (size_t ci = 0; ci < topo.cores.size(); ++ci) {
+    const Core& c = topo.cores[ci];
+    if (c.index != static_cast<int>(ci) || c.pcpus.Size() != x.threads) return SlotIndex{};
+    size_t ni = 0;
+    while (ni < topo.nodes.size() && topo.nodes[ni].id != c.node) ++ni;
+    if (ni == topo.nodes.size()) return SlotIndex{};
+    int rank = 0;
+    for (int p : c.pcpus.ToVector()) {  // ascending pCPU id
+      const int slot = static_cast<int>(ci) * x.threads + rank++;
+      const Pcpu* pc = topo.FindPcpu(p);
+      if (!pc || pc->node != c.node || p > max_id) return SlotIndex{};
+      x.pcpu_of[slot] = static_cast<uint16_t>(p);
+      x.slot_of[p] = static_cast<int16_t>(slot);
+      x.node_mask[ni].Set(slot);
+    }
+  }
+  // Every pCPU must be on a core, so that the masks see all of them.
+  for (const auto& p : topo.pcpus)
+    if (x.slot_of[p.id] < 0) return SlotIndex{};
+  x.words = (slots + 63) / 64;
+  x.usable = true;
+  return x;
+}
+
+void HostState::SyncFast() {
+  if (slots_.usable) {
+    avail_ = SlotMask{};
+    for (size_t s = 0; s < slots_.pcpu_of.size(); ++s) {
+      const int p = slots_.pcpu_of[s];
+      if (free_.Contains(p) && !reserve_.pcpus.Contains(p)) avail_.Set(static_cast<int>(s));
+    }
+  }
+  static constexpr uint64_t kPages[3] = {4, 2048, 1048576};
+  mem_avail_.assign(topo_.nodes.size() * 3, 0);
+  for (size_t i = 0; i < topo_.nodes.size(); ++i)
+    for (int pi = 0; pi < 3; ++pi) {
+      const int node = topo_.nodes[i].id;
+      const uint64_t cap = MemoryCapacityMib(node, kPages[pi]);
+      const uint64_t used = MemoryUsedMib(node, kPages[pi]) + reserve_.MemoryMib(node, kPages[pi]);
+      mem_avail_[i * 3 + pi] = cap > used ? cap - used : 0;
+    }
 }
 
 const GroupState* HostState::FindGroup(const std::string& name) const {
@@ -107,6 +166,7 @@ Status HostState::Apply(const VmSpec& spec, const Assignment& a) {
   }
   for (const auto& [node, mib] : a.memory_mib) mem_used_mib_[{node, a.page_kib}] += mib;
   vms_[vm] = PlacedVm{spec, a};
+  SyncFast();
   return Status::Ok();
 }
 
@@ -127,6 +187,7 @@ Status HostState::Release(const std::string& vm) {
   }
   for (const auto& [node, mib] : a.memory_mib) mem_used_mib_[{node, a.page_kib}] -= mib;
   vms_.erase(it);
+  SyncFast();
   return Status::Ok();
 }
 
