@@ -113,7 +113,7 @@ void Workload() {
   for (size_t m : {size_t{1000}, size_t{10000}}) {
     if (m > n && m != 10000) continue;
     const std::vector<HostState>& hs = Hosts(m);
-    t = NsPerHost(hs, fit(d4), m > 1000 ? 11 : 41, &fits) * m;
+    t = NsPerHost(hs, fit(d4), 41, &fits) * m;
     char what[96];
     std::snprintf(what, sizeof what, "one 4-vCPU request judged against all %zu hosts", m);
     Verdict(what, t / 1e6, m > 1000 ? 2.5 : 0.25, "ms", fits, m);

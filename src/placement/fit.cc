@@ -466,7 +466,7 @@ Fast FastFit(const HostState& hs, const VmSpec& spec, Assignment* out) {
   }
   uint64_t allowed;
   if (!LocalNodes(hs, spec, &allowed)) return Fast::kNotHere;
-  if (hs.vms().count(spec.name)) return Fast::kNotHere;
+  if (hs.MayHoldVm(spec.name) && hs.vms().count(spec.name)) return Fast::kNotHere;
 
   const bool emulator = spec.emulator.kind == EmulatorPolicy::Kind::kIsolate;
   const int need = static_cast<int>(spec.vcpus.size()) + (emulator ? 1 : 0);
