@@ -451,7 +451,9 @@ bool LocalNodes(const HostState& hs, const VmSpec& spec, uint64_t* allowed) {
   return true;
 }
 
-Fast FastFit(const HostState& hs, const VmSpec& spec, Assignment* out) {
+// scope: as Fitter with a FitScope (the healing planner): its pCPUs (of the free ones) and its
+// memory instead of the host's less the reserve; a dedicated VM needs nothing of its groups.
+Fast FastFit(const HostState& hs, const VmSpec& spec, const FitScope* scope, Assignment* out) {
   const SlotIndex& x = hs.slots();
   if (!x.usable || spec.numa != NumaPolicy::kSingle || spec.emulator.kind == EmulatorPolicy::Kind::kGroup) return Fast::kNotHere;
   for (const auto& v : spec.vcpus)
@@ -471,7 +473,18 @@ Fast FastFit(const HostState& hs, const VmSpec& spec, Assignment* out) {
   const bool emulator = spec.emulator.kind == EmulatorPolicy::Kind::kIsolate;
   const int need = static_cast<int>(spec.vcpus.size()) + (emulator ? 1 : 0);
   const int words = x.words;
-  const SlotMask& avail = hs.avail_slots();
+  SlotMask scoped;
+  if (scope) {
+    const CpuSet may = scope->pcpus.Intersect(hs.free());
+    for (size_t slot = 0; slot < x.pcpu_of.size(); ++slot)
+      if (may.Contains(x.pcpu_of[slot])) scoped.Set(static_cast<int>(slot));
+  }
+  const SlotMask& avail = scope ? scoped : hs.avail_slots();
+  auto memory = [&](size_t i) -> uint64_t {
+    if (!scope) return hs.MemoryAvailMib(i, page);
+    auto it = scope->memory_mib.find({x.node_ids[i], spec.page_kib});
+    return it == scope->memory_mib.end() ? 0 : it->second;
+  };
   // NUMA single, as Fitter::FitSingleNode: best fit, the node left with the fewest free pCPUs,
   // ties to the first. A refused node's class is its first reason's (locality, pCPUs, memory).
   int best = -1, best_left = 0;
@@ -491,7 +504,7 @@ Fast FastFit(const HostState& hs, const VmSpec& spec, Assignment* out) {
       short_pcpus = true;
       continue;
     }
-    if (hs.MemoryAvailMib(i, page) < spec.memory_mib) {
+    if (memory(i) < spec.memory_mib) {
       short_memory = true;
       continue;
     }
@@ -594,7 +607,7 @@ std::string Rejection::ToString() const {
 FitResult Fit(const HostState& host, const VmSpec& spec) {
   FitResult r;
   Assignment a;
-  if (FastFit(host, spec, &a) == Fast::kOk) {
+  if (FastFit(host, spec, nullptr, &a) == Fast::kOk) {
     r.rejection.host = host.name();
     r.assignment = std::move(a);
     return r;
@@ -603,7 +616,7 @@ FitResult Fit(const HostState& host, const VmSpec& spec) {
 }
 
 FitCode FitInto(const HostState& host, const VmSpec& spec, Assignment* out) {
-  const Fast f = FastFit(host, spec, out);
+  const Fast f = FastFit(host, spec, nullptr, out);
   if (f != Fast::kNotHere) return CodeOf(f);
   FitResult r = Fitter(host, spec, nullptr).Run();
   if (!r.ok()) return CodeOf(r.rejection);
@@ -611,6 +624,15 @@ FitCode FitInto(const HostState& host, const VmSpec& spec, Assignment* out) {
   return FitCode::kOk;
 }
 
-FitResult Fit(const HostState& host, const VmSpec& spec, const FitScope& scope) { return Fitter(host, spec, &scope).Run(); }
+FitResult Fit(const HostState& host, const VmSpec& spec, const FitScope& scope) {
+  FitResult r;
+  Assignment a;
+  if (FastFit(host, spec, &scope, &a) == Fast::kOk) {
+    r.rejection.host = host.name();
+    r.assignment = std::move(a);
+    return r;
+  }
+  return Fitter(host, spec, &scope).Run();
+}
 
 }  // namespace corepin

@@ -97,7 +97,7 @@ inline HostState CompareState(std::mt19937& rng, const std::string& fixture, con
 }
 
 // Compares one spec on one state; false (and a description in c->first_difference) on a difference.
-inline bool CompareOne(const HostState& hs, const VmSpec& spec, CompareCounts* c) {
+inline bool CompareOne(const HostState& hs, const VmSpec& spec, CompareCounts* c, const FitScope* scope = nullptr) {
   ++c->specs;
   c->fast += FastCase(spec);
   const FitResult ref = reference::ReferenceFit(hs, spec);
@@ -117,6 +117,13 @@ inline bool CompareOne(const HostState& hs, const VmSpec& spec, CompareCounts* c
   }
   if (ref.ok()) ++c->fits;
   else ++c->refusals;
+  if (diff.empty() && scope) {  // the healing planner's fit, within a scope
+    const FitResult sref = reference::ReferenceFit(hs, spec, *scope), sgot = Fit(hs, spec, *scope);
+    if (sref.ok() != sgot.ok()) diff = "scoped fit / no-fit differ";
+    else if (sref.ok() && !(*sref.assignment == *sgot.assignment)) diff = "scoped assignments differ";
+    else if (!sref.ok() && sref.rejection.ToString() != sgot.rejection.ToString()) diff = "scoped reasons differ";
+    if (!diff.empty()) diff += " (scope pCPUs " + scope->pcpus.ToString() + ")";
+  }
   if (diff.empty()) return true;
   if (c->first_difference.empty())
     c->first_difference = diff + "\nhost " + hs.name() + " free " + hs.free().ToString() + " reserve " + hs.reserve().pcpus.ToString() +
@@ -137,7 +144,16 @@ inline CompareCounts CompareRandom(unsigned seed, long states, int specs) {
     for (int j = 0; j < specs; ++j) {
       VmSpec s = CompareSpec(rng, hs);
       if (!ValidateSpec(s).ok()) continue;
-      if (!CompareOne(hs, s, &c)) break;
+      // One spec in four is also fitted within a random scope, as the healing planner does.
+      FitScope scope;
+      const bool scoped = rng() % 4 == 0;
+      if (scoped) {
+        for (int p : hs.free().ToVector())
+          if (rng() % 3) scope.pcpus.Add(p);
+        for (const auto& n : hs.topology().nodes)
+          if (rng() % 4) scope.memory_mib[{n.id, s.page_kib}] = (rng() % 2 ? 1024 : 2) * (rng() % 65536);
+      }
+      if (!CompareOne(hs, s, &c, scoped ? &scope : nullptr)) break;
     }
   }
   return c;
