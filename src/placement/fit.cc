@@ -197,13 +197,32 @@ class Fitter {
     return units;
   }
 
+  // "1 free pCPU", "2 free pCPUs".
+  static std::string Count(int n, const char* one, const char* many) { return std::to_string(n) + " " + (n == 1 ? one : many); }
+
   std::string CapacityText(int cap) const {
     switch (spec_.smt) {
-      case SmtPolicy::kPrefer: return std::to_string(cap) + " free pCPUs";
-      case SmtPolicy::kIsolate: return std::to_string(cap) + " whole free cores (smt isolate)";
-      case SmtPolicy::kRequire: return std::to_string(cap) + " pCPUs on whole free cores (smt require)";
+      case SmtPolicy::kPrefer: return Count(cap, "free pCPU", "free pCPUs");
+      case SmtPolicy::kIsolate: return Count(cap, "whole free core", "whole free cores") + " (smt isolate)";
+      case SmtPolicy::kRequire: return Count(cap, "pCPU", "pCPUs") + " on whole free cores (smt require)";
     }
     return "";
+  }
+
+  // What the VM needs of its own, with its parts when there are several:
+  // "9 (8 vCPUs + 1 isolated emulator pCPU)"; under smt isolate each is a whole core.
+  std::string NeedText() const {
+    std::vector<std::string> parts;
+    if (!req_.dedicated.empty()) parts.push_back(Count(static_cast<int>(req_.dedicated.size()), "vCPU", "vCPUs"));
+    if (!req_.new_groups.empty()) parts.push_back(Count(static_cast<int>(req_.new_groups.size()), "new shared group pCPU", "new shared group pCPUs"));
+    if (req_.emulator_isolate) parts.push_back("1 isolated emulator pCPU");
+    std::string out = std::to_string(req_.Exclusive());
+    if (parts.size() > 1) {
+      out += " (";
+      for (size_t i = 0; i < parts.size(); ++i) out += (i ? " + " : "") + parts[i];
+      out += ")";
+    }
+    return out;
   }
 
   // Chooses k pCPUs on `node` from avail_ and takes them out of avail_; siblings to hold
@@ -253,7 +272,7 @@ class Fitter {
   }
 
   std::string MemoryText(uint64_t free_mib, uint64_t need) const {
-    return std::to_string(free_mib) + " MiB free in " + PageSizeToString(spec_.page_kib) + " pages, needs " + std::to_string(need);
+    return std::to_string(free_mib) + " MiB free in " + PageSizeToString(spec_.page_kib) + " pages, needs " + std::to_string(need) + " MiB";
   }
 
   void FitSingleNode() {
@@ -269,7 +288,7 @@ class Fitter {
         why.push_back(locality_ + " is on " + on);
       }
       const int cap = Capacity(n.id, avail_);
-      if (cap < need) why.push_back(CapacityText(cap) + ", needs " + std::to_string(need));
+      if (cap < need) why.push_back(CapacityText(cap) + ", needs " + NeedText());
       const uint64_t mem = MemoryFree(n.id);
       if (mem < spec_.memory_mib) why.push_back(MemoryText(mem, spec_.memory_mib));
       if (!why.empty()) {
@@ -333,9 +352,9 @@ class Fitter {
       for (int n : order) {
         int c = Capacity(n, avail_);
         total += c;
-        RejectNode(n, CapacityText(c));
+        RejectNode(n, CapacityText(c) + "; numa spread needs " + std::to_string(req_.Exclusive()) + " across all nodes");
       }
-      Reject("numa spread: " + std::to_string(total) + " free units across all nodes, needs " + std::to_string(req_.Exclusive()));
+      Reject("numa spread: " + CapacityText(total) + " across all nodes, needs " + NeedText());
       return;
     }
     // Memory follows the vCPUs, in whole pages; the remainder goes to the busiest node.

@@ -99,7 +99,7 @@ std::vector<Candidate> RankHosts(const Cluster& c, const VmSpec& spec, Role role
       const HostState& hs = h.state;
       const int need = MinPcpus(spec, hs.topology().threads_per_core), have = hs.free().Minus(hs.reserve().pcpus).Size();
       if (have < need) {
-        Rejection r{h.name, {std::to_string(have) + " free pCPUs outside the healing reserve, needs at least " + std::to_string(need)}, {}};
+        Rejection r{h.name, {std::to_string(have) + (have == 1 ? " free pCPU" : " free pCPUs") + " outside the healing reserve, needs at least " + std::to_string(need)}, {}};
         // The few rejections an explanation keeps in full get the exact per-node reasons.
         if (ex->examples.size() < SearchExplanation::kMaxExamples)
           if (FitResult fit = Fit(hs, spec); !fit.ok()) r = std::move(fit.rejection);
