@@ -634,6 +634,8 @@ FitResult Fit(const HostState& host, const VmSpec& spec) {
   return Fitter(host, spec, nullptr).Run();  // the general path, and every refusal's reasons
 }
 
+FitCode FitCheck(const HostState& host, const VmSpec& spec) { return CodeOf(FastFit(host, spec, nullptr, nullptr)); }
+
 FitCode FitInto(const HostState& host, const VmSpec& spec, Assignment* out) {
   const Fast f = FastFit(host, spec, nullptr, out);
   if (f != Fast::kNotHere) return CodeOf(f);

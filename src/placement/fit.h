@@ -65,6 +65,11 @@ enum class FitCode : uint8_t { kOk, kPcpus, kMemory, kNic, kOther };
 // nothing. A refusal on the fast path costs no text at all.
 FitCode FitInto(const HostState& host, const VmSpec& spec, Assignment* out);
 
+// The fast path's answer alone, choosing no pCPUs: what the scheduler's capacity index asks of
+// every host it scans. kOther when the spec or host is not the fast path's kind (then only Fit
+// can tell); otherwise exactly FitInto's code.
+FitCode FitCheck(const HostState& host, const VmSpec& spec);
+
 // What a fit may use instead, for the healing planner (reserve.h), which fits lost VMs into a
 // host's reserve as the other planned targets of the same failure would leave it.
 struct FitScope {

@@ -121,6 +121,7 @@ inline bool CompareOne(const HostState& hs, const VmSpec& spec, CompareCounts* c
   else if (ref.ok() && !(*ref.assignment == *got.assignment)) diff = "assignments differ: reference " + AssignmentToJson(*ref.assignment).dump() + ", now " + AssignmentToJson(*got.assignment).dump();
   else if (!ref.ok() && !SameReasons(ref.rejection, got.rejection)) diff = "reasons differ: reference\n" + ref.rejection.ToString() + "\nnow\n" + got.rejection.ToString();
   else if ((code == FitCode::kOk) != ref.ok()) diff = "FitInto's code disagrees on fit / no-fit";
+  else if (const FitCode check = FitCheck(hs, spec); check != FitCode::kOther && check != code) diff = "FitCheck's code differs from FitInto's";
   else if (ref.ok() && !(into == *ref.assignment)) diff = "FitInto's assignment differs: " + AssignmentToJson(into).dump();
   else if (!ref.ok()) {
     const std::string why = ClassifyRejection(ref.rejection);
