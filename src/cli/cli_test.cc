@@ -154,13 +154,13 @@ TEST(CoreMap, DisconnectedHostSaysSoAndWhy) {
 }
 
 TEST(Views, NoFitErrorListsEveryHostAndNode) {
-  json body = {{"error", "no host can take this VM\nhost local node0: 1 free pCPUs, needs 2"},
+  json body = {{"error", "no host can take this VM\nhost local node0: 1 free pCPU, needs 2"},
                {"rejections",
-                {{{"host", "local"}, {"reasons", json::array()}, {"nodes", {{{"node", 0}, {"reason", "1 free pCPUs, needs 2"}}}}},
+                {{{"host", "local"}, {"reasons", json::array()}, {"nodes", {{{"node", 0}, {"reason", "1 free pCPU, needs 2"}}}}},
                  {{"host", "h2"}, {"reasons", {"pinned:0: pCPU 0 is housekeeping"}}, {"nodes", json::array()}}}}};
   EXPECT_EQ(RenderApiError(422, body),
             "no host can take this VM\n"
-            "  host local node0: 1 free pCPUs, needs 2\n"
+            "  host local node0: 1 free pCPU, needs 2\n"
             "  host h2: pinned:0: pCPU 0 is housekeeping");
   EXPECT_EQ(RenderApiError(404, json{{"error", "VM x does not exist"}}), "VM x does not exist");
   EXPECT_EQ(RenderApiError(502, json("Bad Gateway")), "HTTP 502: \"Bad Gateway\"");

@@ -44,7 +44,7 @@ std::string RenderExplanation(const nlohmann::json& explanation);
 // The message of an error reply (without "error: "): its "error" field, and for a no-fit 422
 // one indented line per rejection reason, per host and NUMA node:
 //   no host can take this VM
-//     host local node0: 1 free pCPUs, needs 2
+//     host local node0: 1 free pCPU, needs 2
 // or, when the reply carries an explanation, its first line and the explanation.
 std::string RenderApiError(int status, const nlohmann::json& body);
 

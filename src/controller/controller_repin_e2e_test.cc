@@ -148,7 +148,7 @@ TEST_F(RepinE2E, ResizeUpAndDown) {
   auto refused = controller_->ResizeVm(vm, json{{"vcpus", 2}, {"policy", "dedicated"}}, &no_fit);
   ASSERT_FALSE(refused.ok());
   EXPECT_EQ(refused.error().code, ErrorCode::kUnprocessable);
-  EXPECT_NE(refused.error().message.find("host local node0: 1 free pCPUs, needs 2"), std::string::npos) << refused.error().message;
+  EXPECT_NE(refused.error().message.find("host local node0: 1 free pCPU, needs 2"), std::string::npos) << refused.error().message;
   EXPECT_EQ(Pid(vm), pid);
   auto down = controller_->ResizeVm(vm, json{{"vcpus", 1}, {"policy", "dedicated"}, {"memory_mib", 64}}, &no_fit);
   ASSERT_TRUE(down.ok()) << down.error().message;

@@ -2,6 +2,8 @@
 
 #include <algorithm>
 
+#include "placement/explain.h"
+
 namespace corepin {
 namespace {
 
@@ -195,13 +197,32 @@ class Fitter {
     return units;
   }
 
+  // "1 free pCPU", "2 free pCPUs".
+  static std::string Count(int n, const char* one, const char* many) { return std::to_string(n) + " " + (n == 1 ? one : many); }
+
   std::string CapacityText(int cap) const {
     switch (spec_.smt) {
-      case SmtPolicy::kPrefer: return std::to_string(cap) + " free pCPUs";
-      case SmtPolicy::kIsolate: return std::to_string(cap) + " whole free cores (smt isolate)";
-      case SmtPolicy::kRequire: return std::to_string(cap) + " pCPUs on whole free cores (smt require)";
+      case SmtPolicy::kPrefer: return Count(cap, "free pCPU", "free pCPUs");
+      case SmtPolicy::kIsolate: return Count(cap, "whole free core", "whole free cores") + " (smt isolate)";
+      case SmtPolicy::kRequire: return Count(cap, "pCPU", "pCPUs") + " on whole free cores (smt require)";
     }
     return "";
+  }
+
+  // What the VM needs of its own, with its parts when there are several:
+  // "9 (8 vCPUs + 1 isolated emulator pCPU)"; under smt isolate each is a whole core.
+  std::string NeedText() const {
+    std::vector<std::string> parts;
+    if (!req_.dedicated.empty()) parts.push_back(Count(static_cast<int>(req_.dedicated.size()), "vCPU", "vCPUs"));
+    if (!req_.new_groups.empty()) parts.push_back(Count(static_cast<int>(req_.new_groups.size()), "new shared group pCPU", "new shared group pCPUs"));
+    if (req_.emulator_isolate) parts.push_back("1 isolated emulator pCPU");
+    std::string out = std::to_string(req_.Exclusive());
+    if (parts.size() > 1) {
+      out += " (";
+      for (size_t i = 0; i < parts.size(); ++i) out += (i ? " + " : "") + parts[i];
+      out += ")";
+    }
+    return out;
   }
 
   // Chooses k pCPUs on `node` from avail_ and takes them out of avail_; siblings to hold
@@ -251,7 +272,7 @@ class Fitter {
   }
 
   std::string MemoryText(uint64_t free_mib, uint64_t need) const {
-    return std::to_string(free_mib) + " MiB free in " + PageSizeToString(spec_.page_kib) + " pages, needs " + std::to_string(need);
+    return std::to_string(free_mib) + " MiB free in " + PageSizeToString(spec_.page_kib) + " pages, needs " + std::to_string(need) + " MiB";
   }
 
   void FitSingleNode() {
@@ -267,7 +288,7 @@ class Fitter {
         why.push_back(locality_ + " is on " + on);
       }
       const int cap = Capacity(n.id, avail_);
-      if (cap < need) why.push_back(CapacityText(cap) + ", needs " + std::to_string(need));
+      if (cap < need) why.push_back(CapacityText(cap) + ", needs " + NeedText());
       const uint64_t mem = MemoryFree(n.id);
       if (mem < spec_.memory_mib) why.push_back(MemoryText(mem, spec_.memory_mib));
       if (!why.empty()) {
@@ -331,9 +352,9 @@ class Fitter {
       for (int n : order) {
         int c = Capacity(n, avail_);
         total += c;
-        RejectNode(n, CapacityText(c));
+        RejectNode(n, CapacityText(c) + "; numa spread needs " + std::to_string(req_.Exclusive()) + " across all nodes");
       }
-      Reject("numa spread: " + std::to_string(total) + " free units across all nodes, needs " + std::to_string(req_.Exclusive()));
+      Reject("numa spread: " + CapacityText(total) + " across all nodes, needs " + NeedText());
       return;
     }
     // Memory follows the vCPUs, in whole pages; the remainder goes to the busiest node.
@@ -413,6 +434,185 @@ class Fitter {
   size_t next_group_ = 0;
 };
 
+// ---- The fast path: dedicated vCPUs, NUMA single, on slot masks (host_state.h). ----
+
+enum class Fast { kNotHere, kOk, kPcpus, kMemory, kNic };
+
+constexpr uint64_t kEven = 0x5555555555555555ull;
+
+// The slots of whole free cores, one bit per core (its first slot).
+inline uint64_t WholeCores(uint64_t m, int threads) { return threads == 2 ? m & (m >> 1) & kEven : m; }
+
+// Node indexes (topology order) a VM naming a NIC or physnet may use, as Fitter::CheckHost finds
+// them; all of them when it names neither, or when the physnet's NICs report no node. False
+// when the general path must speak (unknown NIC or physnet, a NIC without a node).
+bool LocalNodes(const HostState& hs, const VmSpec& spec, uint64_t* allowed) {
+  *allowed = ~uint64_t{0};
+  if (spec.nic.empty() && spec.physnet.empty()) return true;
+  const HostTopology& topo = hs.topology();
+  uint64_t nodes = 0;
+  auto add = [&](int id) {
+    for (size_t i = 0; i < hs.slots().node_ids.size(); ++i)
+      if (hs.slots().node_ids[i] == id) nodes |= uint64_t{1} << i;
+  };
+  if (!spec.nic.empty()) {
+    const Nic* nic = topo.FindNic(spec.nic);
+    if (!nic || nic->node < 0) return false;
+    add(nic->node);
+  }
+  if (!spec.physnet.empty()) {
+    auto it = hs.partition().physnets.find(spec.physnet);
+    if (it == hs.partition().physnets.end()) return false;
+    for (const auto& name : it->second)
+      if (const Nic* nic = topo.FindNic(name); nic && nic->node >= 0) add(nic->node);
+  }
+  if (nodes) *allowed = nodes;
+  return true;
+}
+
+// scope: as Fitter with a FitScope (the healing planner): its pCPUs (of the free ones) and its
+// memory instead of the host's less the reserve; a dedicated VM needs nothing of its groups.
+Fast FastFit(const HostState& hs, const VmSpec& spec, const FitScope* scope, Assignment* out) {
+  const SlotIndex& x = hs.slots();
+  if (!x.usable || spec.numa != NumaPolicy::kSingle || spec.emulator.kind == EmulatorPolicy::Kind::kGroup) return Fast::kNotHere;
+  for (const auto& v : spec.vcpus)
+    if (v.kind != VcpuPolicy::Kind::kDedicated) return Fast::kNotHere;
+  if (spec.smt == SmtPolicy::kRequire && x.threads < 2) return Fast::kNotHere;
+  const int page = HostState::PageIndex(spec.page_kib);
+  if (page < 0) return Fast::kNotHere;
+  if (page > 0) {
+    bool any = false;
+    for (const auto& n : hs.topology().nodes) any |= n.PoolPages(spec.page_kib) > 0;
+    if (!any) return Fast::kNotHere;
+  }
+  uint64_t allowed;
+  if (!LocalNodes(hs, spec, &allowed)) return Fast::kNotHere;
+  if (hs.MayHoldVm(spec.name) && hs.vms().count(spec.name)) return Fast::kNotHere;
+
+  const bool emulator = spec.emulator.kind == EmulatorPolicy::Kind::kIsolate;
+  const int need = static_cast<int>(spec.vcpus.size()) + (emulator ? 1 : 0);
+  const int words = x.words;
+  SlotMask scoped;
+  if (scope) {
+    const CpuSet may = scope->pcpus.Intersect(hs.free());
+    for (size_t slot = 0; slot < x.pcpu_of.size(); ++slot)
+      if (may.Contains(x.pcpu_of[slot])) scoped.Set(static_cast<int>(slot));
+  }
+  const SlotMask& avail = scope ? scoped : hs.avail_slots();
+  auto memory = [&](size_t i) -> uint64_t {
+    if (!scope) return hs.MemoryAvailMib(i, page);
+    auto it = scope->memory_mib.find({x.node_ids[i], spec.page_kib});
+    return it == scope->memory_mib.end() ? 0 : it->second;
+  };
+  // NUMA single, as Fitter::FitSingleNode: best fit, the node left with the fewest free pCPUs,
+  // ties to the first. A refused node's class is its first reason's (locality, pCPUs, memory).
+  int best = -1, best_left = 0;
+  bool short_pcpus = false, short_memory = false;
+  const size_t nodes = x.node_mask.size();
+  for (size_t i = 0; i < nodes; ++i) {
+    if (!((allowed >> i) & 1)) continue;
+    const SlotMask& nm = x.node_mask[i];
+    int free = 0, whole = 0;
+    for (int w = 0; w < words; ++w) {
+      const uint64_t m = avail.w[w] & nm.w[w];
+      free += __builtin_popcountll(m);
+      whole += __builtin_popcountll(WholeCores(m, x.threads));
+    }
+    const int cap = spec.smt == SmtPolicy::kPrefer ? free : spec.smt == SmtPolicy::kIsolate ? whole : whole * x.threads;
+    if (cap < need) {
+      short_pcpus = true;
+      continue;
+    }
+    if (memory(i) < spec.memory_mib) {
+      short_memory = true;
+      continue;
+    }
+    if (best < 0 || free - need < best_left) best = static_cast<int>(i), best_left = free - need;
+  }
+  if (best < 0) return short_pcpus ? Fast::kPcpus : short_memory ? Fast::kMemory : nodes ? Fast::kNic : Fast::kPcpus;
+  if (!out) return Fast::kOk;
+
+  // Take `need` slots on the node, as Fitter::Take: prefer takes partly used cores first, then
+  // whole free cores, each in (core, pCPU) order, which is slot order; isolate takes the first
+  // pCPU of each whole free core and holds its sibling empty; require takes whole cores.
+  const SlotMask& nm = x.node_mask[best];
+  uint16_t got[SlotMask::kMaxSlots];
+  int n = 0;
+  CpuSet reserved;
+  auto take_bits = [&](uint64_t bits, int w) {
+    while (bits && n < need) {
+      const int slot = w * 64 + __builtin_ctzll(bits);
+      bits &= bits - 1;
+      got[n++] = x.pcpu_of[slot];
+    }
+  };
+  if (spec.smt == SmtPolicy::kPrefer) {
+    for (int pass = 0; pass < 2 && n < need; ++pass)
+      for (int w = 0; w < words && n < need; ++w) {
+        const uint64_t m = avail.w[w] & nm.w[w];
+        uint64_t whole = WholeCores(m, x.threads);
+        if (x.threads == 2) whole |= whole << 1;
+        else whole = 0;  // one pCPU per core: every free pCPU is "partly used" for the ordering
+        take_bits(pass == 0 ? m & ~whole : m & whole, w);
+      }
+  } else {
+    for (int w = 0; w < words && n < need; ++w) {
+      uint64_t cores = WholeCores(avail.w[w] & nm.w[w], x.threads);
+      while (cores && n < need) {
+        const int slot = w * 64 + __builtin_ctzll(cores);
+        cores &= cores - 1;
+        got[n++] = x.pcpu_of[slot];
+        if (x.threads == 2) {
+          const int sib = x.pcpu_of[slot + 1];
+          if (spec.smt == SmtPolicy::kRequire && n < need) got[n++] = static_cast<uint16_t>(sib);
+          else reserved.Add(sib);
+        }
+      }
+    }
+  }
+
+  Assignment& a = *out;
+  a.host = hs.name();
+  a.page_kib = spec.page_kib;
+  a.vcpu_pcpus.resize(spec.vcpus.size());
+  a.exclusive = CpuSet{};
+  for (int i = 0; i < need; ++i) a.exclusive.Add(got[i]);
+  for (size_t v = 0; v < spec.vcpus.size(); ++v) a.vcpu_pcpus[v] = got[v];
+  a.emulator = emulator ? CpuSet{got[need - 1]} : hs.partition().housekeeping;
+  a.reserved_siblings = reserved;
+  a.groups.clear();
+  const int node_id = x.node_ids[best];
+  if (a.memory_mib.size() == 1) {  // reuse the map's node: no allocation
+    auto nh = a.memory_mib.extract(a.memory_mib.begin());
+    nh.key() = node_id;
+    nh.mapped() = spec.memory_mib;
+    a.memory_mib.insert(std::move(nh));
+  } else {
+    a.memory_mib.clear();
+    a.memory_mib[node_id] = spec.memory_mib;
+  }
+  return Fast::kOk;
+}
+
+FitCode CodeOf(Fast f) {
+  switch (f) {
+    case Fast::kOk: return FitCode::kOk;
+    case Fast::kPcpus: return FitCode::kPcpus;
+    case Fast::kMemory: return FitCode::kMemory;
+    case Fast::kNic: return FitCode::kNic;
+    case Fast::kNotHere: break;
+  }
+  return FitCode::kOther;
+}
+
+FitCode CodeOf(const Rejection& r) {
+  const std::string why = ClassifyRejection(r);
+  if (why == reason::kPcpus) return FitCode::kPcpus;
+  if (why == reason::kMemory) return FitCode::kMemory;
+  if (why == reason::kNic) return FitCode::kNic;
+  return FitCode::kOther;
+}
+
 }  // namespace
 
 std::string Rejection::ToString() const {
@@ -423,8 +623,37 @@ std::string Rejection::ToString() const {
   return out;
 }
 
-FitResult Fit(const HostState& host, const VmSpec& spec) { return Fitter(host, spec, nullptr).Run(); }
+FitResult Fit(const HostState& host, const VmSpec& spec) {
+  FitResult r;
+  Assignment a;
+  if (FastFit(host, spec, nullptr, &a) == Fast::kOk) {
+    r.rejection.host = host.name();
+    r.assignment = std::move(a);
+    return r;
+  }
+  return Fitter(host, spec, nullptr).Run();  // the general path, and every refusal's reasons
+}
 
-FitResult Fit(const HostState& host, const VmSpec& spec, const FitScope& scope) { return Fitter(host, spec, &scope).Run(); }
+FitCode FitCheck(const HostState& host, const VmSpec& spec) { return CodeOf(FastFit(host, spec, nullptr, nullptr)); }
+
+FitCode FitInto(const HostState& host, const VmSpec& spec, Assignment* out) {
+  const Fast f = FastFit(host, spec, nullptr, out);
+  if (f != Fast::kNotHere) return CodeOf(f);
+  FitResult r = Fitter(host, spec, nullptr).Run();
+  if (!r.ok()) return CodeOf(r.rejection);
+  *out = std::move(*r.assignment);
+  return FitCode::kOk;
+}
+
+FitResult Fit(const HostState& host, const VmSpec& spec, const FitScope& scope) {
+  FitResult r;
+  Assignment a;
+  if (FastFit(host, spec, &scope, &a) == Fast::kOk) {
+    r.rejection.host = host.name();
+    r.assignment = std::move(a);
+    return r;
+  }
+  return Fitter(host, spec, &scope).Run();
+}
 
 }  // namespace corepin

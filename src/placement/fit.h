@@ -46,7 +46,29 @@ struct FitResult {
 
 // Takes only free pCPUs and memory outside the host's healing reserve (HostState::reserve()),
 // and counts the group member slots the reserve holds as taken.
+//
+// Two paths give the same answers (fit_compare_test.cc checks them against the fit as it was,
+// fit_reference.h): VMs of dedicated vCPUs under NUMA single, with their emulator threads on
+// the housekeeping pCPUs or on an isolated pCPU, on hosts of 1 or 2 pCPUs per core, are fitted
+// on the host's slot masks (host_state.h: popcounts per node, whole free cores as `m & m >> 1`);
+// pinned vCPUs, shared groups, NUMA spread, a FitScope, and every refusal's reasons take the
+// general path.
 FitResult Fit(const HostState& host, const VmSpec& spec);
+
+// Why a fit refused, as a code: what the scheduler counts. kOther: a host-wide reason (the VM
+// is already there, a pinned pCPU, a shared group, SMT, page size, NIC or physnet unknown),
+// which ClassifyRejection (explain.h) names from Fit's Rejection.
+enum class FitCode : uint8_t { kOk, kPcpus, kMemory, kNic, kOther };
+
+// The same fit without the reasons of a refusal. On kOk, *out holds the assignment; its storage
+// is reused, so on the fast path a fit into an Assignment that held one before allocates
+// nothing. A refusal on the fast path costs no text at all.
+FitCode FitInto(const HostState& host, const VmSpec& spec, Assignment* out);
+
+// The fast path's answer alone, choosing no pCPUs: what the scheduler's capacity index asks of
+// every host it scans. kOther when the spec or host is not the fast path's kind (then only Fit
+// can tell); otherwise exactly FitInto's code.
+FitCode FitCheck(const HostState& host, const VmSpec& spec);
 
 // What a fit may use instead, for the healing planner (reserve.h), which fits lost VMs into a
 // host's reserve as the other planned targets of the same failure would leave it.

@@ -87,13 +87,20 @@ std::vector<Case> Cases() {
       {"unknown NIC", big, "0,64", {}, R"({"name":"a","vcpus":1,"nic":"ens9","memory_mib":512})",
        {}, "", "", {}, {"NIC ens9 is not on this host (NICs: eno1, ens1f0, ens1f1)"}},
       {"1G pages short on every node", big, "0,64", {}, R"({"name":"a","vcpus":1,"memory_mib":20480,"page_size":"1G"})",
-       {}, "", "", {}, {"node0: 16384 MiB free in 1G pages, needs 20480", "node1: 16384 MiB free in 1G pages"}},
+       {}, "", "", {}, {"node0: 16384 MiB free in 1G pages, needs 20480 MiB", "node1: 16384 MiB free in 1G pages"}},
       {"group full", big, "0,64", {R"({"name":"a","vcpus":8,"policy":"group:g","memory_mib":512})"},
        R"({"name":"b","vcpus":1,"policy":"group:g","memory_mib":512})", {}, "", "", {}, {"8 of 8 member slots taken"}},
       {"duplicate VM on the host", local, "0", {R"({"name":"a","vcpus":1,"memory_mib":64})"},
        R"({"name":"a","vcpus":1,"policy":"group:x","memory_mib":64})", {}, "", "", {}, {"already on this host"}},
       {"this machine: two dedicated do not fit", local, "0", {}, R"({"name":"a","vcpus":2,"memory_mib":64})",
-       {}, "", "", {}, {"node0: 1 free pCPUs, needs 2"}},
+       {}, "", "", {}, {"node0: 1 free pCPU, needs 2"}},
+      // Refusals say what was needed, in parts, in words people use (issue 16).
+      {"an isolated emulator pCPU is counted and named", local, "0", {}, R"({"name":"a","vcpus":1,"emulator":"isolate","memory_mib":64})",
+       {}, "", "", {}, {"node0: 1 free pCPU, needs 2 (1 vCPU + 1 isolated emulator pCPU)"}},
+      {"numa spread short of pCPUs", local, "0", {}, R"({"name":"a","vcpus":2,"numa":"spread","memory_mib":64})",
+       {}, "", "", {}, {"numa spread: 1 free pCPU across all nodes, needs 2", "node0: 1 free pCPU; numa spread needs 2 across all nodes"}},
+      {"isolate counts whole cores", big, "0,64", {}, R"({"name":"a","vcpus":40,"smt":"isolate","emulator":"isolate","memory_mib":1024})",
+       {}, "", "", {}, {"node0: 31 whole free cores (smt isolate), needs 41 (40 vCPUs + 1 isolated emulator pCPU)"}},
   };
 }
 

@@ -1,5 +1,8 @@
 #include "placement/host_state.h"
 
+#include <algorithm>
+#include <mutex>
+
 namespace corepin {
 
 std::string PcpuUse::Describe() const {
@@ -24,10 +27,91 @@ int GroupSlots(const VmSpec& spec, const std::string& group) {
 }
 
 HostState::HostState(std::string name, HostTopology topology, CpuPartition partition)
-    : name_(std::move(name)), topo_(std::move(topology)), partition_(std::move(partition)) {
+    : name_(std::move(name)), shape_(HostShape::Intern(std::move(topology))), partition_(std::move(partition)) {
   free_ = partition_.allocatable;
-  for (const auto& n : topo_.nodes) cores_of_node_[n.id];
-  for (const auto& c : topo_.cores) cores_of_node_[c.node].push_back(c.index);
+  SyncFast();
+}
+
+std::shared_ptr<const HostShape> HostShape::Intern(HostTopology topology) {
+  // Few distinct shapes live in a process; a shape lives while a host uses it.
+  static std::mutex mu;
+  static std::vector<std::weak_ptr<const HostShape>> shapes;
+  std::lock_guard<std::mutex> lock(mu);
+  for (size_t i = 0; i < shapes.size();) {
+    std::shared_ptr<const HostShape> s = shapes[i].lock();
+    if (!s) {
+      shapes[i] = shapes.back();
+      shapes.pop_back();
+      continue;
+    }
+    if (s->topology == topology) return s;
+    ++i;
+  }
+  auto shape = std::make_shared<HostShape>();
+  shape->topology = std::move(topology);
+  shape->slots = SlotIndex::Build(shape->topology);
+  for (const auto& n : shape->topology.nodes) shape->cores_of_node[n.id];
+  for (const auto& c : shape->topology.cores) shape->cores_of_node[c.node].push_back(c.index);
+  shapes.push_back(shape);
+  return shape;
+}
+
+SlotIndex SlotIndex::Build(const HostTopology& topo) {
+  SlotIndex x;
+  x.threads = topo.threads_per_core;
+  for (const auto& n : topo.nodes) x.node_ids.push_back(n.id);
+  if (x.threads < 1 || x.threads > 2 || topo.cores.empty() || topo.nodes.size() > static_cast<size_t>(kMaxNodes)) return x;
+  const int slots = static_cast<int>(topo.cores.size()) * x.threads;
+  if (slots > SlotMask::kMaxSlots) return x;
+  int max_id = 0;
+  for (const auto& p : topo.pcpus) max_id = std::max(max_id, p.id);
+  x.slot_of.assign(static_cast<size_t>(max_id) + 1, -1);
+  x.pcpu_of.assign(static_cast<size_t>(slots), 0);
+  x.node_mask.assign(topo.nodes.size(), SlotMask{});
+  for (size_t ci = 0; ci < topo.cores.size(); ++ci) {
+    const Core& c = topo.cores[ci];
+    if (c.index != static_cast<int>(ci) || c.pcpus.Size() != x.threads) return SlotIndex{};
+    size_t ni = 0;
+    while (ni < topo.nodes.size() && topo.nodes[ni].id != c.node) ++ni;
+    if (ni == topo.nodes.size()) return SlotIndex{};
+    int rank = 0;
+    for (int p : c.pcpus.ToVector()) {  // ascending pCPU id
+      const int slot = static_cast<int>(ci) * x.threads + rank++;
+      const Pcpu* pc = topo.FindPcpu(p);
+      if (!pc || pc->node != c.node || p > max_id) return SlotIndex{};
+      x.pcpu_of[slot] = static_cast<uint16_t>(p);
+      x.slot_of[p] = static_cast<int16_t>(slot);
+      x.node_mask[ni].Set(slot);
+    }
+  }
+  // Every pCPU must be on a core, so that the masks see all of them.
+  for (const auto& p : topo.pcpus)
+    if (x.slot_of[p.id] < 0) return SlotIndex{};
+  x.words = (slots + 63) / 64;
+  x.usable = true;
+  return x;
+}
+
+void HostState::SyncFast() {
+  if (shape_->slots.usable) {
+    avail_ = SlotMask{};
+    for (size_t s = 0; s < shape_->slots.pcpu_of.size(); ++s) {
+      const int p = shape_->slots.pcpu_of[s];
+      if (free_.Contains(p) && !reserve_.pcpus.Contains(p)) avail_.Set(static_cast<int>(s));
+    }
+  }
+  vm_bloom_ = 0;
+  for (const auto& [vm, placed] : vms_) vm_bloom_ |= uint64_t{1} << (std::hash<std::string>{}(vm) & 63);
+  if (!shape_->slots.usable) return;
+  static constexpr uint64_t kPages[3] = {4, 2048, 1048576};
+  mem_avail_.fill(0);
+  for (size_t i = 0; i < topology().nodes.size(); ++i)
+    for (int pi = 0; pi < 3; ++pi) {
+      const int node = topology().nodes[i].id;
+      const uint64_t cap = MemoryCapacityMib(node, kPages[pi]);
+      const uint64_t used = MemoryUsedMib(node, kPages[pi]) + reserve_.MemoryMib(node, kPages[pi]);
+      mem_avail_[i * 3 + pi] = cap > used ? cap - used : 0;
+    }
 }
 
 const GroupState* HostState::FindGroup(const std::string& name) const {
@@ -37,12 +121,12 @@ const GroupState* HostState::FindGroup(const std::string& name) const {
 
 const std::vector<int>& HostState::CoresOfNode(int node) const {
   static const std::vector<int> kNone;
-  auto it = cores_of_node_.find(node);
-  return it == cores_of_node_.end() ? kNone : it->second;
+  auto it = shape_->cores_of_node.find(node);
+  return it == shape_->cores_of_node.end() ? kNone : it->second;
 }
 
 uint64_t HostState::MemoryCapacityMib(int node, uint64_t page_kib) const {
-  const NumaNode* n = topo_.FindNode(node);
+  const NumaNode* n = topology().FindNode(node);
   if (!n) return 0;
   if (page_kib != 4) return n->PoolPages(page_kib) * page_kib / 1024;
   // Base-page memory: the node's memory less its hugepage pools and what the host keeps.
@@ -95,10 +179,10 @@ Status HostState::Apply(const VmSpec& spec, const Assignment& a) {
       GroupState gs;
       gs.name = g;
       gs.pcpu = pcpu;
-      gs.node = topo_.FindPcpu(pcpu)->node;
+      gs.node = topology().FindPcpu(pcpu)->node;
       if (spec.smt != SmtPolicy::kPrefer) {
         // The group keeps its core to itself, so later members get the same isolation.
-        gs.reserved_siblings = topo_.FindPcpu(pcpu)->siblings.Intersect(free_);
+        gs.reserved_siblings = topology().FindPcpu(pcpu)->siblings.Intersect(free_);
         free_ = free_.Minus(gs.reserved_siblings);
       }
       it = groups_.emplace(g, std::move(gs)).first;
@@ -107,6 +191,7 @@ Status HostState::Apply(const VmSpec& spec, const Assignment& a) {
   }
   for (const auto& [node, mib] : a.memory_mib) mem_used_mib_[{node, a.page_kib}] += mib;
   vms_[vm] = PlacedVm{spec, a};
+  SyncFast();
   return Status::Ok();
 }
 
@@ -127,6 +212,7 @@ Status HostState::Release(const std::string& vm) {
   }
   for (const auto& [node, mib] : a.memory_mib) mem_used_mib_[{node, a.page_kib}] -= mib;
   vms_.erase(it);
+  SyncFast();
   return Status::Ok();
 }
 

@@ -169,7 +169,7 @@ TEST(FitInPlace, ResizeCountsTheVmsOwnPcpusAsFree) {
   EXPECT_EQ(up.assignment->vcpu_pcpus, (std::vector<int>{1, 1}));
   FitResult refused = FitInPlace(h, "fw", Spec(R"({"name":"fw","vcpus":2,"memory_mib":64})"));
   ASSERT_FALSE(refused.ok());
-  EXPECT_NE(refused.rejection.ToString().find("host h1 node0: 1 free pCPUs, needs 2"), std::string::npos) << refused.rejection.ToString();
+  EXPECT_NE(refused.rejection.ToString().find("host h1 node0: 1 free pCPU, needs 2"), std::string::npos) << refused.rejection.ToString();
 }
 
 // A protected pair's member re-pinned on its host: the reserve stays whole (Check and the

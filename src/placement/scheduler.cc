@@ -60,6 +60,33 @@ ScoredHost ScoreHost(const Cluster& c, const ClusterHost& h, const VmSpec& spec,
   return s;
 }
 
+namespace {
+
+// A refused host's class: the fit's, or the healing reserve's when the host would take the VM
+// without its reserve.
+std::string ReserveOr(const HostState& hs, const VmSpec& spec, std::string why) {
+  if ((why == reason::kPcpus || why == reason::kMemory) && !hs.reserve().Empty()) {
+    FitScope all;
+    all.pcpus = hs.free();
+    for (const auto& node : hs.topology().nodes) {
+      uint64_t cap = hs.MemoryCapacityMib(node.id, spec.page_kib), used = hs.MemoryUsedMib(node.id, spec.page_kib);
+      all.memory_mib[{node.id, spec.page_kib}] = cap > used ? cap - used : 0;
+    }
+    if (Fit(hs, spec, all).ok()) why = reason::kReserve;
+  }
+  return why;
+}
+
+const char* ReasonOf(FitCode code) {
+  switch (code) {
+    case FitCode::kMemory: return reason::kMemory;
+    case FitCode::kNic: return reason::kNic;
+    default: return reason::kPcpus;
+  }
+}
+
+}  // namespace
+
 std::vector<Candidate> RankHosts(const Cluster& c, const VmSpec& spec, Role role, const HostFilter& filter,
                                  SearchExplanation* ex) {
   const auto& order = c.hosts();
@@ -99,11 +126,21 @@ std::vector<Candidate> RankHosts(const Cluster& c, const VmSpec& spec, Role role
       const HostState& hs = h.state;
       const int need = MinPcpus(spec, hs.topology().threads_per_core), have = hs.free().Minus(hs.reserve().pcpus).Size();
       if (have < need) {
-        Rejection r{h.name, {std::to_string(have) + " free pCPUs outside the healing reserve, needs at least " + std::to_string(need)}, {}};
+        Rejection r{h.name, {std::to_string(have) + (have == 1 ? " free pCPU" : " free pCPUs") + " outside the healing reserve, needs at least " + std::to_string(need)}, {}};
         // The few rejections an explanation keeps in full get the exact per-node reasons.
         if (ex->examples.size() < SearchExplanation::kMaxExamples)
           if (FitResult fit = Fit(hs, spec); !fit.ok()) r = std::move(fit.rejection);
         ex->Reject(have + hs.reserve().pcpus.Intersect(hs.free()).Size() >= need ? reason::kReserve : reason::kPcpus, r);
+        continue;
+      }
+      // The capacity index: the fit's fast path answers exactly, from per-node counts of free
+      // pCPUs, whole free cores and memory, and NIC locality, whether the host can take the VM;
+      // a host that cannot is refused here, without a fit, and the limit below counts only
+      // hosts that can (Nomad's limit on feasible nodes). kOther: only Fit can tell.
+      if (const FitCode code = FitCheck(hs, spec); code != FitCode::kOk && code != FitCode::kOther) {
+        Rejection r;
+        if (ex->examples.size() < SearchExplanation::kMaxExamples) r = Fit(hs, spec).rejection;
+        ex->Reject(ReserveOr(hs, spec, ReasonOf(code)), std::move(r));
         continue;
       }
       // Estimated score: the exact one with the VM's least pCPUs, and NIC locality unknown.
@@ -118,18 +155,8 @@ std::vector<Candidate> RankHosts(const Cluster& c, const VmSpec& spec, Role role
       const ClusterHost& h = *p.host;
       FitResult fit = Fit(h.state, spec);
       if (!fit.ok()) {
-        std::string why = ClassifyRejection(fit.rejection);
         // Say so when only the healing reserve stands in the way.
-        if ((why == reason::kPcpus || why == reason::kMemory) && !h.state.reserve().Empty()) {
-          FitScope all;
-          all.pcpus = h.state.free();
-          for (const auto& node : h.state.topology().nodes) {
-            uint64_t cap = h.state.MemoryCapacityMib(node.id, spec.page_kib), used = h.state.MemoryUsedMib(node.id, spec.page_kib);
-            all.memory_mib[{node.id, spec.page_kib}] = cap > used ? cap - used : 0;
-          }
-          if (Fit(h.state, spec, all).ok()) why = reason::kReserve;
-        }
-        ex->Reject(why, std::move(fit.rejection));
+        ex->Reject(ReserveOr(h.state, spec, ClassifyRejection(fit.rejection)), std::move(fit.rejection));
         continue;
       }
       ++ex->hosts_feasible;

@@ -23,6 +23,7 @@ struct Pcpu {
   int core = -1;      // core_id as the kernel reports it (unique only within a socket)
   int core_index = -1;  // index into HostTopology::cores: a host-wide core identity
   CpuSet siblings;    // SMT siblings including itself
+  bool operator==(const Pcpu&) const = default;
 };
 
 // A physical core: the pCPUs that share it.
@@ -31,11 +32,13 @@ struct Core {
   int node = -1;
   int socket = -1;
   CpuSet pcpus;
+  bool operator==(const Core&) const = default;
 };
 
 struct PagePool {
   uint64_t size_kib = 4;
   uint64_t total_pages = 0;  // pages in the pool of this size on the cell
+  bool operator==(const PagePool&) const = default;
 };
 
 struct NumaNode {
@@ -48,12 +51,14 @@ struct NumaNode {
       if (p.size_kib == size_kib) return p.total_pages;
     return 0;
   }
+  bool operator==(const NumaNode&) const = default;
 };
 
 struct Nic {
   std::string name;     // interface name, e.g. ens2
   std::string address;  // MAC
   int node = -1;        // NUMA node of its PCI device; -1 when the host does not say
+  bool operator==(const Nic&) const = default;
 };
 
 struct HostTopology {
@@ -73,6 +78,7 @@ struct HostTopology {
   const Nic* FindNic(const std::string& name) const;
   int SocketCount() const;
   bool SupportsDomainType(const std::string& t) const;
+  bool operator==(const HostTopology&) const = default;
 };
 
 // The first difference between two CPU layouts (pCPUs, their node, socket, core and SMT

@@ -74,7 +74,7 @@ echo "ok: drift alarmed, then repaired live"
 expect_affinity "$vm" $'emulator 0\nvcpu 0 1'
 pid=$(qemu_pid "$vm")
 if out=$("$cli" vm resize "$vm" --vcpus 2 2>&1); then fail "2 dedicated vCPUs accepted on 1 pCPU"; fi
-echo "$out" | grep -q "host local node0: 1 free pCPUs, needs 2" || fail "resize refusal without the reason: $out"
+echo "$out" | grep -q "host local node0: 1 free pCPU, needs 2" || fail "resize refusal without the reason: $out"
 [ "$(qemu_pid "$vm")" == "$pid" ] || fail "a refused resize restarted the VM"
 "$cli" vm resize "$vm" --vcpus 2 --policy group:light --memory 128 >/dev/null || fail "resize up"
 expect_affinity "$vm" "$intended"
