@@ -383,7 +383,9 @@ Result<HealPlan> Controller::PlanMoves(const std::vector<std::string>& hosts) {
     if (h->state != kHostFailed && std::find(hosts.begin(), hosts.end(), name) == hosts.end() &&
         (h->suspected || !h->hypervisor || (monitor_ && (monitor_->Suspected(name) || !monitor_->Answering(name)))))
       not_answering.insert(name);
-  return MakeHealPlan(*report, groups, not_answering);
+  std::set<std::string> lost;  // lost before: they run nowhere
+  for (const auto& [vm, l] : cluster_.lost()) lost.insert(vm);
+  return MakeHealPlan(*report, groups, not_answering, lost);
 }
 
 // Stores a plan in one transaction: the hosts' new state, the moved VMs on their targets

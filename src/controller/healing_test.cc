@@ -205,6 +205,21 @@ TEST(HealPlan, PromotionsMovesAndHeadlessGroups) {
   EXPECT_FALSE(HealPlanFromJson(json{{"hosts", "h1"}}).ok());
 }
 
+// A member lost before (beyond the reserve; its record still names its failed host) runs
+// nowhere: it is never promoted, and a group whose only other member fails is headless.
+TEST(HealPlan, MembersLostBeforeAreNeverPromoted) {
+  StoredGroup fw;
+  fw.request.name = "fw";
+  fw.members = {{"fw-b", Role::kAct, "h2"}, {"fw-a", Role::kSby, "h1"}};
+  WhatIfReport report;
+  report.failed = {"h2"};
+  report.lost = {{"fw-b", "fw", Role::kAct, "h2", "no host"}};
+  HealPlan plan = MakeHealPlan(report, {fw}, {}, {"fw-a"});
+  EXPECT_TRUE(plan.promotions.empty()) << HealPlanToJson(plan).dump();
+  EXPECT_EQ(plan.headless, std::vector<std::string>{"fw"});
+  EXPECT_EQ(MakeHealPlan(report, {fw}).promotions.size(), 1u) << "without it, fw-a would be promoted";
+}
+
 }  // namespace
 }  // namespace corepin
 
