@@ -360,7 +360,8 @@ bool Controller::PlanStep(OperationRecord& op, json& body) {
   Event("heal.planned", Join(hosts), plan->Summary());
   for (const auto& l : plan->lost)
     Event("alarm.vm-lost", l.vm, "VM " + l.vm + " was on failed host " + l.from + " and no host can take it: " + l.reason +
-                                     ". Add capacity or return the host (corepin host return " + l.from + ")");
+                                     ". It keeps no place; add capacity or return the host (corepin host return " + l.from +
+                                     "): it is then placed anew where its group's rules allow");
   for (const auto& g : plan->headless)
     Event("alarm.group-down", g, "group " + g + " has no member running: every host it ran on failed");
   CrashPoint("heal.planned");
