@@ -44,8 +44,9 @@ Result<MemberPlacement> Cluster::PlaceLost(const std::string& vm, SearchExplanat
   const RedundancyGroup& g = groups_.at(lost.group);
   const VmSpec spec = MemberSpec(g.vm, vm);
   HostFilter filter = MemberFilter(g);
+  const std::string purpose = std::string("place lost ") + ToString(lost.role) + " anew";
   SearchExplanation ex;
-  ex.purpose = std::string("place lost ") + ToString(lost.role) + " anew";
+  ex.purpose = purpose;
   // Its old host first, when the group's rules allow it there: it comes back where it was.
   std::vector<Candidate> cands;
   if (const ClusterHost* from = FindHost(lost.from); from && !*FilterHost(*from, filter)) {
@@ -55,7 +56,7 @@ Result<MemberPlacement> Cluster::PlaceLost(const std::string& vm, SearchExplanat
   }
   if (cands.empty()) {
     ex = SearchExplanation{};
-    ex.purpose = std::string("place lost ") + ToString(lost.role) + " anew";
+    ex.purpose = purpose;
     cands = RankHosts(*this, spec, lost.role, filter, &ex);
   }
   if (out) *out = ex;
@@ -69,7 +70,7 @@ Result<MemberPlacement> Cluster::PlaceLost(const std::string& vm, SearchExplanat
   // The best candidate that keeps every protected VM healable; else the best, degraded.
   const size_t tries = std::min(cands.size(), static_cast<size_t>(std::max(1, opts_.max_admission_tries)));
   const Candidate* chosen = nullptr;
-  for (size_t i = 0; i < tries && !chosen; ++i) {
+  for (size_t i = 0; i < tries; ++i) {
     const size_t mark = reserve_.Mark();
     if (AdmitLost(lost, cands[i], false)) {
       chosen = &cands[i];
