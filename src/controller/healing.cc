@@ -538,11 +538,11 @@ void Controller::FinishStep(OperationRecord& op, json& body) {
     (void)SaveStep(op, body, kRecreating);
     return;
   }
-  // A group left with no member running (every host it ran on failed) runs again once its
-  // members are recreated, unless one was lost.
+  // A group left with no member running (every host it ran on failed) runs again once one of
+  // its members is recreated; a member lost meanwhile has its own alarm.vm-lost.
   if (auto plan = HealPlanFromJson(body["plan"]); plan)
     for (const auto& g : plan->headless)
-      if (std::none_of(plan->lost.begin(), plan->lost.end(), [&](const HealLoss& l) { return l.group == g; }))
+      if (std::any_of(plan->moves.begin(), plan->moves.end(), [&](const HealMove& m) { return m.group == g; }))
         Event(kAlarmCleared, g, ClearedMessage("alarm.group-down", "its members were recreated on live hosts"));
   const size_t gaps = cluster_.reserve().UnhealableCount();
   if (gaps == 0) {

@@ -115,6 +115,8 @@ json Controller::PlaceLostVms(const std::string& why) {
     if (failed.empty()) {
       restarted.push_back(vm);
       Event(kAlarmCleared, vm, ClearedMessage("alarm.vm-lost", why + ": placed anew on " + placed->assignment.host + " and started"));
+      if (lost.group != vm && cluster_.FindGroup(lost.group)->members.size() == 1)  // it was down; it runs again
+        Event(kAlarmCleared, lost.group, ClearedMessage("alarm.group-down", "its member " + vm + " was placed anew and started"));
       continue;
     }
     std::vector<std::string> failed_hosts;

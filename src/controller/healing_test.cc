@@ -671,6 +671,10 @@ TEST_F(TwoHostTest, BothMembersLostWithOneHostLeftInTheSbysRack) {
   EXPECT_EQ((*controller_->ShowVm("fw-a"))["state"], "running");
   EXPECT_EQ((*controller_->ShowVm("fw-b"))["state"], "lost") << h.dump(2);
   EXPECT_TRUE(h["detail"]["plan"]["promotions"].empty()) << h.dump(2);
+  EXPECT_EQ(h["detail"]["plan"]["headless"], json::array({"fw"})) << h.dump(2);
+  EXPECT_EQ(EventsOf("alarm.group-down").size(), 1u);
+  const json after_heal = *controller_->Alarms();
+  for (const auto& a : after_heal) EXPECT_NE(a["kind"], "alarm.group-down") << "fw-a runs again: " << a.dump();
 
   // h1, the SBY's host (rack r1, where fw-a runs now), returns: fw-b stays lost, started nowhere.
   SetDown("h1", false);
