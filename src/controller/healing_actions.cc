@@ -158,7 +158,8 @@ std::string Controller::StartPlacedLost(VmRecord rec, const MemberPlacement& pla
     g->config_json = StoredGroupToJson(*sg).dump();
     return store_->UpdateGroup(*g);
   });
-  if (!stored) Event("alarm.model-diverged", vm, "VM " + vm + " runs on " + rec.host + " but could not be stored so: " + stored.error().message);
+  if (!stored)
+    Event("alarm.model-diverged", vm, "VM " + vm + " runs on " + rec.host + " but could not be stored so: " + stored.error().message);
   Event("vm.placed-anew", vm, "lost VM placed anew under its group's rules on " + rec.host + ": vCPUs on " +
                                   placed.assignment.VcpuPcpus().ToString() + "; pinning verified");
   return "";

@@ -197,14 +197,16 @@ class Cluster {
 
   // Records that these hosts failed (after fencing): they become unschedulable, and every VM
   // on them that WhatIf gives a target moves there in the model, in order; VMs nothing can take
-  // are recorded lost (LostMember: they keep no place, see lost()). The reserve is then re-planned around the new layout;
-  // what cannot be planned any more is recorded unhealable in its scenario (the guarantee is
-  // degraded until capacity returns: AddHost, SetSchedulable(true) and DeleteGroup try again).
+  // are recorded lost (LostMember: they keep no place, see lost()). The reserve is then
+  // re-planned around the new layout; what cannot be planned any more is recorded unhealable in
+  // its scenario (the guarantee is degraded until capacity returns: AddHost,
+  // SetSchedulable(true) and DeleteGroup try again).
   // Returns the report of what moved (whatif.h).
   Result<WhatIfReport> FailHosts(const std::vector<std::string>& host_names);
 
   // Every rule, from scratch: each host's invariants, anti-affinity and domains of every
-  // group (among its placed members), the index, lost members placed nowhere, each host's reserve equal to what the plan needs, every target valid.
+  // group (among its placed members), the index, lost members placed nowhere, each host's
+  // reserve equal to what the plan needs, every target valid.
   Status Check() const;
 
  private:
