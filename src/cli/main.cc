@@ -143,8 +143,12 @@ int Main(int argc, char** argv) {
   host_return->add_option("NAME", host_name, "host name")->required();
   on(host_return, {[&](ApiClient& c) { return c.Post("/v1/hosts/" + PathSegment(host_name) + "/return", json::object()); },
                    [](const json& j) {
-                     return "host " + j.value("host", "") + " is " + j.value("state", "") + "; stale domains removed: " +
-                            j["removed_stale_domains"].dump() + ", lost VMs started again: " + j["restarted"].dump() + "\n";
+                     std::string out = "host " + j.value("host", "") + " is " + j.value("state", "") + "; stale domains removed: " +
+                                       j["removed_stale_domains"].dump() + ", lost VMs placed anew and started: " +
+                                       j["restarted"].dump() + "\n";
+                     for (const auto& l : j.value("still_lost", json::array()))
+                       out += "still lost: " + l.value("vm", "") + ": " + l.value("reason", "") + "\n";
+                     return out;
                    }});
   on(app.add_subcommand("healings", "healings after host failures: step reached, plan and timeline"),
      {[](ApiClient& c) { return c.Get("/v1/healings"); }, RenderHealings});

@@ -67,7 +67,7 @@ Result<json> Controller::AdoptVm(const std::string& name, const json& body) {
     (void)cluster_.DeleteGroup(name);
     return s.error();
   }
-  if (auto s = cluster_.Replan(); !s) Event("alarm.reserve-degraded", "cluster", s.error().message);
+  if (auto s = cluster_.Replan(); !s) Event(kReserveAlarm, "cluster", s.error().message);
   auto unknown = host.unknown_domains;
   unknown.erase(name);
   SetUnknownDomains(host, std::move(unknown));

@@ -298,14 +298,19 @@ Status Controller::RestoreFromStore(std::vector<VmRecord>* interrupted_vms, std:
     auto g = StoredGroupFromJson(json::parse(rec.config_json, nullptr, false));
     if (!g) return Internal("stored group " + rec.name + " is unreadable: " + g.error().message);
     std::map<std::string, Assignment> assignments;
+    std::map<std::string, std::string> lost;  // members lost beyond the reserve keep no place
     for (const auto& m : g->members) {
       members.insert(m.vm);
       if (!by_name.count(m.vm)) return Internal("stored group " + rec.name + " names VM " + m.vm + ", which is not stored");
+      if (by_name[m.vm]->state == kVmLost) {
+        lost[m.vm] = StoredLossReason(*by_name[m.vm]);
+        continue;
+      }
       auto a = AssignmentFromJson(json::parse(by_name[m.vm]->assignment_json, nullptr, false));
       if (!a) return Internal("stored VM " + m.vm + " is unreadable: " + a.error().message);
       assignments[m.vm] = *a;
     }
-    if (auto s = cluster_.RestoreGroup(g->ToRedundancyGroup(), assignments); !s)
+    if (auto s = cluster_.RestoreGroup(g->ToRedundancyGroup(), assignments, lost); !s)
       return Internal("stored group " + rec.name + " does not fit back: " + s.error().message);
     // A running group with a member still creating was cut short between its last writes (by
     // an older corepind, which wrote them one at a time): its create is finished or undone.
@@ -327,13 +332,18 @@ Status Controller::RestoreFromStore(std::vector<VmRecord>* interrupted_vms, std:
     auto a = AssignmentFromJson(json::parse(vm.assignment_json, nullptr, false));
     if (!spec || !a) return Internal("stored VM " + vm.name + " is unreadable: " + (!spec ? spec.error().message : a.error().message));
     RedundancyGroup alone{vm.name, *spec, {}, /*protect=*/false, {{vm.name, Role::kAct, vm.host}}};
-    if (auto s = cluster_.RestoreGroup(alone, {{vm.name, *a}}); !s)
+    const bool lost = vm.state == kVmLost;
+    if (auto s = lost ? cluster_.RestoreGroup(alone, {}, {{vm.name, StoredLossReason(vm)}}) : cluster_.RestoreGroup(alone, {{vm.name, *a}}); !s)
       return Internal("stored VM " + vm.name + " does not fit back: " + s.error().message);
     if (vm.state == kVmCreating || vm.state == kVmDeleting) interrupted_vms->push_back(vm);
   }
   if (auto s = cluster_.Replan(); !s) Event("reserve.degraded", "cluster", s.error().message);
   if (auto s = cluster_.Check(); !s) return Internal("stored state is inconsistent: " + s.error().message);
   return Status::Ok();
+}
+
+std::string Controller::StoredLossReason(const VmRecord& vm) {
+  return "lost when host " + vm.host + " failed: no host its group's rules allow could take it";
 }
 
 Status Controller::Start() {
@@ -446,6 +456,7 @@ Result<json> Controller::AddHost(const json& req) {
                                 cfg->partition.housekeeping.ToString() + ", allocatable " + cfg->partition.allocatable.ToString());
   // A host may already run corepin domains (re-added after a remove): say so.
   ReconcileLocked();
+  PlaceLostVms("host " + name + " was added");  // new capacity: lost VMs may fit their groups' rules now
   return HostView(host, StateOf(host));
 }
 
@@ -613,8 +624,8 @@ Status Controller::DeleteVm(const std::string& name) {
   std::lock_guard lock(mu_);
   auto rec = store_->GetVm(name);
   if (!rec) return NotFound("VM " + name + " does not exist; list VMs with corepin vm list");
-  if (const Cluster::VmLocation* loc = cluster_.FindVm(name); loc && loc->group != name)
-    return Conflict("VM " + name + " is a member of group " + loc->group + "; delete the group (corepin group delete " + loc->group + ")");
+  if (const std::string group = RedundancyGroupOf(cluster_, name); !group.empty())
+    return Conflict("VM " + name + " is a member of group " + group + "; delete the group (corepin group delete " + group + ")");
   ManagedHost& host = **FindHost(rec->host);
   if (!host.hypervisor)
     return Unavailable("host " + host.name + " of VM " + name + " is unreachable (" + host.connect_error + "); nothing was changed");
@@ -637,10 +648,7 @@ Result<json> Controller::ListVms() {
   json out = json::array();
   for (const auto& vm : *vms) {
     json v = VmSummaryView(vm);
-    if (const Cluster::VmLocation* loc = cluster_.FindVm(vm.name); loc && loc->group != vm.name) {
-      v["group"] = loc->group;
-      if (const auto* m = cluster_.FindGroup(loc->group)->FindMember(vm.name)) v["role"] = ToString(m->role);
-    }
+    AddGroupAndRole(vm.name, &v);
     out.push_back(v);
   }
   return out;
@@ -658,11 +666,16 @@ Result<json> Controller::ShowVm(const std::string& name) {
     MergeActualPinning(ActualPinning(**host, *placed, &diffs), &view);
     view["differences"] = diffs;
   }
-  if (const Cluster::VmLocation* loc = cluster_.FindVm(name); loc && loc->group != name) {
-    view["group"] = loc->group;
-    if (const auto* m = cluster_.FindGroup(loc->group)->FindMember(name)) view["role"] = ToString(m->role);
-  }
+  AddGroupAndRole(name, &view);
   return view;
+}
+
+void Controller::AddGroupAndRole(const std::string& vm, json* view) const {
+  const std::string group = RedundancyGroupOf(cluster_, vm);
+  if (group.empty()) return;
+  (*view)["group"] = group;
+  if (const auto* m = cluster_.FindGroup(group)->FindMember(vm)) (*view)["role"] = ToString(m->role);
+  else if (auto l = cluster_.lost().find(vm); l != cluster_.lost().end()) (*view)["role"] = ToString(l->second.role);
 }
 
 json Controller::ActualPinning(ManagedHost& host, const PlacedVm& vm, std::vector<std::string>* diffs) {

@@ -188,8 +188,9 @@ class Controller {
   // The operator confirms that a host is powered off (its BMC could not say so, or it has
   // none): the host is healed from there. Conflict when the host answers.
   Result<nlohmann::json> ConfirmFenced(const std::string& host);
-  // The operator returns a failed host to service: stale copies of VMs that now run elsewhere
-  // are removed from it, VMs lost with it are started again, and it takes new work.
+  // The operator returns a failed host to service: stale copies of VMs that now run elsewhere,
+  // and of lost VMs, are removed from it, and it takes new work; then every lost VM is placed
+  // anew under its group's rules (PlaceLostVms), on its old host first when they allow it.
   Result<nlohmann::json> ReturnHost(const std::string& host);
   // Observability (controller_obs.cc, metrics.cc).
   // Wakes followers of the event log (GET /v1/events/stream) on each new event.
@@ -216,6 +217,20 @@ class Controller {
   LinkFacts LinkFactsLocked();  // hosts' URIs, BMCs, bridges; groups' service networks
   const HostState& StateOf(const ManagedHost& h) const { return cluster_.FindHost(h.name)->state; }
   const PlacedVm* Placed(const std::string& vm) const;
+  // "group" and "role" of a group member, placed or lost; nothing for a standalone VM.
+  void AddGroupAndRole(const std::string& vm, nlohmann::json* view) const;
+  // The reason a VM stored lost is recorded lost with in the model, at start.
+  static std::string StoredLossReason(const VmRecord& vm);
+  // A VM lost beyond the reserve keeps no place (Cluster's LostMember). When capacity returns
+  // (a host returned or added: `why`), each lost VM is placed anew under its group's rules
+  // (Cluster::PlaceLost: never on a host or failure-domain value of another member) and started
+  // there; one that no host qualifies for, or that does not start, stays lost, placed nowhere,
+  // with an alarm.vm-lost that says why and what to do. Returns {"restarted": [VM],
+  // "still_lost": [{"vm", "reason"}]}.
+  nlohmann::json PlaceLostVms(const std::string& why);
+  // Starts lost `rec` where PlaceLost put it and stores it running there (with its group's
+  // member host); on failure the model records it lost again. Returns why it failed, or "".
+  std::string StartPlacedLost(VmRecord rec, const MemberPlacement& placed);
   Status LoadHost(const HostRecord& record, std::unique_ptr<Hypervisor> connected = nullptr);
   void UpdateSchedulable(ManagedHost& host);
   Status RestoreFromStore(std::vector<VmRecord>* interrupted_vms, std::vector<GroupRecord>* interrupted_groups);

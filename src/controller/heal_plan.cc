@@ -31,7 +31,7 @@ std::string HealPlan::Summary() const {
 }
 
 HealPlan MakeHealPlan(const WhatIfReport& report, const std::vector<StoredGroup>& groups,
-                      const std::set<std::string>& not_answering) {
+                      const std::set<std::string>& not_answering, const std::set<std::string>& lost) {
   HealPlan plan;
   plan.hosts = report.failed;
   plan.within_guarantee = report.within_guarantee;
@@ -42,10 +42,10 @@ HealPlan MakeHealPlan(const WhatIfReport& report, const std::vector<StoredGroup>
     for (const auto& m : g.members) {
       const bool down = failed.count(m.host) > 0;
       if (down && m.role == Role::kAct) lost_acts.push_back(m.vm);
-      if (!down && m.role == Role::kSby) (not_answering.count(m.host) ? doubtful_sbys : live_sbys).push_back(&m);
+      if (!down && !lost.count(m.vm) && m.role == Role::kSby) (not_answering.count(m.host) ? doubtful_sbys : live_sbys).push_back(&m);
     }
     bool any_alive = false;
-    for (const auto& m : g.members) any_alive |= !failed.count(m.host);
+    for (const auto& m : g.members) any_alive |= !failed.count(m.host) && !lost.count(m.vm);
     if (!any_alive) plan.headless.push_back(g.request.name);
     // Each lost ACT hands over to a SBY that still runs, in member order: first those on hosts
     // that answer; one on a host that does not answer (it may be failing too, not yet

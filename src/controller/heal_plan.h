@@ -9,7 +9,8 @@
 //               becomes ACT, the lost ACT comes back as SBY. A SBY on a host that answers is
 //               preferred; one on a host that is not answering (maybe failing too, not yet
 //               suspected) is promoted only when the group has no other, and `note` says so
-//   headless    groups left with no member running anywhere (their service is down)
+//   headless    groups left with no member running anywhere (their service is down; members lost
+//               before run nowhere)
 #pragma once
 
 #include <nlohmann/json.hpp>
@@ -55,9 +56,11 @@ struct HealPlan {
 // Builds the plan from the what-if report of the failed hosts and the stored groups (with their
 // current roles). `stored_groups`: every stored group; standalone VMs have none.
 // `not_answering`: hosts outside the failed set that do not answer right now (suspected, silent,
-// unreachable); their SBYs are promoted only when a group has no other.
+// unreachable); their SBYs are promoted only when a group has no other. `lost`: members lost
+// before (beyond the reserve, Cluster::lost()): they run nowhere, so they are never promoted
+// and do not keep their group alive.
 HealPlan MakeHealPlan(const WhatIfReport& report, const std::vector<StoredGroup>& stored_groups,
-                      const std::set<std::string>& not_answering = {});
+                      const std::set<std::string>& not_answering = {}, const std::set<std::string>& lost = {});
 
 // A stored group as it is after the plan: moved members on their targets, roles swapped.
 StoredGroup ApplyHealPlan(const HealPlan& plan, StoredGroup group);

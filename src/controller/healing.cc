@@ -360,7 +360,8 @@ bool Controller::PlanStep(OperationRecord& op, json& body) {
   Event("heal.planned", Join(hosts), plan->Summary());
   for (const auto& l : plan->lost)
     Event("alarm.vm-lost", l.vm, "VM " + l.vm + " was on failed host " + l.from + " and no host can take it: " + l.reason +
-                                     ". Add capacity or return the host (corepin host return " + l.from + ")");
+                                     ". It keeps no place; add capacity or return the host (corepin host return " + l.from +
+                                     "): it is then placed anew where its group's rules allow");
   for (const auto& g : plan->headless)
     Event("alarm.group-down", g, "group " + g + " has no member running: every host it ran on failed");
   CrashPoint("heal.planned");
@@ -383,7 +384,9 @@ Result<HealPlan> Controller::PlanMoves(const std::vector<std::string>& hosts) {
     if (h->state != kHostFailed && std::find(hosts.begin(), hosts.end(), name) == hosts.end() &&
         (h->suspected || !h->hypervisor || (monitor_ && (monitor_->Suspected(name) || !monitor_->Answering(name)))))
       not_answering.insert(name);
-  return MakeHealPlan(*report, groups, not_answering);
+  std::set<std::string> lost;  // lost before: they run nowhere
+  for (const auto& [vm, l] : cluster_.lost()) lost.insert(vm);
+  return MakeHealPlan(*report, groups, not_answering, lost);
 }
 
 // Stores a plan in one transaction: the hosts' new state, the moved VMs on their targets
@@ -535,11 +538,11 @@ void Controller::FinishStep(OperationRecord& op, json& body) {
     (void)SaveStep(op, body, kRecreating);
     return;
   }
-  // A group left with no member running (every host it ran on failed) runs again once its
-  // members are recreated, unless one was lost.
+  // A group left with no member running (every host it ran on failed) runs again once one of
+  // its members is recreated; a member lost meanwhile has its own alarm.vm-lost.
   if (auto plan = HealPlanFromJson(body["plan"]); plan)
     for (const auto& g : plan->headless)
-      if (std::none_of(plan->lost.begin(), plan->lost.end(), [&](const HealLoss& l) { return l.group == g; }))
+      if (std::any_of(plan->moves.begin(), plan->moves.end(), [&](const HealMove& m) { return m.group == g; }))
         Event(kAlarmCleared, g, ClearedMessage("alarm.group-down", "its members were recreated on live hosts"));
   const size_t gaps = cluster_.reserve().UnhealableCount();
   if (gaps == 0) {

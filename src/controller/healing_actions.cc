@@ -1,11 +1,16 @@
 // Controller: what an operator does about healings (healing.cc runs them): list them, confirm
 // that a host without a working BMC is off (the healing goes on, or starts, from there), and
-// return a failed host to service once it is repaired.
+// return a failed host to service once it is repaired; then VMs lost beyond the reserve are
+// placed anew under their groups' rules.
 #include <algorithm>
 
+#include "common/text.h"
 #include "common/wall_clock.h"
+#include "controller/alarms.h"
 #include "controller/controller.h"
+#include "controller/group_record.h"
 #include "controller/heal_steps.h"
+#include "placement/placement_json.h"
 
 namespace corepin {
 
@@ -67,11 +72,13 @@ Result<json> Controller::ReturnHost(const std::string& name) {
   if (!hv) return Unavailable("host " + name + " does not answer: " + hv.error().message + "; power it on first");
   auto domains = (*hv)->ListCorepinDomains();
   if (!domains) return Unavailable("host " + name + ": cannot list its domains: " + domains.error().message);
-  // Copies of VMs that were healed elsewhere (or deleted since) go; VMs lost with the host stay.
+  // Copies of VMs that were healed elsewhere (or deleted since) go, and so do those of VMs lost
+  // with the host: a lost VM keeps no place, it is placed anew below (maybe here), never started
+  // from its old copy.
   json removed = json::array();
   for (const auto& d : *domains) {
     auto rec = store_->GetVm(d.name);
-    if (rec && rec->host == name) continue;
+    if (rec && rec->host == name && rec->state != kVmLost) continue;
     if (auto s = (*hv)->DestroyAndUndefine(d.name); !s)
       return Unavailable("host " + name + ": stale domain " + d.name + " could not be removed: " + s.error().message +
                          "; the host stays failed");
@@ -85,30 +92,78 @@ Result<json> Controller::ReturnHost(const std::string& name) {
   WatchHost(h);
   if (monitor_) monitor_->Add(name, h.uri);
   UpdateSchedulable(h);
-  // VMs lost with the host come back where they were, with their pinning.
-  json restarted = json::array();
-  if (auto vms = store_->ListVms(name); vms)
-    for (auto vm : *vms) {
-      if (vm.state != kVmLost) continue;
-      const Cluster::VmLocation* loc = cluster_.FindVm(vm.name);
-      const RedundancyGroup* g = loc ? cluster_.FindGroup(loc->group) : nullptr;
-      const GroupMember* m = g ? g->FindMember(vm.name) : nullptr;
-      std::string role = m && loc->group != vm.name ? (m->role == Role::kAct ? "ACT" : "SBY") : "";
-      (void)h.hypervisor->DestroyAndUndefine(vm.name);
-      if (auto s = StartMembers({{vm, role}}); !s) {
-        Event("alarm.vm-lost", vm.name, "host " + name + " returned but VM " + vm.name + " did not start: " + s.error().message);
-        continue;
-      }
-      vm.state = std::string(kVmRunning);
-      (void)store_->UpdateVm(vm);
-      restarted.push_back(vm.name);
-    }
+  const json lost = PlaceLostVms("host " + name + " returned");
   if (auto s = cluster_.Replan(); !s) Event(kReserveAlarm, "cluster", s.error().message);
   ClearReserveAlarmIfWhole("host " + name + " returned");
   Event("host.returned", name, "back in service; stale domains removed: " + std::to_string(removed.size()) +
-                                   ", lost VMs started again: " + std::to_string(restarted.size()));
+                                   ", lost VMs started again: " + std::to_string(lost["restarted"].size()) +
+                                   ", still lost: " + std::to_string(lost["still_lost"].size()));
   ReconcileLocked();
-  return json{{"host", name}, {"state", h.state}, {"removed_stale_domains", removed}, {"restarted", restarted}};
+  return json{{"host", name}, {"state", h.state}, {"removed_stale_domains", removed}, {"restarted", lost["restarted"]},
+              {"still_lost", lost["still_lost"]}};
+}
+
+json Controller::PlaceLostVms(const std::string& why) {
+  json restarted = json::array(), still = json::array();
+  std::vector<std::string> names;
+  for (const auto& [vm, l] : cluster_.lost()) names.push_back(vm);
+  for (const auto& vm : names) {
+    auto rec = store_->GetVm(vm);
+    if (!rec || rec->state != kVmLost) continue;
+    const LostMember lost = cluster_.lost().at(vm);
+    auto placed = cluster_.PlaceLost(vm);
+    const std::string failed = placed ? StartPlacedLost(*rec, *placed) : placed.error().message;
+    if (failed.empty()) {
+      restarted.push_back(vm);
+      Event(kAlarmCleared, vm, ClearedMessage("alarm.vm-lost", why + ": placed anew on " + placed->assignment.host + " and started"));
+      if (lost.group != vm && cluster_.FindGroup(lost.group)->members.size() == 1)  // it was down; it runs again
+        Event(kAlarmCleared, lost.group, ClearedMessage("alarm.group-down", "its member " + vm + " was placed anew and started"));
+      continue;
+    }
+    std::vector<std::string> failed_hosts;
+    for (const auto& [name, h] : hosts_)
+      if (h->state == kHostFailed) failed_hosts.push_back("corepin host return " + name);
+    const std::string member = lost.group == vm ? "VM " + vm : "VM " + vm + " (" + ToString(lost.role) + " of group " + lost.group + ")";
+    still.push_back({{"vm", vm}, {"reason", failed}});
+    Event("alarm.vm-lost", vm,
+          why + ", but " + member + " stays lost and is not started: " + failed +
+              ". A lost VM is placed only where its group's rules allow (never on the host or a failure-domain value of "
+              "another member). Add a host that qualifies" +
+              (failed_hosts.empty() ? "" : ", or return a failed one (" + Join(failed_hosts, "; ") + ")") +
+              ": lost VMs are placed anew then");
+  }
+  return json{{"restarted", restarted}, {"still_lost", still}};
+}
+
+std::string Controller::StartPlacedLost(VmRecord rec, const MemberPlacement& placed) {
+  const std::string vm = rec.name;
+  const std::string group = cluster_.FindVm(vm)->group;  // placed in the model now
+  rec.host = placed.assignment.host;
+  rec.assignment_json = AssignmentToJson(placed.assignment).dump();
+  const std::string role = group == vm ? "" : placed.role == Role::kAct ? "ACT" : "SBY";
+  if (auto s = StartMembers({{rec, role}}); !s) {
+    const std::string why = "it did not start on host " + rec.host + ": " + s.error().message;
+    (void)cluster_.LoseMember(vm, why);
+    return why;
+  }
+  rec.state = std::string(kVmRunning);
+  Status stored = store_->RunInTransaction([&]() -> Status {
+    if (auto s = store_->UpdateVm(rec); !s) return s;
+    if (group == vm) return Status::Ok();
+    auto g = store_->GetGroup(group);
+    if (!g) return g.error();
+    auto sg = StoredGroupFromJson(json::parse(g->config_json, nullptr, false));
+    if (!sg) return sg.error();
+    for (auto& m : sg->members)
+      if (m.vm == vm) m.host = rec.host, m.role = placed.role;
+    g->config_json = StoredGroupToJson(*sg).dump();
+    return store_->UpdateGroup(*g);
+  });
+  if (!stored)
+    Event("alarm.model-diverged", vm, "VM " + vm + " runs on " + rec.host + " but could not be stored so: " + stored.error().message);
+  Event("vm.placed-anew", vm, "lost VM placed anew under its group's rules on " + rec.host + ": vCPUs on " +
+                                  placed.assignment.VcpuPcpus().ToString() + "; pinning verified");
+  return "";
 }
 
 }  // namespace corepin

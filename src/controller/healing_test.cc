@@ -205,6 +205,21 @@ TEST(HealPlan, PromotionsMovesAndHeadlessGroups) {
   EXPECT_FALSE(HealPlanFromJson(json{{"hosts", "h1"}}).ok());
 }
 
+// A member lost before (beyond the reserve; its record still names its failed host) runs
+// nowhere: it is never promoted, and a group whose only other member fails is headless.
+TEST(HealPlan, MembersLostBeforeAreNeverPromoted) {
+  StoredGroup fw;
+  fw.request.name = "fw";
+  fw.members = {{"fw-b", Role::kAct, "h2"}, {"fw-a", Role::kSby, "h1"}};
+  WhatIfReport report;
+  report.failed = {"h2"};
+  report.lost = {{"fw-b", "fw", Role::kAct, "h2", "no host"}};
+  HealPlan plan = MakeHealPlan(report, {fw}, {}, {"fw-a"});
+  EXPECT_TRUE(plan.promotions.empty()) << HealPlanToJson(plan).dump();
+  EXPECT_EQ(plan.headless, std::vector<std::string>{"fw"});
+  EXPECT_EQ(MakeHealPlan(report, {fw}).promotions.size(), 1u) << "without it, fw-a would be promoted";
+}
+
 }  // namespace
 }  // namespace corepin
 
@@ -412,13 +427,100 @@ TEST_F(HealingTest, FailuresBeyondTheReserveStopSafelyWithAlarms) {
   // Nothing guessed: fw-b runs nowhere (its only copy is on its failed host), fw-a on hc only.
   EXPECT_EQ(DomainsOf("fw-a"), (std::vector<std::string>{std::min(ha, hc), std::max(ha, hc)})) << "stale copy on the failed " << ha;
   EXPECT_EQ(DomainsOf("fw-b"), std::vector<std::string>{hb});
-  // 3. The failed host comes back: the lost VM starts again there, as SBY.
+  // 3. The failed host comes back: the lost VM is placed anew; its group's rules allow its old
+  //    host (rack r2 or r3, apart from fw-a's), so it starts there again, as SBY.
   SetDown({ha});
   auto back = controller_->ReturnHost(hb);
   ASSERT_TRUE(back.ok()) << back.error().message;
   EXPECT_EQ((*back)["restarted"], json::array({"fw-b"}));
+  EXPECT_EQ((*back)["still_lost"], json::array());
   EXPECT_EQ((*controller_->ShowVm("fw-b"))["state"], "running");
+  EXPECT_EQ((*controller_->ShowVm("fw-b"))["host"], hb);
+  EXPECT_EQ((*controller_->ShowVm("fw-b"))["pinning_verified"], true);
   EXPECT_EQ(Member("fw", "fw-b")["role"], "sby");
+  EXPECT_EQ(Member("fw", "fw-b")["host"], hb);
+  EXPECT_EQ(alarm("alarm.vm-lost", "fw-b"), "") << "cleared once it runs again";
+}
+
+// Issue 25: a VM lost beyond the reserve keeps no place. Hosts h1 (rack r1), h2 and h3 (r2), h4
+// (r3); group fw (domain rack) with fw-a (ACT) on h1 and fw-b (SBY) on h2. h4 fails, then h1:
+// fw-a can go nowhere apart from fw-b and is lost. Then h2: fw-b is healed onto h3, also in r2
+// (fw-a, lost, bounds nothing). When h2 returns, fw-a is not started there nor anywhere else in
+// r2, beside its ACT's rack: it stays lost, with an alarm that says why and what to do, also
+// across a restart of corepind. When h4 (r3) returns, fw-a is placed anew there and runs as SBY.
+TEST_F(HealingTest, LostMemberIsPlacedAnewOnlyWhereItsGroupsRulesAllow) {
+  Open();
+  const std::map<std::string, std::string> racks = {{"h1", "r1"}, {"h2", "r2"}, {"h3", "r2"}, {"h4", "r3"}};
+  for (const auto& [name, rack] : racks)
+    ASSERT_TRUE(controller_->AddHost({{"name", name}, {"uri", Uri(name)}, {"housekeeping", "0,64"}, {"labels", {{"rack", rack}}}}).ok());
+  NoFit no_fit;
+  auto created = controller_->CreateGroup(
+      json::parse(R"({"name":"fw","members":[{"name":"fw-a","role":"act","host":"h1"},{"name":"fw-b","role":"sby","host":"h2"}],)"
+                  R"("domains":["rack"],"vm":{"vcpus":2,"memory_mib":1024}})"),
+      &no_fit);
+  ASSERT_TRUE(created.ok()) << created.error().message;
+  auto alarm = [&](const std::string& kind, const std::string& subject) -> std::string {
+    const json alarms = *controller_->Alarms();
+    for (const auto& a : alarms)
+      if (a["kind"] == kind && a["subject"] == subject) return a["message"];
+    return "";
+  };
+  auto fail = [&](const std::set<std::string>& down, const std::string& host) {
+    SetDown(down);
+    Open();
+    ASSERT_TRUE(controller_->ConfirmFenced(host).ok());
+    ASSERT_EQ(controller_->Healings()->back()["step"], "done") << controller_->Healings()->back().dump(2);
+  };
+  fail({"h4"}, "h4");
+  fail({"h4", "h1"}, "h1");
+  EXPECT_EQ((*controller_->ShowVm("fw-a"))["state"], "lost");
+  EXPECT_EQ(Member("fw", "fw-b")["role"], "act");
+  fail({"h4", "h1", "h2"}, "h2");
+  EXPECT_EQ((*controller_->ShowVm("fw-b"))["host"], "h3");
+  EXPECT_EQ((*controller_->ShowVm("fw-b"))["state"], "running");
+  const json fw_a = *controller_->ShowVm("fw-a");
+  EXPECT_EQ(fw_a["state"], "lost");
+  EXPECT_EQ(fw_a["group"], "fw") << fw_a.dump(2);
+  EXPECT_EQ(fw_a["role"], "sby") << "the lost ACT comes back, if it does, as SBY";
+
+  // h2 (rack r2, where fw-b runs now) returns: fw-a stays lost, started nowhere.
+  SetDown({"h4", "h1"});
+  auto back = controller_->ReturnHost("h2");
+  ASSERT_TRUE(back.ok()) << back.error().message;
+  EXPECT_EQ((*back)["restarted"], json::array());
+  ASSERT_EQ((*back)["still_lost"].size(), 1u) << back->dump(2);
+  EXPECT_EQ((*back)["still_lost"][0]["vm"], "fw-a");
+  EXPECT_NE((*back)["still_lost"][0]["reason"].get<std::string>().find("sharing rack"), std::string::npos) << back->dump(2);
+  EXPECT_EQ((*controller_->ShowVm("fw-a"))["state"], "lost");
+  EXPECT_EQ(DomainsOf("fw-a"), std::vector<std::string>{"h1"}) << "only its stale copy on failed h1";
+  const std::string why = alarm("alarm.vm-lost", "fw-a");
+  EXPECT_NE(why.find("stays lost and is not started"), std::string::npos) << why;
+  EXPECT_NE(why.find("failure domain: shared with a member"), std::string::npos) << why;
+  EXPECT_NE(why.find("corepin host return h1"), std::string::npos) << "what a person can do: " << why;
+  EXPECT_NE(why.find("corepin host return h4"), std::string::npos) << why;
+
+  // A restart keeps it lost, placed nowhere (the model holds no pCPUs for it).
+  Open();
+  EXPECT_EQ((*controller_->ShowVm("fw-a"))["state"], "lost");
+  EXPECT_EQ(DomainsOf("fw-a"), std::vector<std::string>{"h1"});
+
+  // h4 (rack r3) returns: fw-a is placed anew there, as SBY, and runs; the alarm is cleared.
+  SetDown({"h1"});
+  back = controller_->ReturnHost("h4");
+  ASSERT_TRUE(back.ok()) << back.error().message;
+  EXPECT_EQ((*back)["restarted"], json::array({"fw-a"})) << back->dump(2);
+  const json now = *controller_->ShowVm("fw-a");
+  EXPECT_EQ(now["state"], "running");
+  EXPECT_EQ(now["host"], "h4");
+  EXPECT_EQ(now["pinning_verified"], true) << now.dump(2);
+  EXPECT_EQ(Member("fw", "fw-a")["host"], "h4");
+  EXPECT_EQ(Member("fw", "fw-a")["role"], "sby");
+  EXPECT_EQ(DomainsOf("fw-a"), (std::vector<std::string>{"h1", "h4"})) << "h4's, and the stale copy on still-failed h1";
+  EXPECT_EQ(alarm("alarm.vm-lost", "fw-a"), "");
+  // And a restart rebuilds it placed.
+  Open();
+  EXPECT_EQ((*controller_->ShowVm("fw-a"))["host"], "h4");
+  EXPECT_EQ((*controller_->ShowVm("fw-a"))["pinning_verified"], true);
 }
 
 }  // namespace
@@ -572,6 +674,72 @@ TEST_F(TwoHostTest, SecondHostFailingDuringTheHealingJoinsIt) {
   EXPECT_EQ(EventsOf("alarm.group-down").size(), 1u) << events;
   const json alarms = *controller_->Alarms();
   for (const auto& a : alarms) EXPECT_NE(a["kind"], "alarm.group-down") << a.dump();
+}
+
+// Issue 25, the lab story with real fences: h3 (rack r3) fails first, so the reserve is degraded.
+// Then fw's ACT host h2 (r2) and its SBY host h1 (r1) die at once and are healed in one healing
+// (queued together, or the second joins): fw-a (ACT) goes to h4, the one host left, in the SBY's rack r1; fw-b can go nowhere
+// apart from it and is lost, keeping no place. When h1 returns, fw-b is not started there beside
+// its ACT's rack: it stays lost with an alarm. When h2 (r2) returns, fw-b is placed anew there.
+TEST_F(TwoHostTest, BothMembersLostWithOneHostLeftInTheSbysRack) {
+  Open();
+  AddHostsWithBmcs({"h1", "h2", "h3"});
+  CreateGroup("h2", "h1");
+  Open(Monitored(5));
+  auto wait_done = [&](size_t n) {
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+    json heals;
+    while (std::chrono::steady_clock::now() < deadline) {
+      heals = *controller_->Healings();
+      size_t done = 0;
+      for (const auto& h : heals) done += h["step"] == "done";
+      if (done >= n) break;
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+    return heals;
+  };
+  SetDown("h3", true);
+  ASSERT_EQ(wait_done(1).back()["step"], "done");
+  SetDown({"h1", "h2", "h3"});
+  const json heals = wait_done(2);
+  ASSERT_EQ(heals.size(), 2u) << heals.dump(2);
+  const json& h = heals[0]["detail"]["hosts"] == json::array({"h3"}) ? heals[1] : heals[0];  // listed by time in seconds
+  ASSERT_EQ(h["step"], "done") << h.dump(2);
+  ASSERT_EQ(h["detail"]["hosts"].size(), 2u) << "one healing for both hosts: " << h.dump(2);
+  EXPECT_EQ((*controller_->ShowVm("fw-a"))["host"], "h4");
+  EXPECT_EQ((*controller_->ShowVm("fw-a"))["state"], "running");
+  EXPECT_EQ((*controller_->ShowVm("fw-b"))["state"], "lost") << h.dump(2);
+  EXPECT_TRUE(h["detail"]["plan"]["promotions"].empty()) << h.dump(2);
+  EXPECT_EQ(h["detail"]["plan"]["headless"], json::array({"fw"})) << h.dump(2);
+  EXPECT_EQ(EventsOf("alarm.group-down").size(), 1u);
+  const json after_heal = *controller_->Alarms();
+  for (const auto& a : after_heal) EXPECT_NE(a["kind"], "alarm.group-down") << "fw-a runs again: " << a.dump();
+
+  // h1, the SBY's host (rack r1, where fw-a runs now), returns: fw-b stays lost, started nowhere.
+  SetDown("h1", false);
+  auto back = controller_->ReturnHost("h1");
+  ASSERT_TRUE(back.ok()) << back.error().message;
+  EXPECT_EQ((*back)["restarted"], json::array());
+  ASSERT_EQ((*back)["still_lost"].size(), 1u) << back->dump(2);
+  EXPECT_EQ((*back)["still_lost"][0]["vm"], "fw-b");
+  EXPECT_EQ((*controller_->ShowVm("fw-b"))["state"], "lost");
+  EXPECT_EQ(DomainsOf("fw-b"), std::vector<std::string>{}) << "its old copy on h1 removed, not started";
+  std::string alarm;
+  const json alarms = *controller_->Alarms();
+  for (const auto& a : alarms)
+    if (a["kind"] == "alarm.vm-lost" && a["subject"] == "fw-b") alarm = a["message"];
+  EXPECT_NE(alarm.find("stays lost and is not started"), std::string::npos) << alarm;
+  EXPECT_NE(alarm.find("corepin host return h2"), std::string::npos) << alarm;
+
+  // h2 (rack r2) returns: fw-b is placed anew there, as SBY, apart from fw-a.
+  SetDown("h2", false);
+  back = controller_->ReturnHost("h2");
+  ASSERT_TRUE(back.ok()) << back.error().message;
+  EXPECT_EQ((*back)["restarted"], json::array({"fw-b"})) << back->dump(2);
+  EXPECT_EQ((*controller_->ShowVm("fw-b"))["host"], "h2");
+  EXPECT_EQ((*controller_->ShowVm("fw-b"))["state"], "running");
+  EXPECT_EQ(Member("fw", "fw-b")["role"], "sby");
+  EXPECT_EQ(Member("fw", "fw-a")["role"], "act");
 }
 
 // corepind dies right after h2 joined the healing of h1 (stored at step fencing, h1 already

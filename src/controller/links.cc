@@ -17,7 +17,9 @@ json PcpuLinkJson(const HostTopology& topo, int pcpu) {
 
 std::string RedundancyGroupOf(const Cluster& c, const std::string& vm) {
   const Cluster::VmLocation* loc = c.FindVm(vm);
-  return loc && loc->group != vm ? loc->group : "";
+  auto lost = c.lost().find(vm);
+  const std::string group = loc ? loc->group : lost != c.lost().end() ? lost->second.group : "";
+  return group != vm ? group : "";
 }
 
 namespace {
@@ -72,6 +74,8 @@ json NicLocalityJson(const VmSpec& spec, const HostState& s, const Assignment& a
 
 Result<json> VmLinks(const Cluster& c, const LinkFacts& facts, const std::string& vm) {
   const Cluster::VmLocation* loc = c.FindVm(vm);
+  if (!loc && c.lost().count(vm))
+    return Conflict("VM " + vm + " is lost (" + c.lost().at(vm).reason + "): it has no place, so nothing to link; see corepin vm show " + vm);
   if (!loc) return NotFound("VM " + vm + " does not exist; list VMs with corepin vm list");
   const ClusterHost& h = *c.HostById(loc->host);
   const PlacedVm& placed = h.state.vms().at(vm);

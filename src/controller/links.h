@@ -35,8 +35,8 @@ struct LinkFacts {
 // (host-wide), "siblings" (its core's pCPUs), "node", "socket"}.
 nlohmann::json PcpuLinkJson(const HostTopology& topo, int pcpu);
 
-// The group a VM belongs to, or "" for a standalone VM (inside the Cluster a standalone VM is a
-// group of one named after it, see controller.h).
+// The group a VM belongs to (placed or lost), or "" for a standalone VM (inside the Cluster a
+// standalone VM is a group of one named after it, see controller.h).
 std::string RedundancyGroupOf(const Cluster& c, const std::string& vm);
 
 // GET /v1/vms/{name}/links (docs/api.md). NotFound for a VM the Cluster does not hold.

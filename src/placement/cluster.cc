@@ -159,7 +159,22 @@ void Cluster::ReleaseVm(const std::string& vm) {
   vms_.erase(it);
 }
 
-void Cluster::DropGroup(const std::string& name) { groups_.erase(name); }
+void Cluster::DropGroup(const std::string& name) {
+  groups_.erase(name);
+  std::erase_if(lost_, [&](const auto& l) { return l.second.group == name; });
+}
+
+HostFilter Cluster::MemberFilter(const RedundancyGroup& g) const {
+  HostFilter filter;
+  filter.domains = g.domains;
+  for (const auto& placed : g.members) {
+    const ClusterHost* ph = HostById(vms_.at(placed.vm).host);
+    filter.avoid_hosts.insert(ph->id);
+    for (const auto& key : g.domains)
+      if (auto l = ph->labels.find(key); l != ph->labels.end()) filter.avoid_values[key].insert(l->second);
+  }
+  return filter;
+}
 
 Status Cluster::CheckGroupFeasible(const GroupRequest& req) const {
   const int members = static_cast<int>(req.members.size());
@@ -205,8 +220,10 @@ GroupOutcome Cluster::PlaceGroup(const GroupRequest& req) {
   };
   if (auto s = ValidateGroupRequest(req); !s) return refuse(s.error());
   if (groups_.count(req.name)) return refuse(Conflict("group " + req.name + " already exists"));
-  for (const auto& m : req.members)
+  for (const auto& m : req.members) {
     if (auto* loc = FindVm(m.name)) return refuse(Conflict("VM " + m.name + " already exists (group " + loc->group + ")"));
+    if (lost_.count(m.name)) return refuse(Conflict("VM " + m.name + " already exists (group " + lost_.at(m.name).group + ", lost)"));
+  }
   if (auto s = CheckGroupFeasible(req); !s) return refuse(s.error());
 
   // ACTs first: they get the first pick of hosts.
@@ -225,14 +242,8 @@ GroupOutcome Cluster::PlaceGroup(const GroupRequest& req) {
   const bool standalone = req.members.size() == 1 && req.members[0].name == req.name;
   for (const auto& m : order) {
     const VmSpec spec = MemberSpec(req.vm, m.name);
-    HostFilter filter;
-    filter.domains = req.domains;
+    HostFilter filter = MemberFilter(groups_[req.name]);
     filter.only_host = m.host;
-    for (const auto& placed : groups_[req.name].members) {
-      const ClusterHost* ph = HostById(vms_.at(placed.vm).host);
-      filter.avoid_hosts.insert(ph->id);
-      for (const auto& key : req.domains) filter.avoid_values[key].insert(ph->labels.at(key));
-    }
     SearchExplanation ex;
     ex.purpose = standalone ? std::string("place VM") : std::string("place ") + ToString(m.role);
     std::vector<Candidate> cands = RankHosts(*this, spec, m.role, filter, &ex);
@@ -308,18 +319,24 @@ Status Cluster::DeleteGroup(const std::string& name) {
   return Status::Ok();
 }
 
-Status Cluster::RestoreGroup(const RedundancyGroup& group, const std::map<std::string, Assignment>& assignments) {
+Status Cluster::RestoreGroup(const RedundancyGroup& group, const std::map<std::string, Assignment>& assignments,
+                             const std::map<std::string, std::string>& lost) {
   GroupRequest req{group.name, group.vm, {}, group.domains, group.protect};
   for (const auto& m : group.members) req.members.push_back({m.vm, m.role, m.host});
   if (auto s = ValidateGroupRequest(req); !s) return s;
   if (groups_.count(group.name)) return Conflict("group " + group.name + " already exists");
   for (const auto& m : group.members) {
-    if (FindVm(m.vm)) return Conflict("VM " + m.vm + " already exists");
+    if (FindVm(m.vm) || lost_.count(m.vm)) return Conflict("VM " + m.vm + " already exists");
+    if (lost.count(m.vm)) continue;
     if (!FindHost(m.host)) return NotFound("group " + group.name + ": member " + m.vm + " is on host " + m.host + ", not in the cluster");
     if (!assignments.count(m.vm)) return Invalid("group " + group.name + ": no assignment for member " + m.vm);
   }
   groups_[group.name] = RedundancyGroup{group.name, group.vm, group.domains, group.protect, {}};
   for (const auto& m : group.members) {
+    if (lost.count(m.vm)) {
+      lost_[m.vm] = {m.vm, group.name, m.role, m.host, lost.at(m.vm)};
+      continue;
+    }
     if (auto s = ApplyVm(*Host(FindHost(m.host)->id), group.name, m.role, MemberSpec(group.vm, m.vm), assignments.at(m.vm)); !s) {
       for (const auto& back : group.members) ReleaseVm(back.vm);
       DropGroup(group.name);
@@ -383,9 +400,9 @@ Result<WhatIfReport> Cluster::FailHosts(const std::vector<std::string>& names) {
     ReleaseVm(m.vm);
     ClusterHost* to = Host(FindHost(m.to)->id);
     if (auto s = ApplyVm(*to, loc.group, m.role, was.spec, m.assignment); !s) {
-      // Not expected (targets apply in order); the VM stays where it was, lost.
-      (void)ApplyVm(*from, loc.group, m.role, was.spec, was.assignment);
+      // Not expected (targets apply in order); the VM is lost.
       report->lost.push_back({m.vm, m.group, m.role, m.from, "its target did not apply: " + s.error().message});
+      lost_[m.vm] = {m.vm, m.group, m.role, from->name, report->lost.back().reason};
       continue;
     }
     done.push_back(m);
@@ -394,6 +411,10 @@ Result<WhatIfReport> Cluster::FailHosts(const std::vector<std::string>& names) {
     moved.push_back(m.vm);
   }
   report->moves = std::move(done);
+  // Lost beyond the reserve: they keep no place (LostMember), so that no rule of their group
+  // is broken by where the others were healed.
+  for (const auto& l : report->lost)
+    if (FindVm(l.vm)) Lose(l.vm, l.reason);
   (void)reserve_.AfterMoves(*this, touched, groups, moved);
   reserve_.Commit();
   return report;
@@ -452,6 +473,12 @@ Status Cluster::Check() const {
       }
     }
   }
+  for (const auto& [vm, l] : lost_) {
+    if (vm != l.vm) return Internal("lost member " + vm + " is indexed under another name");
+    if (FindVm(vm)) return Internal("lost member " + vm + " is placed");
+    if (!groups_.count(l.group)) return Internal("lost member " + vm + ": group " + l.group + " does not exist");
+    if (groups_.at(l.group).FindMember(vm)) return Internal("group " + l.group + ": lost member " + vm + " is listed as placed");
+  }
   int schedulable = 0;
   for (const auto* h : order_) {
     if (h->acts != acts[h->id]) return Internal("host " + h->name + ": ACT count drifted");
@@ -490,14 +517,21 @@ Status Cluster::SwapRoles(const std::string& group, const std::string& new_act, 
   };
   GroupMember* to_act = member(new_act);
   GroupMember* to_sby = member(old_act);
+  // A lost ACT (a healing promotes its SBY) comes back, if it does, as SBY.
+  auto lost_act = lost_.find(old_act);
+  if (lost_act != lost_.end() && lost_act->second.group != group) lost_act = lost_.end();
   if (!to_act) return NotFound("group " + group + " has no member " + new_act);
-  if (!to_sby) return NotFound("group " + group + " has no member " + old_act);
+  if (!to_sby && lost_act == lost_.end()) return NotFound("group " + group + " has no member " + old_act);
   if (to_act->role != Role::kSby) return Invalid("group " + group + ": " + new_act + " is not a SBY");
-  if (to_sby->role != Role::kAct) return Invalid("group " + group + ": " + old_act + " is not an ACT");
+  if ((to_sby ? to_sby->role : lost_act->second.role) != Role::kAct) return Invalid("group " + group + ": " + old_act + " is not an ACT");
   to_act->role = Role::kAct;
-  to_sby->role = Role::kSby;
   ++Host(vms_.at(new_act).host)->acts;
-  --Host(vms_.at(old_act).host)->acts;
+  if (to_sby) {
+    to_sby->role = Role::kSby;
+    --Host(vms_.at(old_act).host)->acts;
+  } else {
+    lost_act->second.role = Role::kSby;
+  }
   return Status::Ok();
 }
 

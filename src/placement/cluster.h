@@ -29,6 +29,8 @@
 namespace corepin {
 
 struct WhatIfReport;  // whatif.h
+struct HostFilter;    // scheduler.h
+struct Candidate;     // scheduler.h
 using Labels = std::map<std::string, std::string>;
 
 struct ClusterHost {
@@ -70,6 +72,19 @@ struct PlannedHeal {
   HealTarget target;
 };
 
+// A member lost beyond the reserve: a failure found no host its group's rules allow
+// (Cluster::FailHosts). It keeps no place: it is on no host, holds no pCPUs and no healing
+// targets, and bounds no other member (anti-affinity and domains count only placed members),
+// so it never blocks the others' healing. Cluster::PlaceLost places it anew under the group's
+// rules; until then it stays lost.
+struct LostMember {
+  std::string vm;
+  std::string group;
+  Role role = Role::kAct;
+  std::string from;    // the host it ran on: tried first when it is placed anew
+  std::string reason;  // why it is lost
+};
+
 struct GroupOutcome {
   Status status;                         // why it was refused; nothing changed then
   std::vector<MemberPlacement> placed;   // one per member, ACTs first
@@ -103,8 +118,10 @@ class Cluster {
   GroupOutcome PlaceGroup(const GroupRequest& request);
   Status DeleteGroup(const std::string& name);
   // Records a stored group with its members' stored assignments, without a fit or a plan;
-  // call Replan after the last one.
-  Status RestoreGroup(const RedundancyGroup& group, const std::map<std::string, Assignment>& assignments);
+  // call Replan after the last one. Members named in `lost` (VM -> reason) are recorded lost
+  // (LostMember, from their stored host) and need no assignment.
+  Status RestoreGroup(const RedundancyGroup& group, const std::map<std::string, Assignment>& assignments,
+                      const std::map<std::string, std::string>& lost = {});
   // A planned role change (switchover): `new_act`, a SBY of the group, becomes ACT, and
   // `old_act`, an ACT, becomes SBY. Placements and the reserve are unchanged (a SBY has the
   // ACT's spec); only roles and the ACT spread count move.
@@ -149,6 +166,24 @@ class Cluster {
   };
   const VmLocation* FindVm(const std::string& vm) const;
 
+  // Members lost beyond the reserve, by VM name (LostMember). A lost member is in its group's
+  // name space (no VM may take its name) but not in RedundancyGroup::members, which lists the
+  // placed ones; a group may have none placed.
+  const std::map<std::string, LostMember>& lost() const { return lost_; }
+  // Places lost member `vm` anew under its group's rules, as PlaceGroup places a member: never
+  // on a host or a failure-domain value of another member, on a schedulable host, with the
+  // ordinary fit (the reserve left alone). Its old host comes first when those rules allow it,
+  // then the best host RankHosts gives. A candidate that keeps every protected VM healable is
+  // preferred; when none of the best max_admission_tries does, the best is taken with the
+  // guarantee degraded (what cannot be planned is recorded unhealable, as after FailHosts): a
+  // member running again is worth more than a target for a further failure. When no host
+  // qualifies the member stays lost, and Unprocessable says why (*ex, may be null: the search).
+  // NotFound when `vm` is not lost.
+  Result<MemberPlacement> PlaceLost(const std::string& vm, SearchExplanation* ex = nullptr);
+  // Records placed member `vm` lost: it leaves its host with its healing targets (the caller
+  // could not start a member PlaceLost placed). NotFound when `vm` is not placed.
+  Status LoseMember(const std::string& vm, const std::string& reason);
+
   // The healing reserve.
   const HealingReserve& reserve() const { return reserve_; }
   int failures_tolerated() const { return reserve_.k(); }
@@ -162,14 +197,16 @@ class Cluster {
 
   // Records that these hosts failed (after fencing): they become unschedulable, and every VM
   // on them that WhatIf gives a target moves there in the model, in order; VMs nothing can take
-  // stay recorded on their failed host. The reserve is then re-planned around the new layout;
-  // what cannot be planned any more is recorded unhealable in its scenario (the guarantee is
-  // degraded until capacity returns: AddHost, SetSchedulable(true) and DeleteGroup try again).
+  // are recorded lost (LostMember: they keep no place, see lost()). The reserve is then
+  // re-planned around the new layout; what cannot be planned any more is recorded unhealable in
+  // its scenario (the guarantee is degraded until capacity returns: AddHost,
+  // SetSchedulable(true) and DeleteGroup try again).
   // Returns the report of what moved (whatif.h).
   Result<WhatIfReport> FailHosts(const std::vector<std::string>& host_names);
 
   // Every rule, from scratch: each host's invariants, anti-affinity and domains of every
-  // group, the index, each host's reserve equal to what the plan needs, every target valid.
+  // group (among its placed members), the index, lost members placed nowhere, each host's
+  // reserve equal to what the plan needs, every target valid.
   Status Check() const;
 
  private:
@@ -181,7 +218,13 @@ class Cluster {
   // Refuses a group the cluster cannot hold whatever the placement: domains no host has, too
   // few hosts or domain values.
   Status CheckGroupFeasible(const GroupRequest& req) const;
-  void DropGroup(const std::string& name);  // members already released
+  void DropGroup(const std::string& name);  // members already released; its lost members go too
+  // Takes placed member `vm` out of the model (targets, host) and records it lost.
+  void Lose(const std::string& vm, const std::string& reason);
+  // Anti-affinity and domains with the group's placed members, for placing one more.
+  HostFilter MemberFilter(const RedundancyGroup& g) const;
+  // Puts lost `vm` on candidate `cand` with its targets; the caller rolls back a failure.
+  Status AdmitLost(const LostMember& lost, const Candidate& cand, bool degrade);
 
   ClusterOptions opts_;
   std::map<std::string, std::unique_ptr<ClusterHost>> by_name_;
@@ -190,6 +233,7 @@ class Cluster {
   std::map<std::string, std::map<std::string, int>> labels_;     // key -> value -> hosts
   std::map<std::string, RedundancyGroup> groups_;
   std::map<std::string, VmLocation> vms_;
+  std::map<std::string, LostMember> lost_;
   HealingReserve reserve_;
   int next_host_id_ = 0;
   int schedulable_ = 0;  // hosts with schedulable set

@@ -22,7 +22,13 @@ Result<RebuiltCluster> RebuildCluster(const Cluster& c, const std::map<std::stri
       assignments[m.vm] = it != moved.end() ? it->second : c.HostById(c.FindVm(m.vm)->host)->state.vms().at(m.vm).assignment;
       m.host = assignments[m.vm].host;
     }
-    if (auto st = copy.RestoreGroup(group, assignments); !st) return Error{st.error().code, "group " + name + ": " + st.error().message};
+    std::map<std::string, std::string> lost;  // VM -> reason
+    for (const auto& [vm, l] : c.lost())
+      if (l.group == name) {
+        group.members.push_back({vm, l.role, l.from});
+        lost[vm] = l.reason;
+      }
+    if (auto st = copy.RestoreGroup(group, assignments, lost); !st) return Error{st.error().code, "group " + name + ": " + st.error().message};
   }
   out.replan = copy.Replan();
   return out;

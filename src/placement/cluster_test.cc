@@ -433,6 +433,100 @@ TEST(Cluster, FailHostsMovesToThePrecomputedTargetsAndReplans) {
   EXPECT_TRUE(c.SetSchedulable(act_host, true).ok());
 }
 
+// Issue 25, the lab story: both hosts of a 1+1 group (domain rack) fail together beyond a
+// reserve already degraded, with one host left, in the SBY's rack. The ACT is healed there; the
+// SBY is lost and keeps no place, so the group's rule holds (Check). When the SBY's host returns
+// the SBY is not placed back beside its ACT's rack: it stays lost, with the reason; a host in
+// another rack returning takes it.
+TEST(Cluster, LostMemberKeepsNoPlaceAndComesBackOnlyUnderItsGroupsRules) {
+  Cluster c;
+  const std::map<std::string, std::string> racks = {{"h1", "r1"}, {"h2", "r2"}, {"h3", "r2"}, {"h4", "r3"}};
+  for (const auto& [name, rack] : racks) ASSERT_TRUE(c.AddHost(CachedFixtureHost("2s32c-smt2", "0,64", name), {{"rack", rack}}).ok());
+  GroupRequest req = Group(Pair("fw", 4));
+  req.members[0].host = "h1";
+  req.members[1].host = "h2";
+  GroupOutcome o = c.PlaceGroup(req);
+  ASSERT_TRUE(o.ok()) << o.status.error().message;
+
+  // h4, the only host of a third rack, fails: fw-act1 has no healing target any more.
+  ASSERT_TRUE(c.FailHosts({"h4"}).ok());
+  EXPECT_GT(c.reserve().UnhealableCount(), 0u);
+
+  // h1 and h2 fail together: the ACT is healed onto h3 (rack r2); the SBY can go nowhere.
+  auto r = c.FailHosts({"h1", "h2"});
+  ASSERT_TRUE(r.ok());
+  ASSERT_EQ(r->moves.size(), 1u);
+  EXPECT_EQ(r->moves[0].vm, "fw-act1");
+  EXPECT_EQ(r->moves[0].to, "h3");
+  ASSERT_EQ(r->lost.size(), 1u);
+  EXPECT_EQ(r->lost[0].vm, "fw-sby1");
+  ASSERT_EQ(c.lost().count("fw-sby1"), 1u);
+  EXPECT_EQ(c.lost().at("fw-sby1").from, "h2");
+  EXPECT_EQ(c.lost().at("fw-sby1").role, Role::kSby);
+  EXPECT_EQ(c.FindVm("fw-sby1"), nullptr) << "a lost member keeps no place";
+  EXPECT_TRUE(c.FindHost("h2")->state.vms().empty());
+  ASSERT_EQ(c.FindGroup("fw")->members.size(), 1u);
+  ASSERT_TRUE(c.Check().ok()) << c.Check().error().message;  // was: "group fw: two members share rack=r2"
+  EXPECT_EQ(BruteForceGuarantee(c), "");
+
+  // h2 returns: rack r2 holds the ACT, so the SBY stays lost, and nothing changes.
+  ASSERT_TRUE(c.SetSchedulable("h2", true).ok());
+  SearchExplanation ex;
+  auto back = c.PlaceLost("fw-sby1", &ex);
+  ASSERT_FALSE(back.ok());
+  EXPECT_EQ(back.error().code, ErrorCode::kUnprocessable);
+  EXPECT_NE(back.error().message.find("sharing rack"), std::string::npos) << back.error().message;
+  EXPECT_EQ(ex.rejected[reason::kLabelShared], 1) << ex.Summary();
+  EXPECT_EQ(c.lost().count("fw-sby1"), 1u);
+  EXPECT_TRUE(c.FindHost("h2")->state.vms().empty());
+  ASSERT_TRUE(c.Check().ok()) << c.Check().error().message;
+
+  // h4 (rack r3) returns: the SBY is placed anew there, apart from its ACT.
+  ASSERT_TRUE(c.SetSchedulable("h4", true).ok());
+  back = c.PlaceLost("fw-sby1");
+  ASSERT_TRUE(back.ok()) << back.error().message;
+  EXPECT_EQ(back->assignment.host, "h4");
+  EXPECT_EQ(back->role, Role::kSby);
+  EXPECT_EQ(c.lost().count("fw-sby1"), 0u);
+  EXPECT_EQ(c.FindHost("h4")->state.vms().count("fw-sby1"), 1u);
+  ASSERT_TRUE(c.Check().ok()) << c.Check().error().message;
+  EXPECT_EQ(BruteForceGuarantee(c), "");
+  EXPECT_EQ(c.PlaceLost("fw-sby1").error().code, ErrorCode::kNotFound);  // not lost any more
+}
+
+// A lost member comes back on its old host when its group's rules allow it there, even when
+// another host would serve as well; LoseMember (a start that failed) makes it lost again, and
+// deleting its group forgets it.
+TEST(Cluster, LostMemberComesBackOnItsOldHostFirst) {
+  Cluster c;
+  AddHosts(&c, 2);
+  GroupRequest req = Group(R"({"name":"vm1","act":1,"protect":false,"vm":{"vcpus":2,"memory_mib":1024}})");
+  req.members[0].host = "h1";
+  ASSERT_TRUE(c.PlaceGroup(req).ok());
+  ASSERT_TRUE(c.SetSchedulable("h2", false).ok());
+  auto r = c.FailHosts({"h1"});
+  ASSERT_TRUE(r.ok());
+  ASSERT_EQ(c.lost().count("vm1-act1"), 1u);
+  EXPECT_TRUE(c.FindGroup("vm1")->members.empty());
+  ASSERT_TRUE(c.Check().ok()) << c.Check().error().message;
+  EXPECT_FALSE(c.PlaceGroup(Group(R"({"name":"other","members":[{"name":"vm1-act1","role":"act"}],"vm":{"vcpus":1,"memory_mib":512}})")).ok())
+      << "a lost member's name stays taken";
+
+  ASSERT_TRUE(c.SetSchedulable("h2", true).ok());
+  ASSERT_TRUE(c.SetSchedulable("h1", true).ok());
+  auto back = c.PlaceLost("vm1-act1");
+  ASSERT_TRUE(back.ok()) << back.error().message;
+  EXPECT_EQ(back->assignment.host, "h1");
+  ASSERT_TRUE(c.Check().ok()) << c.Check().error().message;
+
+  ASSERT_TRUE(c.LoseMember("vm1-act1", "did not start").ok());
+  EXPECT_EQ(c.lost().at("vm1-act1").reason, "did not start");
+  EXPECT_TRUE(c.FindHost("h1")->state.vms().empty());
+  ASSERT_TRUE(c.Check().ok()) << c.Check().error().message;
+  ASSERT_TRUE(c.DeleteGroup("vm1").ok());
+  EXPECT_TRUE(c.lost().empty());
+}
+
 TEST(Cluster, JsonRoundTrip) {
   GroupRequest r = Group(R"({"name":"fw","members":[{"name":"a","role":"act","host":"h1"},{"name":"b","role":"sby"}],
                              "domains":["rack","power"],"protect":false,"vm":{"vcpus":2,"smt":"isolate","memory_mib":1024}})");

@@ -556,7 +556,7 @@ Status HealingReserve::AfterMoves(Cluster& c, const std::set<int>& hosts, const 
 }
 
 Status HealingReserve::Repair(Cluster& c, int host_id, const std::set<std::string>& created, const std::string& group,
-                              Explanation* ex) {
+                              Explanation* ex, bool degrade) {
   std::vector<std::pair<ScenarioKey, std::string>> bad;
   if (auto hp = hosts_.find(host_id); hp != hosts_.end() && !created.empty())
     for (const auto& [key, use] : hp->second.uses) {
@@ -572,7 +572,7 @@ Status HealingReserve::Repair(Cluster& c, int host_id, const std::set<std::strin
         if (const Scenario* sc = Find(key); sc && sc->targets.count(m.vm) && !Invalid(c, key, sc->targets.at(m.vm)).empty())
           bad.push_back({key, m.vm});
   if (bad.empty()) return Status::Ok();
-  return Replace(c, std::move(bad), ex);
+  return Replace(c, std::move(bad), ex, degrade);
 }
 
 void HealingReserve::Rebuild(Cluster& c, std::map<std::string, std::string>* unhealable) {

@@ -110,8 +110,10 @@ class HealingReserve {
   void Forget(Cluster& c, const std::string& vm);
   // Re-plans the targets a new VM on `host_id` made invalid: those on that host that use a
   // shared group the VM just created there (normal fits respect the reserve, so nothing else
-  // on the host can clash), and those of the members of its redundancy group `group`.
-  Status Repair(Cluster& c, int host_id, const std::set<std::string>& created, const std::string& group, Explanation* ex);
+  // on the host can clash), and those of the members of its redundancy group `group`. With
+  // `degrade`, what cannot be re-planned is recorded unhealable instead of failing.
+  Status Repair(Cluster& c, int host_id, const std::set<std::string>& created, const std::string& group, Explanation* ex,
+                bool degrade = false);
   // The plan from scratch. VMs without a target are recorded as unhealable and listed.
   void Rebuild(Cluster& c, std::map<std::string, std::string>* unhealable);  // VM -> why (first)
   // A new host (k >= 2: scenarios with it copy those without it); a host leaving or drained.
