@@ -4,6 +4,7 @@
 #include <charconv>
 
 #include "api/request_guard.h"
+#include "common/nesting.h"
 
 #include "placement/placement_json.h"
 
@@ -36,29 +37,10 @@ void ReplyCreateError(httplib::Response& res, const Error& error, const NoFit& n
                            {"explanation", no_fit.explanation.is_object() ? no_fit.explanation : json::object()}});
 }
 
-int JsonNestingDepth(const std::string& text) {
-  int depth = 0, deepest = 0;
-  bool in_string = false;
-  for (size_t i = 0; i < text.size(); ++i) {
-    const char c = text[i];
-    if (in_string) {
-      if (c == '\\') ++i;  // the escaped character cannot end the string
-      else if (c == '"') in_string = false;
-    } else if (c == '"') {
-      in_string = true;
-    } else if (c == '[' || c == '{') {
-      deepest = std::max(deepest, ++depth);
-    } else if (c == ']' || c == '}') {
-      --depth;
-    }
-  }
-  return deepest;
-}
-
 Result<json> ParseJsonObject(const std::string& body) {
   if (body.empty()) return Invalid("request body is empty; expected a JSON object");
   // Checked before parsing: nesting thousands deep would exhaust a thread's stack later on.
-  if (JsonNestingDepth(body) > kMaxJsonDepth)
+  if (NestingDepth(body, NestingSyntax::kJson) > kMaxJsonDepth)
     return Invalid("request body is nested deeper than " + std::to_string(kMaxJsonDepth) + " levels; no corepin request needs that");
   json j;
   try {

@@ -30,9 +30,6 @@ constexpr int kMaxJsonDepth = 64;
 // Error messages longer than this are cut (they may quote the request).
 constexpr size_t kMaxErrorBytes = 4096;
 
-// The deepest nesting of arrays and objects in `text` (brackets inside strings not counted).
-int JsonNestingDepth(const std::string& text);
-
 // The request body as a JSON object: 400 with the parser's message when it is not JSON, or
 // naming the type when it is JSON but not an object.
 Result<nlohmann::json> ParseJsonObject(const std::string& body);

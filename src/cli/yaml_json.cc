@@ -7,6 +7,8 @@
 #include <charconv>
 #include <string_view>
 
+#include "common/nesting.h"
+
 namespace corepin {
 
 using nlohmann::json;
@@ -43,30 +45,6 @@ bool IsFloat(std::string_view s) {
   const std::string_view whole = mantissa.substr(0, dot), frac = mantissa.substr(dot + 1);
   if (whole.empty()) return Digits(frac, 10);
   return Digits(whole, 10) && (frac.empty() || Digits(frac, 10));
-}
-
-// The deepest flow nesting ([ and { outside quotes and comments): checked before yaml-cpp,
-// whose parser recurses per level.
-int FlowDepth(const std::string& text) {
-  int depth = 0, deepest = 0;
-  char quote = 0;
-  bool comment = false;
-  for (char c : text) {
-    if (comment) {
-      comment = c != '\n';
-    } else if (quote) {
-      if (c == quote) quote = 0;
-    } else if (c == '"' || c == '\'') {
-      quote = c;
-    } else if (c == '#') {
-      comment = true;
-    } else if (c == '[' || c == '{') {
-      deepest = std::max(deepest, ++depth);
-    } else if (c == ']' || c == '}') {
-      --depth;
-    }
-  }
-  return deepest;
 }
 
 // A plain (unquoted, untagged) scalar, resolved as YAML 1.2's core schema does.
@@ -145,7 +123,7 @@ Result<json> Convert(const YAML::Node& n, int depth, Budget& budget) {
 
 Result<json> YamlToJson(const std::string& text) {
   if (text.size() > kMaxFileBytes) return Invalid("larger than " + std::to_string(kMaxFileBytes) + " bytes; a spec file is much smaller");
-  if (FlowDepth(text) > kMaxDepth) return Invalid("nested deeper than " + std::to_string(kMaxDepth) + " levels");
+  if (NestingDepth(text, NestingSyntax::kYaml) > kMaxDepth) return Invalid("nested deeper than " + std::to_string(kMaxDepth) + " levels");
   try {
     Budget budget;
     return Convert(YAML::Load(text), 0, budget);
@@ -158,7 +136,7 @@ Result<json> YamlToJson(const std::string& text) {
 Result<json> SpecFileToJson(const std::string& path, const std::string& text) {
   if (path.size() >= 5 && path.compare(path.size() - 5, 5, ".json") == 0) {
     if (text.size() > kMaxFileBytes) return Invalid("larger than " + std::to_string(kMaxFileBytes) + " bytes; a spec file is much smaller");
-    if (FlowDepth(text) > kMaxDepth) return Invalid("nested deeper than " + std::to_string(kMaxDepth) + " levels");
+    if (NestingDepth(text, NestingSyntax::kJson) > kMaxDepth) return Invalid("nested deeper than " + std::to_string(kMaxDepth) + " levels");
     try {
       return json::parse(text);
     } catch (const json::parse_error& e) {
