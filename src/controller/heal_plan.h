@@ -20,7 +20,7 @@
 
 #include "common/status.h"
 #include "controller/group_record.h"
-#include "placement/assignment.h"
+#include "model/assignment.h"
 #include "placement/whatif.h"
 
 namespace corepin {

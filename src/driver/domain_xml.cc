@@ -101,22 +101,6 @@ bool IsValidBridge(const std::string& b) {
 
 }  // namespace
 
-std::string PortName(const std::string& vm, const std::string& host, const std::string& interface) {
-  uint32_t h = 2166136261u;  // FNV-1a, 32 bits
-  auto mix = [&h](unsigned char c) {
-    h ^= c;
-    h *= 16777619u;
-  };
-  for (unsigned char c : vm) mix(c);
-  mix(0);
-  for (unsigned char c : host) mix(c);
-  mix(0);
-  for (unsigned char c : interface) mix(c);
-  char hex[9];
-  std::snprintf(hex, sizeof hex, "%08x", h);
-  return "cp" + std::string(hex) + "-" + interface.substr(0, 4);
-}
-
 Result<std::string> BuildDomainXml(const VmSpec& spec, const Assignment& a, const HostTopology& topo,
                                    const std::string& metadata_json, const DomainHostOptions& host,
                                    const std::string& role) {

@@ -9,8 +9,9 @@
 #include <vector>
 
 #include "common/status.h"
-#include "placement/assignment.h"
-#include "placement/vm_spec.h"
+#include "model/assignment.h"
+#include "model/port_name.h"
+#include "model/vm_spec.h"
 #include "topology/topology.h"
 
 namespace corepin {
@@ -39,17 +40,6 @@ struct DomainHostOptions {
   // "qemu" because this machine's /dev/kvm (kvm_pvm) cannot boot a Linux guest.
   std::string domain_type;
 };
-
-// The name of the tap (and so of the OVS port) of a VM's interface on a host:
-//   "cp" + 8 hex digits of FNV-1a-32(vm + '\0' + host + '\0' + interface) + "-" + the first 4
-//   characters of the interface name, e.g. PortName("vm1", "h1", "svc") == "cp........-svc" (at
-//   most 15 characters, the Linux limit; never "vnet*", which libvirt reserves).
-// Stable: the same VM, host and interface get the same name after a restart, so the switch driver
-// computes it without asking the hypervisor. Per host: during a live migration the VM has a tap
-// on both hosts, and the lab's hosts share one network namespace and one switch, where names
-// must not clash. Distinct for the interfaces of one VM when their names differ in the first 4
-// characters, and otherwise unique unless two of the 2^32 hashes collide.
-std::string PortName(const std::string& vm, const std::string& host, const std::string& interface);
 
 // Builds the <domain> XML. Domain type: see DomainHostOptions::domain_type.
 // A vCPU on a pCPU the topology does not know is still pinned there (libvirt then refuses

@@ -19,8 +19,8 @@
 #include "common/cpuset.h"
 #include "common/status.h"
 #include "driver/domain_xml.h"
-#include "placement/assignment.h"
-#include "placement/vm_spec.h"
+#include "model/assignment.h"
+#include "model/vm_spec.h"
 #include "topology/topology.h"
 
 namespace corepin {

@@ -19,9 +19,9 @@
 #include <string>
 #include <vector>
 
-#include "placement/assignment.h"
+#include "model/assignment.h"
 #include "placement/host_state.h"
-#include "placement/vm_spec.h"
+#include "model/vm_spec.h"
 
 namespace corepin {
 

@@ -15,8 +15,8 @@
 
 #include "common/cpuset.h"
 #include "common/status.h"
-#include "placement/assignment.h"
-#include "placement/vm_spec.h"
+#include "model/assignment.h"
+#include "model/vm_spec.h"
 #include "topology/partition.h"
 #include "topology/topology.h"
 

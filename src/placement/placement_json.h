@@ -18,9 +18,9 @@
 #include <string>
 
 #include "common/status.h"
-#include "placement/assignment.h"
+#include "model/assignment.h"
 #include "placement/fit.h"
-#include "placement/vm_spec.h"
+#include "model/vm_spec.h"
 
 namespace corepin {
 

@@ -4,13 +4,6 @@
 
 namespace corepin {
 
-const char* ToString(Role r) { return r == Role::kAct ? "act" : "sby"; }
-
-Result<Role> ParseRole(const std::string& text) {
-  if (text == "act" || text == "ACT") return Role::kAct;
-  if (text == "sby" || text == "SBY") return Role::kSby;
-  return Invalid("role \"" + text + "\": must be act or sby");
-}
 
 const GroupMember* RedundancyGroup::FindMember(const std::string& name) const {
   for (const auto& m : members)

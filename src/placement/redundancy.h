@@ -10,13 +10,10 @@
 #include <vector>
 
 #include "common/status.h"
-#include "placement/vm_spec.h"
+#include "model/role.h"
+#include "model/vm_spec.h"
 
 namespace corepin {
-
-enum class Role { kAct, kSby };
-const char* ToString(Role r);  // "act" | "sby"
-Result<Role> ParseRole(const std::string& text);
 
 struct GroupMemberRequest {
   std::string name;  // the member VM's name

@@ -29,7 +29,7 @@
 #include <vector>
 
 #include "common/status.h"
-#include "placement/assignment.h"
+#include "model/assignment.h"
 #include "placement/explain.h"
 #include "placement/fit.h"
 

@@ -1,4 +1,4 @@
-#include "placement/vm_spec.h"
+#include "model/vm_spec.h"
 
 #include <charconv>
 #include <map>
