@@ -52,9 +52,8 @@ Result<json> Controller::AdoptVm(const std::string& name, const json& body) {
   if (!spec || !assignment)
     return Unprocessable("domain " + name + ": its corepin metadata does not read: " + (!spec ? spec.error().message : assignment.error().message));
   assignment->host = host.name;
-  // Taken as a standalone VM (a group of one, outside the reserve), with the pCPUs it holds.
-  RedundancyGroup alone{name, *spec, {}, /*protect=*/false, {{name, Role::kAct, host.name}}};
-  if (auto s = cluster_.RestoreGroup(alone, {{name, *assignment}}); !s)
+  // Taken as a standalone VM, with the pCPUs it holds.
+  if (auto s = cluster_.RestoreGroup(StandaloneGroup(name, *spec, host.name), {{name, *assignment}}); !s)
     return Conflict("domain " + name + " cannot be adopted on " + host.name + ": " + s.error().message);
   if (auto s = cluster_.Check(); !s) {
     (void)cluster_.DeleteGroup(name);

@@ -264,24 +264,31 @@ Status Controller::LoadHost(const HostRecord& rec, std::unique_ptr<Hypervisor> c
   if (host->state == kHostFailed) {
     host->connect_error = "failed and fenced; not used until returned (corepin host return " + rec.name + ")";
   } else if (connected) {
-    host->hypervisor = std::move(connected);
+    host->hypervisor = std::move(connected);  // its topology was just read from it: nothing to compare
   } else if (auto hv = connect_(rec.uri); hv) {
     host->hypervisor = std::move(*hv);
+    CheckCpuLayout(*host);
   } else {
     host->connect_error = hv.error().message;
-  }
-  if (host->hypervisor) {
-    if (auto actual = host->hypervisor->ReadTopology(); actual) host->topology_mismatch = CpuLayoutDifference(*topo, *actual);
-    if (!host->topology_mismatch.empty())
-      Event("alarm.topology-changed", rec.name,
-            "host " + rec.name + ": the stored CPU layout differs from the hypervisor's (" + host->topology_mismatch +
-                "); the host takes no new VMs. Check the host and the state; to take the hypervisor's layout, move its VMs "
-                "off (corepin host drain " + rec.name + "), then remove the host and add it again");
   }
   ManagedHost& h = *host;
   hosts_[rec.name] = std::move(host);
   UpdateSchedulable(h);
   return Status::Ok();
+}
+
+// On every new connection to a stored host: the CPU layout the hypervisor reports must be the
+// stored one, on which its VMs were placed; otherwise the host takes no new work.
+void Controller::CheckCpuLayout(ManagedHost& h) {
+  auto actual = h.hypervisor->ReadTopology();
+  if (!actual) return;  // the connection's own troubles show elsewhere
+  const std::string was = h.topology_mismatch;
+  h.topology_mismatch = CpuLayoutDifference(StateOf(h).topology(), *actual);
+  if (!h.topology_mismatch.empty() && h.topology_mismatch != was)
+    Event("alarm.topology-changed", h.name,
+          "host " + h.name + ": the stored CPU layout differs from the hypervisor's (" + h.topology_mismatch +
+              "); the host takes no new VMs. Check the host and the state; to take the hypervisor's layout, move its VMs "
+              "off (corepin host drain " + h.name + "), then remove the host and add it again");
 }
 
 // Rebuilds the cluster from the store: groups with their members, then standalone VMs (each a
@@ -331,7 +338,7 @@ Status Controller::RestoreFromStore(std::vector<VmRecord>* interrupted_vms, std:
     auto spec = VmSpecFromJson(json::parse(vm.spec_json, nullptr, false));
     auto a = AssignmentFromJson(json::parse(vm.assignment_json, nullptr, false));
     if (!spec || !a) return Internal("stored VM " + vm.name + " is unreadable: " + (!spec ? spec.error().message : a.error().message));
-    RedundancyGroup alone{vm.name, *spec, {}, /*protect=*/false, {{vm.name, Role::kAct, vm.host}}};
+    const RedundancyGroup alone = StandaloneGroup(vm.name, *spec, vm.host);
     const bool lost = vm.state == kVmLost;
     if (auto s = lost ? cluster_.RestoreGroup(alone, {}, {{vm.name, StoredLossReason(vm)}}) : cluster_.RestoreGroup(alone, {{vm.name, *a}}); !s)
       return Internal("stored VM " + vm.name + " does not fit back: " + s.error().message);
@@ -749,6 +756,7 @@ json Controller::ReconcileLocked() {
       if (hv) {
         h->hypervisor = std::move(*hv);
         h->connect_error.clear();
+        CheckCpuLayout(*h);
         UpdateSchedulable(*h);
         WatchHost(*h);
       } else {

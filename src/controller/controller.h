@@ -262,6 +262,9 @@ class Controller {
   // A host's configuration as stored (the BMC URI sealed), and back.
   nlohmann::json StoredHostConfig(const HostConfig& cfg) const;
   Result<nlohmann::json> HostConfigFromStored(const std::string& config_json) const;
+  // Compares the hypervisor's CPU layout with the stored one (on a new connection): a difference
+  // takes the host out of placement with alarm.topology-changed.
+  void CheckCpuLayout(ManagedHost& host);
   // Records the host's unknown corepin domains (adopt.cc): alarms new ones, clears gone ones,
   // and takes the host out of placement while any is there.
   void SetUnknownDomains(ManagedHost& host, std::map<std::string, std::string> unknown);

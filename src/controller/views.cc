@@ -62,8 +62,8 @@ json HostView(const ManagedHost& h, const HostState& s) {
   v["suspected"] = h.suspected;
   v["error"] = h.connect_error;
   v["warnings"] = h.warnings;
-  v["unknown_domains"] = h.unknown_domains;
-  v["topology_mismatch"] = h.topology_mismatch;  // empty when the stored CPU layout is the hypervisor's  // domain -> pCPUs; the host takes no new VMs while any
+  v["unknown_domains"] = h.unknown_domains;      // domain -> pCPUs; the host takes no new VMs while any
+  v["topology_mismatch"] = h.topology_mismatch;  // empty when the stored CPU layout is the hypervisor's
   json nodes = json::array();
   for (const auto& n : t.nodes) {
     json mem = json::object();

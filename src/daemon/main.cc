@@ -47,6 +47,33 @@ void Log(const std::string& line) {
   std::cerr << stamp << " " << line << std::endl;
 }
 
+// The state, opened: its directory (0700) and files (0600), checked that it is one (a lost state
+// is refused unless --init), and the key that seals its secrets.
+struct OpenedState {
+  SecretBox secrets;
+  std::unique_ptr<StateStore> store;
+};
+
+Result<OpenedState> OpenState(const DaemonSettings& s) {
+  // The state holds BMC credentials and the whole cluster's layout: readable by root only.
+  umask(0077);
+  const std::filesystem::path db_path(s.db);
+  if (db_path.has_parent_path()) {
+    std::error_code ec;
+    std::filesystem::create_directories(db_path.parent_path(), ec);
+    if (ec) return Unavailable("cannot create " + db_path.parent_path().string() + ": " + ec.message());
+  }
+  if (Status checked = CheckSqliteStateFile(s.db, s.init); !checked.ok()) return checked.error();
+  // BMC passwords are sealed in the state with a key of their own, next to it.
+  const std::string key_file = (db_path.has_parent_path() ? db_path.parent_path() / "secrets.key" : "secrets.key").string();
+  auto secrets = SecretBox::OpenOrCreate(key_file);
+  if (!secrets.ok()) return secrets.error();
+  auto store = OpenSqliteStore(s.db);
+  for (const std::string& file : {s.db, s.db + "-wal", s.db + "-shm"}) chmod(file.c_str(), 0600);  // an older corepind's 0644
+  if (!store.ok()) return Unavailable("cannot open the state store " + s.db + ": " + store.error().message);
+  return OpenedState{std::move(*secrets), std::move(*store)};
+}
+
 int Main(int argc, char** argv) {
   int exit_status = 0;
   auto parsed = ParseDaemonOptions(argc, argv, &exit_status);
@@ -66,42 +93,21 @@ int Main(int argc, char** argv) {
   pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
   signal(SIGPIPE, SIG_IGN);  // a client hanging up mid-reply must not kill the daemon
 
-  // The state holds BMC credentials and the whole cluster's layout: readable by root only.
-  umask(0077);
+  auto state = OpenState(s);
+  if (!state.ok()) {
+    std::cerr << "corepind: " << state.error().message << "\n";
+    return 1;
+  }
+  options.secrets = &state->secrets;
+  auto& store = state->store;
   const std::filesystem::path db_path(db);
-  if (db_path.has_parent_path()) {
-    std::error_code ec;
-    std::filesystem::create_directories(db_path.parent_path(), ec);
-    if (ec) {
-      std::cerr << "corepind: cannot create " << db_path.parent_path() << ": " << ec.message() << "\n";
-      return 1;
-    }
-  }
-  if (Status checked = CheckSqliteStateFile(db, s.init); !checked.ok()) {
-    std::cerr << "corepind: " << checked.error().message << "\n";
-    return 1;
-  }
-  // BMC passwords are sealed in the state with a key of their own, next to it.
-  const std::string key_file = (db_path.has_parent_path() ? db_path.parent_path() / "secrets.key" : "secrets.key").string();
-  auto secrets = SecretBox::OpenOrCreate(key_file);
-  if (!secrets.ok()) {
-    std::cerr << "corepind: " << secrets.error().message << "\n";
-    return 1;
-  }
-  options.secrets = &*secrets;
-  auto store = OpenSqliteStore(db);
-  for (const std::string& file : {db, db + "-wal", db + "-shm"}) chmod(file.c_str(), 0600);  // an older corepind's 0644
-  if (!store.ok()) {
-    std::cerr << "corepind: cannot open the state store " << db << ": " << store.error().message << "\n";
-    return 1;
-  }
   Log("state store " + db);
   // Fixture hosts' domains belong with this state, not with another corepind's (unless told).
   const auto fixture_dir = std::filesystem::absolute(db_path).parent_path() / "fixture-hosts";
   setenv("COREPIN_FIXTURE_STATE_DIR", fixture_dir.c_str(), /*overwrite=*/0);
 
   // The Controller itself logs each event it records, and Start's summary, to stderr.
-  Controller controller(store->get(), [](const std::string& uri) { return ConnectHypervisor(uri); }, options);
+  Controller controller(store.get(), [](const std::string& uri) { return ConnectHypervisor(uri); }, options);
   // Bind before Start: a second corepind on a busy port must fail before it touches any host.
   ApiServer api(controller, [](const std::string& line) { Log(line); }, api_options);
   auto bound = api.Bind(s.listen_host, s.listen_port);

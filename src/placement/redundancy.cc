@@ -4,6 +4,10 @@
 
 namespace corepin {
 
+RedundancyGroup StandaloneGroup(const std::string& vm, const VmSpec& spec, const std::string& host) {
+  return RedundancyGroup{vm, spec, {}, /*protect=*/false, {{vm, Role::kAct, host}}};
+}
+
 
 const GroupMember* RedundancyGroup::FindMember(const std::string& name) const {
   for (const auto& m : members)

@@ -44,6 +44,10 @@ struct RedundancyGroup {
   const GroupMember* FindMember(const std::string& vm) const;
 };
 
+// A standalone VM as the cluster keeps it: a group of one (its ACT), named after the VM, outside
+// the healing reserve.
+RedundancyGroup StandaloneGroup(const std::string& vm, const VmSpec& spec, const std::string& host);
+
 // Host-independent checks: names, member list, the spec, domain keys. Messages name the field.
 Status ValidateGroupRequest(const GroupRequest& req);
 // The spec member `vm` runs: the group's spec under the member's name.
