@@ -1,5 +1,5 @@
 // VmSpec: what a VM asks of a host's CPUs and memory. Host-independent; the per-host fit
-// (fit.h) decides whether and where it goes. Parsing from JSON lives in spec_json.h.
+// (placement/fit.h) decides whether and where it goes. JSON: placement/placement_json.h.
 #pragma once
 
 #include <cstdint>
